@@ -2,7 +2,184 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
+
+from geo import __version__
+from geo.errors import QuartierError
+
+EXIT_BAD_INPUT = 2
+
+
+def _print_error(exc: QuartierError) -> None:
+    message = str(exc)
+    print(f"Fehler / error: {message}", file=sys.stderr)
+    for problem in getattr(exc, "problems", []):
+        if problem not in message:
+            print(f"  {problem}", file=sys.stderr)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from geo.geography import check_geography
+
+    report = check_geography(Path(args.geography))
+    print(report.format())
+    return 1 if report.errors else 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from geo.build import build
+
+    result = build(
+        Path(args.geography),
+        counts=args.counts,
+        indicators=args.indicators,
+        out=args.out,
+        year=args.year,
+        min_count=args.min_count,
+        protection=args.protection,
+        reliable_min=args.reliable_min,
+    )
+    print(f"{result.out}  (Release {result.published.release_id})")
+    print(f"Sperrprotokoll / suppression log: {result.log_path}  (nicht veröffentlichen)")
+    return 0
+
+
+def _cmd_build_all(args: argparse.Namespace) -> int:
+    from geo.build import build
+    from geo.fetch import missing_files
+
+    root = Path(args.boundaries)
+    failed = 0
+    for folder in sorted(p for p in root.iterdir() if (p / "geography.toml").exists()):
+        missing = missing_files(folder)
+        if missing:
+            print(
+                f"übersprungen / skipped {folder.name}: {', '.join(missing)} fehlt "
+                f"(`quartier fetch {folder.name}` lädt es, wenn online)",
+                file=sys.stderr,
+            )
+            continue
+        out = Path(args.data) / folder.name
+        if out.exists() and not args.force and _up_to_date(folder, out):
+            print(f"aktuell / up to date: {out}", file=sys.stderr)
+            continue
+        try:
+            build(folder, data_dir=Path(args.data))
+        except QuartierError as exc:
+            failed += 1
+            _print_error(exc)
+    return 1 if failed else 0
+
+
+def _up_to_date(folder: Path, out: Path) -> bool:
+    """True when no file of the geography folder is newer than the build's manifest."""
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime
+    code = Path(__file__).resolve().parent
+    newest = max(
+        [p.stat().st_mtime for p in folder.rglob("*") if p.is_file()]
+        + [p.stat().st_mtime for p in code.glob("*.py")]
+    )
+    return newest <= built
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from geo.disclosure import audit_build
+
+    report = audit_build(Path(args.build), protection=args.protection)
+    print(report.format(limit=args.limit))
+    return 0 if report.ok else 1
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.main import create_app
+    from service.settings import Settings
+
+    settings = Settings(data=Path(args.data))
+    print(f"Quartier auf http://{args.host}:{args.port}/ (Daten: {settings.data})", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from geo.fetch import fetch_geography
+
+    path = fetch_geography(args.name, Path(args.dest) if args.dest else None)
+    print(path)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from geo.disclosure import MIN_COUNT, PROTECTION
+    from geo.rates import RELIABLE_MIN
+
+    p = argparse.ArgumentParser(
+        prog="quartier",
+        description="Geschützte kleinräumige Statistik: Grenzen + Zahlen -> veröffentlichter Build.",
+    )
+    p.add_argument("--version", action="version", version=f"quartier {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check", help="validate a geography folder and print the report")
+    c.add_argument("geography", metavar="GEOGRAPHY_DIR")
+    c.set_defaults(func=_cmd_check)
+
+    b = sub.add_parser("build", help="build a geography into a published release")
+    b.add_argument("geography", metavar="GEOGRAPHY_DIR")
+    b.add_argument("--counts", type=Path, help="counts CSV (default: counts.csv beside the manifest)")
+    b.add_argument("--indicators", type=Path, help="catalogue (default: indicators.toml beside it)")
+    b.add_argument("--out", type=Path, help="build folder (default: data/<geography id>)")
+    b.add_argument("--year", type=int, help="year of a wide counts file without a year column")
+    b.add_argument("--min-count", type=int, default=MIN_COUNT,
+                   help=f"withhold sensitive values 1..N-1 (default {MIN_COUNT})")
+    b.add_argument("--protection", type=int, default=PROTECTION,
+                   help=f"protection width of withheld small values (default {PROTECTION})")
+    b.add_argument("--reliable-min", type=int, default=RELIABLE_MIN,
+                   help=f"denominators below this are flagged unreliable (default {RELIABLE_MIN})")
+    b.set_defaults(func=_cmd_build)
+
+    a = sub.add_parser("build-all", help="build every bundled geography that has its files")
+    a.add_argument("boundaries", nargs="?", default="boundaries")
+    a.add_argument("--data", default="data")
+    a.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    a.set_defaults(func=_cmd_build_all)
+
+    au = sub.add_parser("audit", help="check a build as an outsider would")
+    au.add_argument("build", metavar="BUILD_DIR")
+    au.add_argument("--protection", type=int, default=None)
+    au.add_argument("--limit", type=int, default=20, help="how many narrowest intervals to print")
+    au.set_defaults(func=_cmd_audit)
+
+    s = sub.add_parser("serve", help="serve every build in a data folder")
+    s.add_argument("--data", default="data")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=_cmd_serve)
+
+    f = sub.add_parser("fetch", help="download a geography's official boundary file (online)")
+    f.add_argument("name")
+    f.add_argument("--dest")
+    f.set_defaults(func=_cmd_fetch)
+    return p
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``quartier`` command."""
-    raise SystemExit("not yet")
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except QuartierError as exc:
+        _print_error(exc)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Aggregation of finest-level counts to every level and the whole area."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from geo.catalogue import Catalogue
+    from geo.geography import Geography
+
+CELL_COLUMNS = ["level", "area_id", "variable", "year", "value"]
+
+
+def _sum_to_parents(child: pd.DataFrame, parents: pd.Series, parent_ids: list[str]) -> pd.DataFrame:
+    """Sum child cells into their parents; one missing child makes the parent missing."""
+    frame = child.assign(parent=child["area_id"].map(parents), na=child["value"].isna())
+    frame["value"] = frame["value"].fillna(0)
+    grouped = frame.groupby(["parent", "variable", "year"], sort=False, observed=True).agg(
+        value=("value", "sum"), na=("na", "any")
+    )
+    values = grouped["value"].astype("Int64").mask(grouped["na"])
+    variables = child["variable"].unique()
+    years = child["year"].unique()
+    index = pd.MultiIndex.from_product(
+        [parent_ids, variables, years], names=["parent", "variable", "year"]
+    )
+    # a parent without any child has no data: missing, never zero
+    values = values.reindex(index)
+    out = values.rename("value").reset_index().rename(columns={"parent": "area_id"})
+    return out
+
+
+def aggregate(geography: Geography, counts: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """Return cells for every level, the total, every catalogue variable and every year.
+
+    Counts are given for the finest level. Parents are sums of their children, never
+    averages of rates; a sum over a missing cell is missing, never silently smaller.
+    """
+    areas = geography.areas
+    levels = list(geography.level_ids)
+    finest = levels[-1]
+    variables = [v.id for v in catalogue.variables]
+    years = sorted(int(y) for y in counts["year"].unique()) if len(counts) else []
+    finest_ids = areas.loc[areas["level"] == finest, "area_id"].tolist()
+
+    index = pd.MultiIndex.from_product(
+        [finest_ids, variables, years], names=["area_id", "variable", "year"]
+    )
+    given = counts.set_index(["area_id", "variable", "year"])["value"].astype("Int64")
+    finest_cells = given.reindex(index).rename("value").reset_index()
+
+    by_level: dict[str, pd.DataFrame] = {finest: finest_cells}
+    child = finest_cells
+    for position in range(len(levels) - 1, -1, -1):
+        parent_level = levels[position - 1] if position > 0 else "total"
+        child_level = levels[position]
+        child_areas = areas[areas["level"] == child_level]
+        parents = pd.Series(child_areas["parent_id"].to_numpy(), index=child_areas["area_id"])
+        parent_ids = areas.loc[areas["level"] == parent_level, "area_id"].tolist()
+        child = _sum_to_parents(child, parents, parent_ids)
+        by_level[parent_level] = child
+
+    frames = []
+    for level in ["total", *levels]:
+        frame = by_level[level].copy()
+        frame.insert(0, "level", level)
+        frames.append(frame)
+    cells = pd.concat(frames, ignore_index=True)
+    cells["year"] = cells["year"].astype("int64")
+    cells["value"] = cells["value"].astype("Int64")
+    return _ordered(cells, geography, variables)
+
+
+def _ordered(cells: pd.DataFrame, geography: Geography, variables: list[str]) -> pd.DataFrame:
+    """Sort cells deterministically: total, levels coarsest first, area, variable, year."""
+    level_rank = {lv: i for i, lv in enumerate(["total", *geography.level_ids])}
+    var_rank = {v: i for i, v in enumerate(variables)}
+    key = pd.DataFrame(
+        {
+            "l": cells["level"].map(level_rank),
+            "a": cells["area_id"],
+            "v": cells["variable"].map(var_rank),
+            "y": cells["year"],
+        }
+    )
+    order = key.sort_values(["l", "a", "v", "y"], kind="stable").index
+    return cells.loc[order, CELL_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,215 @@
+"""The build: from a geography folder to a published, audited release written atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from geo.aggregate import aggregate
+from geo.catalogue import Catalogue, load_catalogue
+from geo.counts import read_counts
+from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
+from geo.errors import BuildError, CountsError, DisclosureError
+from geo.geography import Geography, load_geography
+from geo.publish import (
+    GPKG_FILE,
+    MANIFEST_FILE,
+    TILES_FILE,
+    PublishedBuild,
+    file_hash,
+    publish,
+    write_build,
+    write_manifest,
+)
+from geo.rates import RELIABLE_MIN
+
+COUNTS_FILE = "counts.csv"
+INDICATORS_FILE = "indicators.toml"
+LOG_SUFFIX = ".suppression.csv"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a successful build wrote."""
+
+    out: Path
+    log_path: Path
+    published: PublishedBuild
+    audit: AuditReport
+
+
+def suppression_log_path(out: Path) -> Path:
+    """The sign-off log lies beside the build folder, never inside it (never served)."""
+    return out.parent / f"{out.name}{LOG_SUFFIX}"
+
+
+def _check_proportions(cells: pd.DataFrame, catalogue: Catalogue) -> None:
+    """A proportion's numerator may not exceed its denominator (names areas, never values)."""
+    problems = []
+    keyed = cells.set_index(["level", "area_id", "variable", "year"])["value"]
+    for ind in catalogue.indicators:
+        if ind.kind != "proportion":
+            continue
+        num = keyed.xs(ind.numerator, level="variable")
+        den = keyed.xs(ind.denominator, level="variable")
+        num, den = num.align(den)
+        bad = (num > den).fillna(False)
+        bad = bad[bad]
+        for level, area_id, year in bad.index[:5]:
+            problems.append(
+                f"indicator '{ind.id}' is a proportion but '{ind.numerator}' exceeds "
+                f"'{ind.denominator}' in {level} '{area_id}', year {year} "
+                "(check the counts, or declare kind = \"rate\")"
+            )
+    if problems:
+        raise CountsError(
+            f"{len(problems)} indicator problem(s) in the counts", problems=problems
+        )
+
+
+def _input_hashes(geography: Geography, counts: Path, indicators: Path) -> dict[str, str]:
+    folder = geography.spec.folder
+    files = {geography.spec.manifest_path, counts, indicators}
+    for level in geography.spec.levels:
+        if level.file is not None:
+            files.add(level.file)
+            if level.file.suffix == ".shp":
+                files.update(p for p in level.file.parent.glob(level.file.stem + ".*"))
+    out = {}
+    for path in sorted(files):
+        try:
+            name = str(path.resolve().relative_to(folder.resolve()))
+        except ValueError:
+            name = path.name
+        out[name] = file_hash(path)
+    return out
+
+
+def _extras(published: PublishedBuild, out: Path) -> None:
+    """Write the tiles and QGIS styles of the build (their modules take the published type)."""
+    import importlib.util
+
+    if importlib.util.find_spec("geo.tiles"):
+        from geo import tiles
+
+        tiles.write_pmtiles(published, out / TILES_FILE)
+    if importlib.util.find_spec("geo.qgis"):
+        from geo import qgis
+
+        qgis.add_layer_styles(out / GPKG_FILE, published)
+
+
+def build(
+    folder: Path,
+    *,
+    counts: Path | None = None,
+    indicators: Path | None = None,
+    out: Path | None = None,
+    year: int | None = None,
+    min_count: int = MIN_COUNT,
+    protection: int = PROTECTION,
+    reliable_min: int = RELIABLE_MIN,
+    data_dir: Path = Path("data"),
+    say: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build a geography into ``out`` atomically; a failed build leaves ``out`` as it was."""
+    say = say or (lambda msg: print(msg, file=sys.stderr))
+    folder = Path(folder)
+    say(f"[1/6] Geografie laden: {folder}")
+    geography = load_geography(folder, progress=True)
+    for finding in geography.report.warnings:
+        say(f"      Warnung: {finding}")
+    indicators = Path(indicators) if indicators else folder / INDICATORS_FILE
+    counts = Path(counts) if counts else folder / COUNTS_FILE
+    say(f"[2/6] Katalog und Zahlen lesen: {indicators.name}, {counts.name}")
+    catalogue = load_catalogue(indicators)
+    finest_ids = geography.areas.loc[geography.areas["level"] == geography.finest, "area_id"]
+    counts_frame = read_counts(
+        counts,
+        area_ids=set(finest_ids),
+        variables=[v.id for v in catalogue.variables],
+        year=year,
+        level_name=geography.spec.levels[-1].name,
+    )
+    say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
+    cells = aggregate(geography, counts_frame, catalogue)
+    _check_proportions(cells, catalogue)
+    say(f"[4/6] Geheimhaltung: Werte 1..{min_count - 1} sperren, Schutzbreite {protection}")
+    protected = protect(
+        cells, geography.areas, catalogue, min_count=min_count, protection=protection
+    )
+    say("[5/6] Prüfung aus Sicht eines Angreifers (Audit)")
+    gate = audit(
+        cells.assign(
+            value=cells["value"].where(protected.status == "published"),
+            status=protected.status,
+        ),
+        geography.areas,
+        catalogue.sums,
+        protected.log[protected.log["reason"] == "primary"],
+        protection=protection,
+    )
+    if not gate.ok:
+        raise DisclosureError(
+            "the audit found under-protected cells; nothing was published\n" + gate.format()
+        )
+    parameters = {
+        "min_count": min_count,
+        "protection": protection,
+        "reliable_min": reliable_min,
+        "year": year,
+    }
+    published = publish(
+        geography,
+        catalogue,
+        cells,
+        protected,
+        parameters=parameters,
+        inputs=_input_hashes(geography, counts, indicators),
+    )
+    out = Path(out) if out else Path(data_dir) / geography.id
+    say(f"[6/6] Schreiben: {out}")
+    _write_atomically(published, protected.log, out)
+    counts_by_status = published.cells["status"].value_counts()
+    say(
+        "      fertig: "
+        + ", ".join(f"{int(counts_by_status.get(s, 0))} {s}" for s in ("published", "suppressed", "missing"))
+        + f"; Release {published.release_id}"
+    )
+    return BuildResult(out, suppression_log_path(out), published, gate)
+
+
+def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path) -> None:
+    """Write into a hidden sibling folder, then swap it in; the old release serves until then."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    log_path = suppression_log_path(out)
+    tmp_log = out.parent / f".{log_path.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        write_build(published, tmp)
+        _extras(published, tmp)
+        files = sorted(p.name for p in tmp.iterdir() if p.is_file())
+        write_manifest(published, tmp, [*files, MANIFEST_FILE])
+        log.to_csv(tmp_log, index=False, lineterminator="\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp_log.unlink(missing_ok=True)
+        raise
+    if out.exists():
+        if not (out / MANIFEST_FILE).exists() and any(out.iterdir()):
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp_log.unlink(missing_ok=True)
+            raise BuildError(f"{out} exists and is not a Quartier build; refusing to replace it")
+        os.rename(out, old)
+    os.rename(tmp, out)
+    os.replace(tmp_log, log_path)
+    shutil.rmtree(old, ignore_errors=True)
+

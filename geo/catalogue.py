@@ -1,0 +1,401 @@
+"""The indicator catalogue: variables (counts), indicators (ratios of two variables) and sums.
+
+Read from ``indicators.toml`` beside a geography manifest and stored as ``indicators.json`` in
+every build. Entries are numbered from 1 in messages (``indicators[3]`` is the third
+``[[indicators]]`` table of the file).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geo.errors import CatalogueError, NotFoundError
+
+KINDS = ("proportion", "rate")
+"""``proportion``: the numerator is part of the denominator; ``rate``: events per population."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A count per area and year, such as Einwohner:innen or SGB-II-Leistungsberechtigte."""
+
+    id: str
+    name: str
+    sensitive: bool = True
+    source: str = ""
+    definition: str = ""
+    estimate: bool = False
+    year_note: str = ""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A rate ``numerator / denominator * per`` with its theme and unit."""
+
+    id: str
+    name: str
+    theme: str
+    numerator: str
+    denominator: str
+    per: float = 100.0
+    unit: str = "%"
+    kind: str = "proportion"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SumRule:
+    """A declared identity between variables: ``total`` equals the sum of ``parts``."""
+
+    total: str
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Variables, indicators and sums of one geography, in the order of the file."""
+
+    variables: tuple[Variable, ...]
+    indicators: tuple[Indicator, ...]
+    sums: tuple[SumRule, ...] = ()
+    path: Path | None = field(default=None, compare=False)
+    theme_order: tuple[str, ...] = ()
+
+    def variable(self, variable_id: str) -> Variable:
+        """Return the variable ``variable_id``; raise NotFoundError listing the known ids."""
+        for v in self.variables:
+            if v.id == variable_id:
+                return v
+        raise NotFoundError(_not_found("variable", variable_id, self.variable_ids))
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        """Return the indicator ``indicator_id``; raise NotFoundError listing the known ids."""
+        for ind in self.indicators:
+            if ind.id == indicator_id:
+                return ind
+        raise NotFoundError(
+            _not_found("indicator", indicator_id, tuple(i.id for i in self.indicators))
+        )
+
+    def themes(self) -> dict[str, list[Indicator]]:
+        """Indicators grouped by theme: declared ``themes`` order, else order of appearance.
+
+        Themes without any indicator are left out.
+        """
+        order = list(self.theme_order)
+        for ind in self.indicators:
+            if ind.theme not in order:
+                order.append(ind.theme)
+        grouped: dict[str, list[Indicator]] = {t: [] for t in order}
+        for ind in self.indicators:
+            grouped[ind.theme].append(ind)
+        return {t: inds for t, inds in grouped.items() if inds}
+
+    @property
+    def variable_ids(self) -> tuple[str, ...]:
+        """Ids of all variables in catalogue order."""
+        return tuple(v.id for v in self.variables)
+
+    @property
+    def sensitive_ids(self) -> tuple[str, ...]:
+        """Ids of the variables subject to disclosure control, in catalogue order."""
+        return tuple(v.id for v in self.variables if v.sensitive)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form; ``Catalogue.from_dict`` reads it back."""
+        return {
+            "themes": list(self.theme_order),
+            "variables": [
+                {
+                    "id": v.id,
+                    "name": v.name,
+                    "sensitive": v.sensitive,
+                    "source": v.source,
+                    "definition": v.definition,
+                    "estimate": v.estimate,
+                    "year_note": v.year_note,
+                }
+                for v in self.variables
+            ],
+            "indicators": [
+                {
+                    "id": i.id,
+                    "name": i.name,
+                    "theme": i.theme,
+                    "numerator": i.numerator,
+                    "denominator": i.denominator,
+                    "per": i.per,
+                    "unit": i.unit,
+                    "kind": i.kind,
+                    "description": i.description,
+                }
+                for i in self.indicators
+            ],
+            "sums": [{"total": s.total, "parts": list(s.parts)} for s in self.sums],
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, path: Path | None = None, source: str = "indicators.json"
+    ) -> Catalogue:
+        """Build and validate a catalogue from ``to_dict()`` output or parsed TOML."""
+        return _parse(data, source=source, path=path)
+
+
+def _not_found(kind: str, wanted: str, known: tuple[str, ...]) -> str:
+    hint = difflib.get_close_matches(wanted, known, n=1)
+    did_you_mean = f"; did you mean '{hint[0]}'?" if hint else ""
+    return f"unknown {kind} '{wanted}'{did_you_mean} (known: {', '.join(known) or 'none'})"
+
+
+_VARIABLE_KEYS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "name": (str,),
+    "sensitive": (bool,),
+    "source": (str,),
+    "definition": (str,),
+    "estimate": (bool,),
+    "year_note": (str,),
+}
+_INDICATOR_KEYS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "name": (str,),
+    "theme": (str,),
+    "numerator": (str,),
+    "denominator": (str,),
+    "per": (int, float),
+    "unit": (str,),
+    "kind": (str,),
+    "description": (str,),
+}
+_SUM_KEYS: dict[str, tuple[type, ...]] = {"total": (str,), "parts": (list, tuple)}
+_REQUIRED = {
+    "variables": ("id", "name"),
+    "indicators": ("id", "name", "theme", "numerator", "denominator"),
+    "sums": ("total", "parts"),
+}
+_TOP_LEVEL = ("themes", "variables", "indicators", "sums")
+_ID_FORBIDDEN = set(",;\"'/\\")
+
+
+def _entry_label(table: str, index: int, entry: Mapping[str, Any]) -> str:
+    name = entry.get("id", entry.get("total"))
+    named = f" '{name}'" if isinstance(name, str) and name else ""
+    return f"{table}[{index + 1}]{named}"
+
+
+def _check_entry(
+    table: str, index: int, entry: Any, keys: dict[str, tuple[type, ...]], problems: list[str]
+) -> bool:
+    """Check keys and value types of one table entry; False when it cannot be used."""
+    if not isinstance(entry, Mapping):
+        problems.append(f"{table}[{index + 1}]: expected a table, found {type(entry).__name__}")
+        return False
+    label = _entry_label(table, index, entry)
+    ok = True
+    for key in _REQUIRED[table]:
+        if key not in entry:
+            problems.append(f"{label}: missing required key '{key}'")
+            ok = False
+    for key, value in entry.items():
+        if key not in keys:
+            hint = difflib.get_close_matches(key, keys, n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            problems.append(
+                f"{label}: unknown key '{key}'{extra}; allowed: {', '.join(keys)}"
+            )
+            ok = False
+            continue
+        types = keys[key]
+        if isinstance(value, bool) and bool not in types:
+            ok = False
+        elif not isinstance(value, types):
+            ok = False
+        else:
+            continue
+        expected = " or ".join("number" if t in (int, float) else t.__name__ for t in types)
+        problems.append(f"{label}: '{key}' must be {expected}, found {value!r}")
+    return ok
+
+
+def _check_id(label: str, key: str, value: str, problems: list[str]) -> None:
+    if not value.strip():
+        problems.append(f"{label}: '{key}' is empty")
+    elif value != value.strip() or any(c.isspace() or c in _ID_FORBIDDEN for c in value):
+        problems.append(
+            f"{label}: '{key}' {value!r} may not contain spaces or any of , ; \" ' / \\"
+        )
+
+
+def _check_variable_ref(
+    label: str, role: str, ref: str, declared: set[str], problems: list[str]
+) -> None:
+    if ref not in declared:
+        hint = difflib.get_close_matches(ref, sorted(declared), n=1)
+        extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+        problems.append(f"{label}: {role} '{ref}' is not a declared variable{extra}")
+
+
+def _sum_cycle(sums: list[SumRule]) -> list[str] | None:
+    """Return a cycle total -> part -> ... -> total among the sums, if there is one."""
+    graph: dict[str, set[str]] = {}
+    for rule in sums:
+        graph.setdefault(rule.total, set()).update(rule.parts)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in graph:
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
+def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalogue:
+    """Validate parsed catalogue data and build the Catalogue; all problems at once."""
+    problems: list[str] = []
+    for key in data:
+        if key not in _TOP_LEVEL:
+            problems.append(f"unknown top-level key '{key}'; allowed: {', '.join(_TOP_LEVEL)}")
+    tables: dict[str, list[Any]] = {}
+    for table in ("variables", "indicators", "sums"):
+        raw = data.get(table, [])
+        if not isinstance(raw, list):
+            problems.append(f"'{table}' must be an array of tables ([[{table}]])")
+            raw = []
+        tables[table] = raw
+    if not tables["variables"]:
+        problems.append("no [[variables]] declared")
+
+    variables: list[Variable] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(tables["variables"]):
+        usable = _check_entry("variables", i, entry, _VARIABLE_KEYS, problems)
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+            continue
+        label = _entry_label("variables", i, entry)
+        _check_id(label, "id", entry["id"], problems)
+        if entry["id"] in seen:
+            first = seen[entry["id"]]
+            problems.append(f"{label}: duplicate id, first declared as variables[{first}]")
+            continue
+        # a variable with a bad optional key still counts as declared: no follow-on errors
+        seen[entry["id"]] = i + 1
+        if usable:
+            variables.append(Variable(**entry))
+    declared = set(seen)
+
+    theme_order: tuple[str, ...] = ()
+    themes = data.get("themes", [])
+    if not isinstance(themes, list) or not all(isinstance(t, str) and t for t in themes):
+        problems.append("'themes' must be a list of theme names")
+    elif len(set(themes)) != len(themes):
+        twice = sorted({t for t in themes if themes.count(t) > 1})
+        problems.append(f"'themes' lists {', '.join(repr(t) for t in twice)} more than once")
+    else:
+        theme_order = tuple(themes)
+
+    indicators: list[Indicator] = []
+    seen_ind: dict[str, int] = {}
+    for i, entry in enumerate(tables["indicators"]):
+        if not _check_entry("indicators", i, entry, _INDICATOR_KEYS, problems):
+            continue
+        label = _entry_label("indicators", i, entry)
+        _check_id(label, "id", entry["id"], problems)
+        if entry["id"] in seen_ind:
+            problems.append(
+                f"{label}: duplicate id, first declared as indicators[{seen_ind[entry['id']]}]"
+            )
+            continue
+        seen_ind[entry["id"]] = i + 1
+        for role in ("numerator", "denominator"):
+            _check_variable_ref(label, role, entry[role], declared, problems)
+        per = float(entry.get("per", 100.0))
+        if not math.isfinite(per) or per <= 0:
+            problems.append(f"{label}: per must be a positive number, found {entry['per']!r}")
+        kind = entry.get("kind", "proportion")
+        if kind not in KINDS:
+            problems.append(f"{label}: kind must be one of {', '.join(KINDS)}, found {kind!r}")
+        if theme_order and entry["theme"] not in theme_order:
+            problems.append(
+                f"{label}: theme {entry['theme']!r} is not listed in themes = [...]"
+            )
+        indicators.append(Indicator(**{**entry, "per": per}))
+
+    sums: list[SumRule] = []
+    for i, entry in enumerate(tables["sums"]):
+        if not _check_entry("sums", i, entry, _SUM_KEYS, problems):
+            continue
+        label = _entry_label("sums", i, entry)
+        parts = entry["parts"]
+        if not all(isinstance(p, str) for p in parts):
+            problems.append(f"{label}: parts must be a list of variable ids")
+            continue
+        if len(parts) < 2:
+            problems.append(f"{label}: a sum needs at least two parts")
+        _check_variable_ref(label, "total", entry["total"], declared, problems)
+        for part in dict.fromkeys(parts):
+            _check_variable_ref(label, "part", part, declared, problems)
+            if parts.count(part) > 1:
+                problems.append(f"{label}: part '{part}' is listed more than once")
+        if entry["total"] in parts:
+            problems.append(f"{label}: the total '{entry['total']}' is also one of its parts")
+        rule = SumRule(total=entry["total"], parts=tuple(parts))
+        for j, other in enumerate(sums):
+            if other.total == rule.total and set(other.parts) == set(rule.parts):
+                problems.append(f"{label}: repeats sums[{j + 1}]")
+        sums.append(rule)
+    if not problems:
+        cycle = _sum_cycle(sums)
+        if cycle:
+            problems.append(f"sums form a cycle: {' -> '.join(cycle)}")
+
+    if problems:
+        lines = [f"{source}: {p}" for p in problems]
+        if len(lines) == 1:
+            raise CatalogueError(lines[0])
+        shown = "\n  ".join(lines)
+        raise CatalogueError(f"{source}: {len(problems)} problems\n  {shown}")
+    return Catalogue(
+        variables=tuple(variables),
+        indicators=tuple(indicators),
+        sums=tuple(sums),
+        path=path,
+        theme_order=theme_order,
+    )
+
+
+def load_catalogue(path: Path | str) -> Catalogue:
+    """Read and validate an ``indicators.toml``; raise CatalogueError listing every problem."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise CatalogueError(f"{path}: indicator catalogue not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"{path.name}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise CatalogueError(f"{path}: cannot read the indicator catalogue: {exc}") from None
+    return _parse(data, source=path.name, path=path)

@@ -1,0 +1,138 @@
+"""Rates, 95 % intervals, comparison with the whole area and reliability flags."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+if TYPE_CHECKING:
+    from geo.catalogue import Catalogue
+
+Z95 = 1.959963984540054
+RELIABLE_MIN = 300
+"""Denominators below this make a rate unreliable (small base)."""
+BYAR_FROM = 10
+"""Rates use exact Poisson limits below this many events and Byar's approximation above."""
+DECIMALS = 4
+
+VALUE_COLUMNS = [
+    "level", "area_id", "name", "indicator", "year", "numerator", "denominator",
+    "rate", "ci_low", "ci_high", "status", "vs_total", "reliable",
+]
+
+
+def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for proportions k/n (n > 0)."""
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    p = k / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def poisson_interval(k: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Interval for a Poisson count: exact below BYAR_FROM events, Byar's method above."""
+    k = np.asarray(k, dtype=float)
+    alpha = 2 * (1 - _norm_cdf(z))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exact_lo = np.where(k > 0, chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
+        exact_hi = chi2.ppf(1 - alpha / 2, 2 * (k + 1)) / 2
+        byar_lo = k * (1 - 1 / (9 * k) - z / (3 * np.sqrt(k))) ** 3
+        k1 = k + 1
+        byar_hi = k1 * (1 - 1 / (9 * k1) + z / (3 * np.sqrt(k1))) ** 3
+    small = k < BYAR_FROM
+    return np.where(small, exact_lo, byar_lo), np.where(small, exact_hi, byar_hi)
+
+
+def _norm_cdf(z: float) -> float:
+    from math import erf, sqrt
+
+    return 0.5 * (1 + erf(z / sqrt(2)))
+
+
+def compute_values(
+    cells: pd.DataFrame,
+    areas: pd.DataFrame,
+    catalogue: Catalogue,
+    *,
+    reliable_min: int = RELIABLE_MIN,
+) -> pd.DataFrame:
+    """Return the values table (one row per indicator, area and year).
+
+    ``cells`` must be the published cells (``status`` column; ``value`` empty unless
+    published): a row is published only when both its cells are, so nothing here can be
+    computed from a withheld count.
+    """
+    keyed = cells.set_index(["level", "area_id", "variable", "year"])
+    names = areas.set_index(["level", "area_id"])["name"]
+    total_level = "total"
+    frames = []
+    base = cells.loc[
+        cells["variable"] == (catalogue.variables[0].id if catalogue.variables else ""),
+        ["level", "area_id", "year"],
+    ].reset_index(drop=True)
+    for ind in catalogue.indicators:
+        idx_num = pd.MultiIndex.from_frame(base.assign(variable=ind.numerator)[
+            ["level", "area_id", "variable", "year"]])
+        idx_den = pd.MultiIndex.from_frame(base.assign(variable=ind.denominator)[
+            ["level", "area_id", "variable", "year"]])
+        num_status = keyed["status"].reindex(idx_num).to_numpy()
+        den_status = keyed["status"].reindex(idx_den).to_numpy()
+        num = keyed["value"].reindex(idx_num).to_numpy(dtype="float64", na_value=np.nan)
+        den = keyed["value"].reindex(idx_den).to_numpy(dtype="float64", na_value=np.nan)
+        status = np.where(
+            (num_status == "missing") | (den_status == "missing"),
+            "missing",
+            np.where(
+                (num_status == "suppressed") | (den_status == "suppressed"), "suppressed", "published"
+            ),
+        )
+        published = status == "published"
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ok = published & (den > 0)
+            if ind.kind == "rate":
+                lo, hi = poisson_interval(np.where(ok, num, 0))
+                rate = num / den
+                ci_lo, ci_hi = lo / den, hi / den
+            else:
+                lo, hi = wilson_interval(np.where(ok, num, 0), np.where(ok, den, 1))
+                rate = num / den
+                ci_lo, ci_hi = lo, hi
+        scale = float(ind.per)
+        frame = base.copy()
+        frame["indicator"] = ind.id
+        frame["numerator"] = pd.array(np.where(published, num, np.nan)).astype("Int64")
+        frame["denominator"] = pd.array(np.where(published, den, np.nan)).astype("Int64")
+        frame["rate"] = np.where(ok, np.round(rate * scale, DECIMALS), np.nan)
+        frame["ci_low"] = np.where(ok, np.round(ci_lo * scale, DECIMALS), np.nan)
+        frame["ci_high"] = np.where(ok, np.round(ci_hi * scale, DECIMALS), np.nan)
+        frame["status"] = status
+        reliable = pd.array(np.where(published, den >= reliable_min, False), dtype="boolean")
+        reliable[~published] = pd.NA
+        frame["reliable"] = reliable
+        frames.append(frame)
+    values = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=VALUE_COLUMNS)
+    values["vs_total"] = _compare_with_total(values, total_level)
+    values["name"] = names.reindex(
+        pd.MultiIndex.from_frame(values[["level", "area_id"]])
+    ).to_numpy()
+    return values[VALUE_COLUMNS].reset_index(drop=True)
+
+
+def _compare_with_total(values: pd.DataFrame, total_level: str) -> pd.Series:
+    """Return higher/lower/similar: does the area's interval exclude the total's rate."""
+    totals = values[values["level"] == total_level].set_index(["indicator", "year"])["rate"]
+    ref = totals.reindex(pd.MultiIndex.from_frame(values[["indicator", "year"]])).to_numpy()
+    lo = values["ci_low"].to_numpy()
+    hi = values["ci_high"].to_numpy()
+    out = np.full(len(values), None, dtype=object)
+    valid = ~np.isnan(ref) & ~np.isnan(lo) & (values["level"].to_numpy() != total_level)
+    out[valid] = "similar"
+    out[valid & (lo > ref)] = "higher"
+    out[valid & (hi < ref)] = "lower"
+    return pd.Series(out, index=values.index)

@@ -1,0 +1,28 @@
+"""Service settings, read once from the environment (prefix ``QUARTIER_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of the HTTP service."""
+
+    model_config = SettingsConfigDict(env_prefix="QUARTIER_")
+
+    data: Path = Path("data")
+    """Folder whose subfolders are published builds."""
+    static: Path = Path(__file__).resolve().parent.parent / "static"
+    """Folder with the viewer and vendored JS/CSS."""
+    frame_ancestors: str = "*"
+    """CSP frame-ancestors for embeddable map pages ('*' = any report may embed them)."""
+    basemap_url: str = ""
+    """Optional raster basemap URL template; empty = no third-party requests."""
+    basemap_attribution: str = ""
+    """Attribution shown with the optional basemap."""
+    cache_seconds: int = 60
+    """max-age for responses whose URL does not name a release."""
+    reload_check_seconds: float = 1.0
+    """How often a build's manifest is checked for a rebuild."""

@@ -1,0 +1,118 @@
+"""Shared fixtures: a small two-level geography built from squares."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Stadtbezirk "1" = Quartiere 10, 11, 12; Stadtbezirk "2" = Quartiere 20, 21 (2 km squares, EPSG:25832)
+SQUARES = {"10": (0, 0), "11": (1, 0), "12": (2, 0), "20": (0, 1), "21": (1, 1)}
+NAMES = {"10": "Arrenberg", "11": "Brill", "12": "Clausen", "20": "Dönberg", "21": "Eckbusch"}
+
+CATALOGUE = """
+[[variables]]
+id = "einwohner"
+name = "Einwohner:innen"
+sensitive = false
+
+[[variables]]
+id = "auslaender"
+name = "Ausländer:innen"
+sensitive = true
+
+[[variables]]
+id = "sgb2"
+name = "SGB-II-Leistungsberechtigte"
+sensitive = true
+
+[[indicators]]
+id = "auslaenderanteil"
+name = "Anteil Ausländer:innen"
+theme = "Rechtsstatus und Aufenthalt"
+numerator = "auslaender"
+denominator = "einwohner"
+per = 100
+unit = "%"
+
+[[indicators]]
+id = "sgb2_quote"
+name = "SGB-II-Quote"
+theme = "Soziale Sicherung"
+numerator = "sgb2"
+denominator = "einwohner"
+per = 100
+unit = "%"
+"""
+
+# area: (einwohner, auslaender, sgb2) for 2023
+COUNTS = {
+    "10": (1200, 300, 90),
+    "11": (800, 2, 40),
+    "12": (950, 120, 1),
+    "20": (400, 60, 25),
+    "21": (2500, 410, 230),
+}
+
+
+def _square(col: int, row: int, size: float = 2000.0) -> list[list[float]]:
+    x0, y0 = 360000 + col * size, 5680000 + row * size
+    return [[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]
+
+
+def write_small_geography(folder: Path, counts: dict[str, tuple[int, ...]] | None = None) -> Path:
+    """Write a Quartier/Stadtbezirk geography with catalogue and counts into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"QUARTIER": key, "NAME": NAMES[key]},
+            "geometry": {"type": "Polygon", "coordinates": [_square(*SQUARES[key])]},
+        }
+        for key in SQUARES
+    ]
+    collection = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25832"}},
+        "features": features,
+    }
+    (folder / "quartiere.geojson").write_text(json.dumps(collection), encoding="utf-8")
+    (folder / "geography.toml").write_text(
+        """id = "mini"
+name = "Mini-Stadt"
+attribution = "Testdaten (erzeugt)"
+total_id = "mini"
+total_name = "Mini-Stadt"
+
+[[levels]]
+id = "stadtbezirk"
+name = "Stadtbezirk"
+names = { "1" = "Nord", "2" = "Süd" }
+
+[[levels]]
+id = "quartier"
+name = "Quartier"
+file = "quartiere.geojson"
+key = "QUARTIER"
+label = "NAME"
+parent_prefix = 1
+""",
+        encoding="utf-8",
+    )
+    (folder / "indicators.toml").write_text(CATALOGUE, encoding="utf-8")
+    rows = ["area_id,year,variable,value"]
+    for area, (ew, aus, sgb) in (counts or COUNTS).items():
+        rows += [f"{area},2023,einwohner,{ew}", f"{area},2023,auslaender,{aus}",
+                 f"{area},2023,sgb2,{sgb}"]
+    (folder / "counts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def small_geography(tmp_path: Path) -> Path:
+    """A small geography folder (5 Quartiere in 2 Stadtbezirke) with counts and catalogue."""
+    return write_small_geography(tmp_path / "mini")
