@@ -112,6 +112,7 @@ def build(
     indicators: Path | None = None,
     out: Path | None = None,
     year: int | None = None,
+    id_column: str | None = None,
     min_count: int = MIN_COUNT,
     protection: int = PROTECTION,
     reliable_min: int = RELIABLE_MIN,
@@ -135,6 +136,7 @@ def build(
         area_ids=set(finest_ids),
         variables=[v.id for v in catalogue.variables],
         year=year,
+        id_column=id_column,
         level_name=geography.spec.levels[-1].name,
     )
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")

@@ -207,9 +207,7 @@ def _check_entry(
         if key not in keys:
             hint = difflib.get_close_matches(key, keys, n=1)
             extra = f" (did you mean '{hint[0]}'?)" if hint else ""
-            problems.append(
-                f"{label}: unknown key '{key}'{extra}; allowed: {', '.join(keys)}"
-            )
+            problems.append(f"{label}: unknown key '{key}'{extra}; allowed: {', '.join(keys)}")
             ok = False
             continue
         types = keys[key]
@@ -338,9 +336,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         if kind not in KINDS:
             problems.append(f"{label}: kind must be one of {', '.join(KINDS)}, found {kind!r}")
         if theme_order and entry["theme"] not in theme_order:
-            problems.append(
-                f"{label}: theme {entry['theme']!r} is not listed in themes = [...]"
-            )
+            problems.append(f"{label}: theme {entry['theme']!r} is not listed in themes = [...]")
         indicators.append(Indicator(**{**entry, "per": per}))
 
     sums: list[SumRule] = []

@@ -37,6 +37,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         indicators=args.indicators,
         out=args.out,
         year=args.year,
+        id_column=args.id_column,
         min_count=args.min_count,
         protection=args.protection,
         reliable_min=args.reliable_min,
@@ -136,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--indicators", type=Path, help="catalogue (default: indicators.toml beside it)")
     b.add_argument("--out", type=Path, help="build folder (default: data/<geography id>)")
     b.add_argument("--year", type=int, help="year of a wide counts file without a year column")
+    b.add_argument("--id-column", help="column with the area ids in a wide counts file")
     b.add_argument("--min-count", type=int, default=MIN_COUNT,
                    help=f"withhold sensitive values 1..N-1 (default {MIN_COUNT})")
     b.add_argument("--protection", type=int, default=PROTECTION,

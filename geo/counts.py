@@ -17,7 +17,7 @@ import difflib
 import io
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,20 +176,20 @@ def _sniff_separator(header: str) -> str | None:
     return best if counts[best] else None
 
 
-def _line_shape(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per physical line: number of separators and whether it contains a quote character."""
+def _separators_per_line(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per physical line: all separators, and those outside quotes (= fields - 1)."""
     arr = np.frombuffer(data, dtype=np.uint8)
     starts = np.flatnonzero(arr == ord("\n")) + 1
     starts = np.concatenate([[0], starts[starts < len(arr)]])
-
-    def per_line(char: str) -> np.ndarray:
-        positions = np.flatnonzero(arr == ord(char))
-        line = np.searchsorted(starts, positions, side="right") - 1
-        return np.bincount(line, minlength=len(starts))
-
-    seps = per_line(sep)
-    quotes = per_line('"') > 0
-    return seps, quotes
+    positions = np.flatnonzero(arr == ord(sep))
+    line = np.searchsorted(starts, positions, side="right") - 1
+    every = np.bincount(line, minlength=len(starts))
+    quotes = np.flatnonzero(arr == ord('"'))
+    if not len(quotes):
+        return every, every
+    # a separator after an odd number of quote characters lies inside a quoted field
+    outside = np.searchsorted(quotes, positions) % 2 == 0
+    return every, np.bincount(line[outside], minlength=len(starts))
 
 
 def _factorize_stripped(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -198,10 +198,6 @@ def _factorize_stripped(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     stripped = [str(u).strip() for u in uniques]
     canon, canon_uniques = pd.factorize(np.array(stripped, dtype=object))
     return canon[codes], [str(u) for u in canon_uniques]
-
-
-def _classify(uniques: list[str], fn: Callable[[str], Any]) -> list[Any]:
-    return [fn(u) for u in uniques]
 
 
 def _looks_numeric(name: str) -> bool:
@@ -271,9 +267,9 @@ def _layout(
 
     if (layout.variable is None) != (layout.value is None):
         # one of the two: the names are probably meant as wide-form variables
-        for col in (layout.variable, layout.value):
-            if col is not None:
-                others.append(col)
+        for maybe in (layout.variable, layout.value):
+            if maybe is not None:
+                others.append(maybe)
         layout.variable = layout.value = None
     if not layout.long:
         for col in list(others):
@@ -282,10 +278,11 @@ def _layout(
                 others.remove(col)
 
     if id_column is not None and layout.area is None:
-        shown = [n for n in names if n and not _looks_numeric(n)]
+        listed = [n for n in names if n and not _looks_numeric(n)]
         problems.add(
-            1, f"id column '{id_column}' is not in the header (columns: {_known_list(shown)})"
+            1, f"id column '{id_column}' is not in the header (columns: {_known_list(listed)})"
         )
+        others = []  # reported as a whole: don't also call each column unknown
     elif layout.area is None:
         if len(others) == 1:
             layout.area = others.pop()
@@ -299,8 +296,7 @@ def _layout(
         if layout.area is None:
             problems.add(
                 1,
-                "cannot tell which column holds the area ids: name it 'area_id' "
-                "or pass id_column=",
+                "cannot tell which column holds the area ids: name it 'area_id' or pass id_column=",
             )
             others = []  # reported as a whole: don't also call each column unknown
 
@@ -363,10 +359,33 @@ def _parse_year(text: str) -> int | None:
 def _zero_hints(known_areas: set[str]) -> dict[str, str]:
     """Map an id without its leading zeros to the id, for ids that have them."""
     hints: dict[str, str] = {}
-    for area in known_areas:
+    for area in sorted(known_areas):
         if area.startswith("0") and area.isdigit():
             hints.setdefault(area.lstrip("0") or "0", area)
     return hints
+
+
+def _area_messages(
+    uniques: list[str], known: np.ndarray, known_areas: set[str], level_name: str
+) -> list[str]:
+    """The problem text for each distinct unknown area id ("" for known ones)."""
+    zero_hints = _zero_hints(known_areas)
+    messages = []
+    for text, ok in zip(uniques, known, strict=True):
+        if ok:
+            messages.append("")
+            continue
+        if not text:
+            messages.append("the area id is empty")
+            continue
+        message = f"area {_show(text)} is not a {level_name} of this geography"
+        wanted = zero_hints.get(text.lstrip("0") or "0") if text.isdigit() else None
+        if wanted is not None and len(wanted) > len(text):
+            message += (
+                f"; did you mean '{wanted}'? Excel drops leading zeros: format the column as text"
+            )
+        messages.append(message)
+    return messages
 
 
 def _read_table(path: Path, problems: _Problems) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -397,7 +416,7 @@ def _read_table(path: Path, problems: _Problems) -> tuple[list[str], np.ndarray,
     data = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    seps, quoted = _line_shape(data, sep)
+    seps, fields_minus_one = _separators_per_line(data, sep)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -432,9 +451,8 @@ def _read_table(path: Path, problems: _Problems) -> tuple[list[str], np.ndarray,
     too_long = (
         (body[:, width:] != "").any(axis=1) if body.shape[1] > width else np.zeros(len(body), bool)
     )
-    nfields = seps[body_lines - 1] + 1
-    exact = ~quoted[body_lines - 1] & (embedded_body == 0)
-    too_short = exact & (nfields < width) & ~blank
+    nfields = fields_minus_one[body_lines - 1] + 1
+    too_short = (embedded_body == 0) & (nfields < width) & ~blank
     for i in np.flatnonzero(too_long | too_short):
         problems.add(
             int(body_lines[i]),
@@ -442,6 +460,38 @@ def _read_table(path: Path, problems: _Problems) -> tuple[list[str], np.ndarray,
         )
     keep = ~(blank | too_long | too_short)
     return names, body[keep, :width], body_lines[keep]
+
+
+def _check_years(
+    column: np.ndarray, lines: np.ndarray, year: int | None, problems: _Problems
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a year column: the years (0 where invalid) and which rows are valid."""
+    code, uniques = _factorize_stripped(column)
+    parsed = [_parse_year(u) for u in uniques]
+    values = np.array([y or 0 for y in parsed], dtype=np.int64)[code]
+    valid = np.array([y is not None for y in parsed], dtype=bool)[code]
+    for i in np.flatnonzero(~valid):
+        text = uniques[code[i]]
+        problems.add(
+            int(lines[i]),
+            f"year {_show(text)} is not a year (four digits, {YEAR_MIN}–{YEAR_MAX})"
+            if text
+            else "the year is empty",
+        )
+    if year is not None:
+        for i in np.flatnonzero(valid & (values != year)):
+            problems.add(int(lines[i]), f"year {values[i]} differs from the year given ({year})")
+        valid &= values == year
+    return values, valid
+
+
+def _duplicates(key: np.ndarray, valid: np.ndarray) -> list[tuple[int, int]]:
+    """(row, first row with the same key) for every repeated key among the valid rows."""
+    idx = np.flatnonzero(valid)
+    key_code, _ = pd.factorize(key[idx])
+    _, first = np.unique(key_code, return_index=True)
+    first_of = idx[first[key_code]]
+    return [(int(idx[j]), int(first_of[j])) for j in np.flatnonzero(first_of != idx)]
 
 
 def read_counts(
@@ -477,6 +527,7 @@ def read_counts(
     year = _check_year_argument(year, path.name)
     known_areas = {str(a) for a in area_ids}
     variables = tuple(dict.fromkeys(str(v) for v in variables))
+    known_vars = set(variables)
 
     names, rows, lines = _read_table(path, problems)
     layout = _layout(
@@ -499,39 +550,12 @@ def read_counts(
     area_code, area_uniques = _factorize_stripped(rows[:, layout.area])
     area_known = np.array([a in known_areas for a in area_uniques], dtype=bool)
     row_ok = area_known[area_code]
-    zero_hints = _zero_hints(known_areas)
+    area_messages = _area_messages(area_uniques, area_known, known_areas, level_name)
     for i in np.flatnonzero(~row_ok):
-        text = area_uniques[area_code[i]]
-        if not text:
-            problems.add(int(lines[i]), "the area id is empty")
-            continue
-        message = f"area {_show(text)} is not a {level_name} of this geography"
-        wanted = zero_hints.get(text.lstrip("0") or "0") if text.isdigit() else None
-        if wanted is not None and wanted != text:
-            message += (
-                f"; did you mean '{wanted}'? Excel drops leading zeros: format the column as text"
-            )
-        problems.add(int(lines[i]), message)
+        problems.add(int(lines[i]), area_messages[area_code[i]])
 
     if layout.year is not None:
-        year_code, year_uniques = _factorize_stripped(rows[:, layout.year])
-        parsed = _classify(year_uniques, _parse_year)
-        year_values = np.array([y or 0 for y in parsed], dtype=np.int64)[year_code]
-        year_valid = np.array([y is not None for y in parsed], dtype=bool)[year_code]
-        for i in np.flatnonzero(~year_valid):
-            text = year_uniques[year_code[i]]
-            problems.add(
-                int(lines[i]),
-                f"year {_show(text)} is not a year (four digits, {YEAR_MIN}–{YEAR_MAX})"
-                if text
-                else "the year is empty",
-            )
-        if year is not None:
-            for i in np.flatnonzero(year_valid & (year_values != year)):
-                problems.add(
-                    int(lines[i]), f"year {year_values[i]} differs from the year given ({year})"
-                )
-            year_valid &= year_values == year
+        year_values, year_valid = _check_years(rows[:, layout.year], lines, year, problems)
         row_ok &= year_valid
     else:
         year_values = np.full(len(rows), year, dtype=np.int64)
@@ -541,7 +565,7 @@ def read_counts(
         assert layout.variable is not None and layout.value is not None
         cell_row = np.arange(len(rows))
         var_code, var_uniques = _factorize_stripped(rows[:, layout.variable])
-        var_known = np.array([v in set(variables) for v in var_uniques], dtype=bool)
+        var_known = np.array([v in known_vars for v in var_uniques], dtype=bool)
         for i in np.flatnonzero(~var_known[var_code]):
             text = var_uniques[var_code[i]]
             problems.add(
@@ -562,7 +586,7 @@ def read_counts(
         cell_raw = rows[:, columns].ravel()
 
     value_code, value_uniques = _factorize_stripped(cell_raw)
-    parsed_values = _classify(value_uniques, _parse_count)
+    parsed_values = [_parse_count(u) for u in value_uniques]
     unique_values = np.array([v for v, _ in parsed_values], dtype=np.int64)
     unique_kinds = np.array([k for _, k in parsed_values], dtype=np.int64)
     kinds = unique_kinds[value_code]
@@ -572,32 +596,33 @@ def read_counts(
             int(lines[cell_row[i]]), _value_problem(int(kinds[i]), text, var_names[var_code[i]])
         )
 
-    # duplicates among rows whose keys are valid
     if layout.long:
         valid = row_ok & var_known[var_code]
         key = (area_code * (len(var_names) + 1) + var_code) * 4096 + (year_values - YEAR_MIN)
     else:
-        valid = row_ok
-        key = area_code.astype(np.int64) * 4096 + (year_values - YEAR_MIN)
-    idx = np.flatnonzero(valid)
-    key_code, _ = pd.factorize(key[idx])
-    _, first = np.unique(key_code, return_index=True)
-    first_of = idx[first[key_code]]
-    for i in idx[first_of != idx]:
-        area, first_line = area_uniques[area_code[i]], int(lines[first_of[i]])
+        valid, key = row_ok, area_code.astype(np.int64) * 4096 + (year_values - YEAR_MIN)
+    for row, first in _duplicates(key, valid):
+        area, first_line = area_uniques[area_code[row]], int(lines[first])
         if layout.long:
             message = (
-                f"duplicate of line {first_line} (area '{area}', year {year_values[i]}, "
-                f"variable '{var_names[var_code[i]]}')"
+                f"duplicate of line {first_line} (area '{area}', year {year_values[row]}, "
+                f"variable '{var_names[var_code[row]]}')"
             )
         else:
-            message = f"area '{area}', year {year_values[i]} appears again (first on line {first_line})"
-        problems.add(int(lines[i]), message)
+            message = (
+                f"area '{area}', year {year_values[row]} appears again (first on line {first_line})"
+            )
+        problems.add(int(lines[row]), message)
 
     problems.raise_if_any()
     return _counts_frame(
-        area_uniques, area_code[cell_row], year_values[cell_row], var_names, var_code,
-        unique_values[value_code], kinds == _MISSING,
+        area_uniques,
+        area_code[cell_row],
+        year_values[cell_row],
+        var_names,
+        var_code,
+        unique_values[value_code],
+        kinds == _MISSING,
     )
 
 

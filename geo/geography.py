@@ -9,10 +9,11 @@ Loading validates every file and the nesting between levels and collects the pro
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -57,7 +58,11 @@ _FILE_ONLY_KEYS = ("key", "label", "parent", "crs", "layer", "where")
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem found in a geography: where it is and what is wrong."""
+    """One problem found in a geography: where it is and what is wrong.
+
+    ``file`` is relative to the geography folder, ``feature`` the GDAL feature id (FID) in that
+    file (None for a whole file or level), ``key`` the area id concerned.
+    """
 
     severity: Severity
     file: str
@@ -185,20 +190,37 @@ class GeographySpec:
         return tuple(level.id for level in self.levels)
 
 
-def _text(table: Mapping[str, Any], name: str, where: str, *, required: bool = True) -> str | None:
+def _optional(table: Mapping[str, Any], name: str, where: str) -> str | None:
     value = table.get(name)
     if value is None:
-        if required:
-            raise ManifestError(f"{where}'{name}' is missing")
         return None
     if not isinstance(value, str) or not value.strip():
         raise ManifestError(f"{where}'{name}' must be a non-empty string, not {value!r}")
     return value.strip()
 
 
+def _required(table: Mapping[str, Any], name: str, where: str) -> str:
+    value = _optional(table, name, where)
+    if value is None:
+        raise ManifestError(f"{where}'{name}' is missing")
+    return value
+
+
+def _unknown_keys(table: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ManifestError(f"{where}unknown key '{unknown[0]}' "
+                            f"(known: {', '.join(sorted(known))})")
+
+
+def _absolute(path: Path) -> Path:
+    """Absolute, normalised path; symlinks are kept (a link placed in the folder is allowed)."""
+    return Path(os.path.normpath(path.absolute()))
+
+
 def _relative_file(folder: Path, value: str, where: str) -> Path:
-    path = (folder / value).resolve()
-    if not path.is_relative_to(folder.resolve()):
+    path = _absolute(folder / value)
+    if not path.is_relative_to(_absolute(folder)):
         raise ManifestError(f"{where}'file' {value!r} lies outside the geography folder {folder}")
     return path
 
@@ -207,30 +229,29 @@ def _parse_level(raw: Any, index: int, folder: Path) -> LevelSpec:
     where = f"{MANIFEST}: levels[{index}]: "
     if not isinstance(raw, dict):
         raise ManifestError(f"{where}must be a table ([[levels]]), not {raw!r}")
-    level_id = _text(raw, "id", where)
+    level_id = _required(raw, "id", where)
     where = f"{MANIFEST}: levels[{index}] '{level_id}': "
-    unknown = sorted(set(raw) - _LEVEL_KEYS)
-    if unknown:
-        raise ManifestError(f"{where}unknown key '{unknown[0]}' (known: {', '.join(sorted(_LEVEL_KEYS))})")
+    _unknown_keys(raw, _LEVEL_KEYS, where)
     if level_id == TOTAL:
         raise ManifestError(f"{where}the level id '{TOTAL}' is reserved for the whole area")
-    name = _text(raw, "name", where)
-    written = _text(raw, "file", where, required=False)
+    name = _required(raw, "name", where)
+    written = _optional(raw, "file", where)
     file = _relative_file(folder, written, where) if written is not None else None
     if file is None:
         given = [k for k in _FILE_ONLY_KEYS if k in raw]
         if given:
             raise ManifestError(f"{where}'{given[0]}' needs a 'file' (a level without file is "
                                 "derived from the next finer level)")
-    key = _text(raw, "key", where, required=file is not None)
-    parent = _text(raw, "parent", where, required=False)
+    key = _required(raw, "key", where) if file is not None else None
+    parent = _optional(raw, "parent", where)
     prefix = raw.get("parent_prefix")
     if prefix is not None:
         if isinstance(prefix, bool) or not isinstance(prefix, int) or prefix < 1:
-            raise ManifestError(f"{where}'parent_prefix' must be a positive integer, not {prefix!r}")
+            raise ManifestError(f"{where}'parent_prefix' must be a positive integer, "
+                                f"not {prefix!r}")
         if parent is not None:
             raise ManifestError(f"{where}give either 'parent' or 'parent_prefix', not both")
-    crs = _text(raw, "crs", where, required=False)
+    crs = _optional(raw, "crs", where)
     if crs is not None:
         try:
             CRS.from_user_input(crs)
@@ -244,9 +265,8 @@ def _parse_level(raw: Any, index: int, folder: Path) -> LevelSpec:
                             "use 'label' for a file")
     return LevelSpec(
         id=level_id, name=name, file=file, key=key,
-        label=_text(raw, "label", where, required=False), parent=parent, parent_prefix=prefix,
-        crs=crs, layer=_text(raw, "layer", where, required=False),
-        where=_text(raw, "where", where, required=False),
+        label=_optional(raw, "label", where), parent=parent, parent_prefix=prefix,
+        crs=crs, layer=_optional(raw, "layer", where), where=_optional(raw, "where", where),
         names=MappingProxyType({str(k).strip(): v for k, v in names.items()}),
     )
 
@@ -287,29 +307,27 @@ def load_manifest(folder: Path) -> GeographySpec:
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{MANIFEST}: not valid TOML: {exc}") from None
     where = f"{MANIFEST}: "
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        raise ManifestError(f"{where}unknown key '{unknown[0]}' (known: {', '.join(sorted(_TOP_KEYS))})")
+    _unknown_keys(raw, _TOP_KEYS, where)
     raw_levels = raw.get("levels")
     if not isinstance(raw_levels, list) or not raw_levels:
         raise ManifestError(f"{where}'levels' is missing (give at least one [[levels]] table)")
     levels = [_parse_level(item, i, folder) for i, item in enumerate(raw_levels)]
     _check_levels(levels)
     return GeographySpec(
-        id=str(_text(raw, "id", where)), name=str(_text(raw, "name", where)),
-        attribution=str(_text(raw, "attribution", where)),
-        total_id=str(_text(raw, "total_id", where)),
-        total_name=str(_text(raw, "total_name", where)),
-        levels=tuple(levels), folder=folder, notice=_text(raw, "notice", where, required=False),
-        description=_text(raw, "description", where, required=False) or "",
-        source=_text(raw, "source", where, required=False) or "",
+        id=_required(raw, "id", where), name=_required(raw, "name", where),
+        attribution=_required(raw, "attribution", where),
+        total_id=_required(raw, "total_id", where),
+        total_name=_required(raw, "total_name", where),
+        levels=tuple(levels), folder=folder, notice=_optional(raw, "notice", where),
+        description=_optional(raw, "description", where) or "",
+        source=_optional(raw, "source", where) or "",
     )
 
 
 # --------------------------------------------------------------------------- geography
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Geography:
     """A loaded, validated geography: area table, shapes per level (EPSG:4326) and the report."""
 
@@ -420,6 +438,12 @@ def _read_level(level: LevelSpec, file: str, found: _Findings) -> gpd.GeoDataFra
         return None
     try:
         source, layer = _source(level)
+        if layer is None:
+            layers = [str(name) for name in pyogrio.list_layers(source)[:, 0]]
+            if len(layers) > 1:
+                found.add("error", file, f"the file has several layers ({', '.join(layers)}); "
+                          f"set 'layer' for level '{level.id}' in {MANIFEST}")
+                return None
         info = pyogrio.read_info(source, layer=layer)
         fields = [str(f) for f in info["fields"]]
         missing = [c for c in (level.key, level.label, level.parent) if c and c not in fields]
@@ -439,7 +463,7 @@ def _read_level(level: LevelSpec, file: str, found: _Findings) -> gpd.GeoDataFra
                       f"'{level.id}' in {MANIFEST}")
             return None
         frame = frame.set_crs(level.crs)
-    elif level.crs is not None and CRS.from_user_input(level.crs) != frame.crs:
+    elif level.crs is not None and not _same_crs(CRS.from_user_input(level.crs), frame.crs):
         found.add("warning", file, f"the file's CRS {frame.crs.to_string()} is used, not "
                   f"'crs' {level.crs} from {MANIFEST}")
     if frame.empty:
@@ -447,6 +471,11 @@ def _read_level(level: LevelSpec, file: str, found: _Findings) -> gpd.GeoDataFra
         found.add("error", file, f"no features{filtered}")
         return None
     return frame
+
+
+def _same_crs(a: CRS, b: CRS) -> bool:
+    return a.equals(b, ignore_axis_order=True) or (
+        a.to_epsg() is not None and a.to_epsg() == b.to_epsg())
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
@@ -461,38 +490,36 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_rows(level: LevelSpec, file: str, frame: gpd.GeoDataFrame,
-                found: _Findings) -> gpd.GeoDataFrame:
-    """Turn a read file into rows ``area_id, name, parent_id, geometry``, dropping bad rows."""
-    assert level.key is not None
-    ids = _as_text(frame[level.key])
-    names = _as_text(frame[level.label]) if level.label else ids
-    features = frame.index.to_numpy()
-    bad = np.zeros(len(frame), dtype=bool)
-
+def _key_problems(ids: pd.Series, features: np.ndarray, level: LevelSpec, file: str,
+                  found: _Findings) -> np.ndarray:
+    """Report empty and duplicate keys; return the rows to drop (the first duplicate stays)."""
     empty = (ids == "").to_numpy()
     for fid in features[empty]:
         found.add("error", file, f"empty key in field '{level.key}'", feature=int(fid))
-    bad |= empty
     duplicated = ids.duplicated(keep=False).to_numpy() & ~empty
     for key, fids in pd.Series(features[duplicated]).groupby(ids[duplicated].to_numpy()):
         listed = ", ".join(str(f) for f in fids)
         found.add("error", file, f"duplicate key in field '{level.key}' (features {listed})",
                   key=str(key))
-    bad |= ids.duplicated(keep="first").to_numpy() & ~empty  # the first one stays for nesting
+    return empty | (ids.duplicated(keep="first").to_numpy() & ~empty)
 
-    geoms = shapely.force_2d(frame.geometry.to_numpy())
+
+def _geometry_problems(geoms: np.ndarray, ids: pd.Series, features: np.ndarray, bad: np.ndarray,
+                       file: str, found: _Findings) -> np.ndarray:
+    """Report missing and non-polygonal geometries, repair invalid ones in place (reported).
+
+    Returns the rows to drop.
+    """
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for fid, key in zip(features[missing], ids[missing], strict=True):
         found.add("error", file, "feature has no geometry", feature=int(fid), key=key)
-    types = shapely.get_type_id(geoms)
-    wrong = ~missing & ~np.isin(types, (3, 6))
+    wrong = ~missing & ~np.isin(shapely.get_type_id(geoms), (3, 6))
     for fid, key, geom in zip(features[wrong], ids[wrong], geoms[wrong], strict=True):
         found.add("error", file, f"geometry is a {geom.geom_type}, not a Polygon or MultiPolygon",
                   feature=int(fid), key=key)
-    bad |= missing | wrong
+    drop = missing | wrong
 
-    invalid = ~bad & ~shapely.is_valid(geoms)
+    invalid = ~bad & ~drop & ~shapely.is_valid(geoms)
     if invalid.any():
         reasons = shapely.is_valid_reason(geoms[invalid])
         before = shapely.area(geoms[invalid])
@@ -510,34 +537,55 @@ def _check_rows(level: LevelSpec, file: str, frame: gpd.GeoDataFrame,
                           f"make_valid (area changed by {change:.2f} %)", feature=int(fid),
                           key=key)
         geoms[invalid] = repaired
-        bad[np.flatnonzero(invalid)[shapely.is_empty(repaired)]] = True
+        drop[np.flatnonzero(invalid)[shapely.is_empty(repaired)]] = True
+    return drop
 
+
+def _parent_keys(frame: gpd.GeoDataFrame, ids: pd.Series, features: np.ndarray,
+                 bad: np.ndarray, level: LevelSpec, file: str,
+                 found: _Findings) -> tuple[pd.Series, np.ndarray]:
+    """Parent keys from the parent field or the key prefix ("" = by overlap, found later)."""
+    drop = np.zeros(len(ids), dtype=bool)
+    if level.parent is not None:
+        parent_ids = _as_text(frame[level.parent])
+        drop = ~bad & (parent_ids == "").to_numpy()
+        for fid, key in zip(features[drop], ids[drop], strict=True):
+            found.add("error", file, f"empty parent key in field '{level.parent}'",
+                      feature=int(fid), key=key)
+        return parent_ids, drop
+    if level.parent_prefix is not None:
+        n = level.parent_prefix
+        drop = ~bad & (ids.str.len() <= n).to_numpy()
+        for fid, key in zip(features[drop], ids[drop], strict=True):
+            found.add("error", file, f"key is too short for parent_prefix = {n}",
+                      feature=int(fid), key=key)
+        return ids.str[:n], drop
+    return pd.Series("", index=frame.index, dtype=str), drop
+
+
+def _check_rows(level: LevelSpec, file: str, frame: gpd.GeoDataFrame,
+                found: _Findings) -> gpd.GeoDataFrame:
+    """Turn a read file into rows ``area_id, name, parent_id, geometry``, dropping bad rows."""
+    assert level.key is not None
+    ids = _as_text(frame[level.key])
+    features = frame.index.to_numpy()
+    bad = _key_problems(ids, features, level, file, found)
+    geoms = frame.geometry.to_numpy().copy()
+    if shapely.has_z(geoms).any():
+        geoms = shapely.force_2d(geoms)
+    bad |= _geometry_problems(geoms, ids, features, bad, file, found)
+
+    names = _as_text(frame[level.label]) if level.label else ids
     unnamed = ~bad & (names == "").to_numpy()
     for fid, key in zip(features[unnamed], ids[unnamed], strict=True):
         found.add("warning", file, f"empty name in field '{level.label}'; the key is used",
                   feature=int(fid), key=key)
     names = names.where(names != "", ids)
 
-    parent_ids = pd.Series("", index=frame.index, dtype=str)
-    if level.parent is not None:
-        parent_ids = _as_text(frame[level.parent])
-        no_parent = ~bad & (parent_ids == "").to_numpy()
-        for fid, key in zip(features[no_parent], ids[no_parent], strict=True):
-            found.add("error", file, f"empty parent key in field '{level.parent}'",
-                      feature=int(fid), key=key)
-        bad |= no_parent
-    elif level.parent_prefix is not None:
-        n = level.parent_prefix
-        short = ~bad & (ids.str.len() <= n).to_numpy()
-        for fid, key in zip(features[short], ids[short], strict=True):
-            found.add("error", file, f"key is too short for parent_prefix = {n}",
-                      feature=int(fid), key=key)
-        bad |= short
-        parent_ids = ids.str[:n]
-
+    parent_ids, no_parent = _parent_keys(frame, ids, features, bad, level, file, found)
     rows = gpd.GeoDataFrame({"area_id": ids, "name": names, "parent_id": parent_ids},
                             geometry=geoms, crs=frame.crs, index=frame.index)
-    return rows[~bad]
+    return rows[~(bad | no_parent)]
 
 
 def _working_crs(levels: list[_Level]) -> CRS:
@@ -550,12 +598,19 @@ def _working_crs(levels: list[_Level]) -> CRS:
     return utm if utm is not None else CRS.from_user_input("EPSG:3857")
 
 
+def _union(geoms: np.ndarray) -> shapely.Geometry:
+    """Union of polygons; the much faster coverage union when they form a clean coverage."""
+    if len(geoms) > 1 and shapely.coverage_is_valid(geoms):
+        return shapely.coverage_union_all(geoms)
+    return shapely.union_all(geoms)
+
+
 def _union_by(keys: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Union geometries grouped by key; return unique keys, unions and summed areas."""
     order = np.argsort(keys, kind="stable")
     unique, starts = np.unique(keys[order], return_index=True)
     groups = np.split(geoms[order], starts[1:])
-    unions = np.array([shapely.union_all(g) for g in groups], dtype=object)
+    unions = np.array([_union(g) for g in groups], dtype=object)
     sums = np.add.reduceat(shapely.area(geoms[order]), starts) if len(keys) else np.array([])
     return unique, unions, sums
 
@@ -593,8 +648,9 @@ def _overlap_parents(coarse: gpd.GeoDataFrame, fine: gpd.GeoDataFrame) -> tuple[
             .sort_values("a", ascending=False, kind="stable").drop_duplicates("c"))
     parent_ids = np.full(len(child), "", dtype=object)
     inside = np.zeros(len(child))
-    parent_ids[best["c"].to_numpy()] = coarse["area_id"].to_numpy(dtype=object)[best["p"].to_numpy()]
-    inside[best["c"].to_numpy()] = best["a"].to_numpy()
+    rows = best["c"].to_numpy()
+    parent_ids[rows] = coarse["area_id"].to_numpy(dtype=object)[best["p"].to_numpy()]
+    inside[rows] = best["a"].to_numpy()
     area = shapely.area(child)
     share = np.divide(inside, area, out=np.zeros_like(inside), where=area > 0)
     return parent_ids, share
@@ -667,24 +723,35 @@ def _check_nesting(coarse: _Level, fine: _Level, found: _Findings) -> None:
     childless = sorted(set(coarse.frame["area_id"]) - set(frame["parent_id"]))
     for key in childless:
         found.add("error", coarse.file, f"has no {spec.id} area in {file}", key=key)
-    _check_coverage(coarse, fine, found)
+    _check_coverage(coarse, fine, share >= 1.0, found)
 
 
 def _fid(fid: Any, level: _Level) -> int | None:
     return None if level.spec.derived else int(fid)
 
 
-def _check_coverage(coarse: _Level, fine: _Level, found: _Findings) -> None:
-    """Warn about gaps and overlaps between the children of each parent."""
+def _check_coverage(coarse: _Level, fine: _Level, inside: np.ndarray, found: _Findings) -> None:
+    """Warn about gaps and overlaps between the children of each parent.
+
+    ``inside`` marks children lying wholly in their parent: where all of a parent's children
+    do, the gap is simply the parent's area minus their union's, without an overlay.
+    """
     assert coarse.frame is not None and fine.frame is not None
-    keys, unions, sums = _union_by(fine.frame["parent_id"].to_numpy(dtype=object),
-                                   fine.frame.geometry.to_numpy())
+    parent_keys = fine.frame["parent_id"].to_numpy(dtype=object)
+    keys, unions, sums = _union_by(parent_keys, fine.frame.geometry.to_numpy())
     parents = pd.Series(coarse.frame.geometry.to_numpy(), index=coarse.frame["area_id"].to_numpy())
     parent = parents.loc[keys].to_numpy()
     parent_area = shapely.area(parent)
-    overlap = (sums - shapely.area(unions)) / parent_area
-    gap = (np.zeros(len(keys)) if coarse.spec.derived
-           else shapely.area(shapely.difference(parent, unions)) / parent_area)
+    union_area = shapely.area(unions)
+    overlap = (sums - union_area) / parent_area
+    gap = np.zeros(len(keys))
+    if not coarse.spec.derived:
+        gap = (parent_area - union_area) / parent_area
+        outside = set(parent_keys[~inside])
+        spill = np.array([k in outside for k in keys], dtype=bool)
+        if spill.any():
+            uncovered = shapely.area(shapely.difference(parent[spill], unions[spill]))
+            gap[spill] = uncovered / parent_area[spill]
     name = fine.spec.id
     for key, g, o in zip(keys, gap, overlap, strict=True):
         if g > GAP_TOLERANCE:
@@ -698,7 +765,7 @@ def _check_coverage(coarse: _Level, fine: _Level, found: _Findings) -> None:
 def _to_output(frame: gpd.GeoDataFrame, file: str, found: _Findings) -> gpd.GeoDataFrame:
     """Reproject to EPSG:4326, sorted by area_id, valid (multi)polygons."""
     out = frame.to_crs(OUTPUT_CRS)
-    geoms = out.geometry.to_numpy()
+    geoms = out.geometry.to_numpy().copy()
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():
         geoms[invalid] = _polygonal(shapely.make_valid(geoms[invalid], method="structure",
@@ -713,30 +780,8 @@ def _to_output(frame: gpd.GeoDataFrame, file: str, found: _Findings) -> gpd.GeoD
     return out.sort_values("area_id", kind="stable").reset_index(drop=True)
 
 
-def _steps(spec: GeographySpec, progress: bool) -> Iterator[str]:
-    names = [f"reading {lvl.id}" for lvl in spec.levels] + ["nesting", "output"]
-    with tqdm(total=len(names), disable=not progress, desc=spec.id, unit="step") as bar:
-        for name in names:
-            bar.set_postfix_str(name)
-            yield name
-            bar.update()
-
-
-def _load(spec: GeographySpec, found: _Findings, progress: bool) -> Geography | None:
-    """Run every step; return the geography, or None when an error stops it."""
-    steps = _steps(spec, progress)
-    levels = [_Level(lvl, _display(spec, lvl)) for lvl in spec.levels]
-    for level in levels:
-        next(steps)
-        if level.spec.derived:
-            continue
-        frame = _read_level(level.spec, level.file, found)
-        if frame is not None:
-            level.frame = _check_rows(level.spec, level.file, frame, found)
-    if any(lvl.frame is None for lvl in levels if not lvl.spec.derived):
-        return None
-
-    next(steps)
+def _nest(spec: GeographySpec, levels: list[_Level], found: _Findings) -> shapely.Geometry:
+    """Derive levels without file, check every nesting; return the whole area's geometry."""
     crs = _working_crs(levels)
     for level in levels:
         if level.frame is not None:
@@ -752,39 +797,61 @@ def _load(spec: GeographySpec, found: _Findings, progress: bool) -> Geography | 
     top = levels[0]
     assert top.frame is not None
     top_geoms = top.frame.geometry.to_numpy()
-    union = shapely.union_all(top_geoms)
+    union = _union(top_geoms)
     overlap = (shapely.area(top_geoms).sum() - union.area) / union.area if union.area else 0.0
     if overlap > OVERLAP_TOLERANCE:
         found.add("warning", top.file, f"{top.spec.id} areas overlap by {overlap * 100:.1f} % "
                   f"of the whole area '{spec.total_id}'")
     top.frame = top.frame.assign(parent_id=spec.total_id)
-    if any(f.severity == "error" for f in found.items):
-        return None
+    return union
 
-    next(steps)
+
+def _output(spec: GeographySpec, levels: list[_Level], union: shapely.Geometry,
+            found: _Findings) -> Geography:
+    """Assemble the Geography: shapes in EPSG:4326 and the areas table, total first."""
+    crs = levels[0].frame.crs if levels[0].frame is not None else None
     total = gpd.GeoDataFrame({"area_id": [spec.total_id], "name": [spec.total_name],
                               "parent_id": [""]}, geometry=_polygonal(np.array([union])), crs=crs)
     shapes = {TOTAL: _to_output(total, MANIFEST, found)}
     for level in levels:
         assert level.frame is not None
         shapes[level.spec.id] = _to_output(level.frame, level.file, found)
-    rows = [pd.DataFrame({"level": TOTAL, "area_id": [spec.total_id], "name": [spec.total_name],
-                          "parent_id": [""]})]
-    rows += [pd.DataFrame({"level": lvl.id, "area_id": shapes[lvl.id]["area_id"],
-                           "name": shapes[lvl.id]["name"],
-                           "parent_id": shapes[lvl.id]["parent_id"]}) for lvl in spec.levels]
-    areas = pd.concat(rows, ignore_index=True).astype(str)
-    for _ in steps:
-        pass
+    areas = pd.concat(
+        [shapes[key][["area_id", "name", "parent_id"]].assign(level=key)
+         for key in (TOTAL, *spec.level_ids)], ignore_index=True)
+    areas = areas[["level", "area_id", "name", "parent_id"]].astype(str)
     return Geography(spec=spec, areas=areas, shapes=shapes,
                      report=Report(tuple(found.items), source=_source_name(spec)))
+
+
+def _load(spec: GeographySpec, found: _Findings, progress: bool) -> Geography | None:
+    """Run every step; return the geography, or None when an error stops it."""
+    levels = [_Level(lvl, _display(spec, lvl)) for lvl in spec.levels]
+    with tqdm(total=len(levels) + 2, disable=not progress, desc=spec.id, unit="step") as bar:
+        for level in levels:
+            bar.set_postfix_str(f"reading {level.spec.id}")
+            frame = None if level.spec.derived else _read_level(level.spec, level.file, found)
+            if frame is not None:
+                level.frame = _check_rows(level.spec, level.file, frame, found)
+            bar.update()
+        if any(lvl.frame is None for lvl in levels if not lvl.spec.derived):
+            return None
+        bar.set_postfix_str("nesting")
+        union = _nest(spec, levels, found)
+        bar.update()
+        if any(f.severity == "error" for f in found.items):
+            return None
+        bar.set_postfix_str("output")
+        geography = _output(spec, levels, union, found)
+        bar.update()
+    return geography
 
 
 def _display(spec: GeographySpec, level: LevelSpec) -> str:
     """The level's file as findings name it: relative to the geography folder."""
     if level.file is None:
         return f"{level.id} (derived)"
-    return level.file.relative_to(spec.folder.resolve()).as_posix()
+    return level.file.relative_to(_absolute(spec.folder)).as_posix()
 
 
 def _source_name(spec: GeographySpec) -> str:
@@ -797,7 +864,8 @@ def check_geography(folder: Path) -> Report:
     try:
         spec = load_manifest(folder)
     except ManifestError as exc:
-        return Report((Finding("error", MANIFEST, None, None, str(exc)),),
+        message = str(exc).removeprefix(f"{MANIFEST}: ")
+        return Report((Finding("error", MANIFEST, None, None, message),),
                       source=str(folder / MANIFEST))
     found = _Findings()
     _load(spec, found, progress=False)

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -92,18 +93,19 @@ class PublishedBuild:
     inputs: Mapping[str, str] = field(default_factory=dict)
     downloads: tuple[str, ...] = ()
 
+    @cached_property
+    def _latest_years(self) -> dict[str, int]:
+        rows = self.values[self.values["status"] != "missing"]
+        return {str(k): int(v) for k, v in rows.groupby("indicator")["year"].max().items()}
+
     def latest_year(self, indicator: str | None = None) -> int:
         """Latest year with any non-missing value (of one indicator, or of any)."""
-        rows = self.values
-        if indicator is not None:
-            self.catalogue.indicator(indicator)
-            rows = rows[rows["indicator"] == indicator]
-        rows = rows[rows["status"] != "missing"]
-        if rows.empty:
-            if not self.years:
-                raise NotFoundError(f"'{self.geography.id}' has no years")
-            return max(self.years)
-        return int(rows["year"].max())
+        if not self.years:
+            raise NotFoundError(f"'{self.geography.id}' has no years")
+        if indicator is None:
+            return max(self._latest_years.values(), default=max(self.years))
+        self.catalogue.indicator(indicator)
+        return self._latest_years.get(indicator, max(self.years))
 
     def check_year(self, year: int) -> int:
         """Return the year if the build has it, else raise NotFoundError."""
@@ -186,17 +188,18 @@ def wide_values(published: PublishedBuild, level: str, year: int | None = None) 
     areas = published.areas[published.areas["level"] == level][["area_id", "name", "parent_id"]]
     out = areas.reset_index(drop=True)
     values = published.values[published.values["level"] == level]
+    columns: dict[str, Any] = {}
     for ind in published.catalogue.indicators:
         rows = values[values["indicator"] == ind.id]
         chosen = year if year is not None else published.latest_year(ind.id)
         rows = rows[rows["year"] == chosen].set_index("area_id").reindex(out["area_id"])
-        out[ind.id] = rows["rate"].to_numpy()
+        columns[ind.id] = rows["rate"].to_numpy()
         for fld in WIDE_FIELDS:
             if fld == "year":
-                out[f"{ind.id}_year"] = chosen
+                columns[f"{ind.id}_year"] = np.full(len(out), chosen, dtype="int64")
             else:
-                out[f"{ind.id}_{fld}"] = rows[fld].to_numpy()
-    return out
+                columns[f"{ind.id}_{fld}"] = rows[fld].array
+    return pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
 
 
 def _attribution_text(published: PublishedBuild) -> str:
@@ -338,7 +341,3 @@ def read_build(build_dir: Path) -> PublishedBuild:
     )
 
 
-__all__ = [
-    "GeographyInfo", "LevelInfo", "PublishedBuild", "publish", "read_build", "wide_values",
-    "write_build", "write_manifest",
-]

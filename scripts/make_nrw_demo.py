@@ -24,6 +24,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = Path(__file__).resolve().parents[2] / "shared/data/germany-vg5000-2021"
@@ -71,6 +72,8 @@ def write_boundaries(out: Path) -> gpd.GeoDataFrame:
         layers[name] = frame.reset_index(drop=True)
     path = out / GPKG
     path.unlink(missing_ok=True)
+    # GeoPackage stores "last change" timestamps: fix them so a re-run gives the same bytes
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2021-01-01T00:00:00.000Z"})
     for name, frame in layers.items():
         frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
     return layers["gemeinden"]
@@ -98,7 +101,8 @@ def _gemeinde_profile(rng: np.random.Generator, kind: str) -> dict[str, float]:
         "foreign": min(foreign, 0.40),
         "social": social,
         "young": float(np.exp(rng.normal(0, 0.08))),
-        "refugees": float(rng.gamma(0.8, 1 / 0.8)),  # shared housing concentrates Duldung/Gestattung
+        # shared housing concentrates Duldung/Gestattung in a few Gemeinden
+        "refugees": float(rng.gamma(0.8, 1 / 0.8)),
     }
 
 

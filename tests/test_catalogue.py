@@ -109,7 +109,9 @@ def test_rate_kind_and_per(tmp_path: Path) -> None:
 
 def test_sums_are_read(tmp_path: Path) -> None:
     """A [[sums]] table becomes a SumRule with its parts in order."""
-    text = VARIABLES + INDICATOR + '\n[[sums]]\ntotal = "einwohner"\nparts = ["auslaender", "sgb2"]\n'
+    text = (
+        VARIABLES + INDICATOR + '\n[[sums]]\ntotal = "einwohner"\nparts = ["auslaender", "sgb2"]\n'
+    )
     cat = load_catalogue(write(tmp_path, text))
     assert cat.sums == (SumRule("einwohner", ("auslaender", "sgb2")),)
 
@@ -183,7 +185,9 @@ def test_from_dict_validates(tmp_path: Path) -> None:
 
 def test_unknown_numerator_names_file_entry_and_variable(tmp_path: Path) -> None:
     """An indicator over an undeclared variable is an error naming file, entry and variable."""
-    text = VARIABLES + indicator("a", "T") + indicator("b", "T") + indicator("sgb2_quote", "T", "elb")
+    text = (
+        VARIABLES + indicator("a", "T") + indicator("b", "T") + indicator("sgb2_quote", "T", "elb")
+    )
     with pytest.raises(CatalogueError) as err:
         load_catalogue(write(tmp_path, text))
     assert str(err.value) == (
@@ -219,8 +223,12 @@ def test_unknown_kind(tmp_path: Path) -> None:
 
 def test_missing_required_key(tmp_path: Path) -> None:
     """An indicator without a denominator is an error naming the key."""
-    text = VARIABLES + '[[indicators]]\nid = "a"\nname = "a"\ntheme = "T"\nnumerator = "einwohner"\n'
-    with pytest.raises(CatalogueError, match="indicators\\[1\\] 'a': missing required key 'denominator'"):
+    text = (
+        VARIABLES + '[[indicators]]\nid = "a"\nname = "a"\ntheme = "T"\nnumerator = "einwohner"\n'
+    )
+    with pytest.raises(
+        CatalogueError, match="indicators\\[1\\] 'a': missing required key 'denominator'"
+    ):
         load_catalogue(write(tmp_path, text))
 
 
@@ -241,7 +249,9 @@ def test_sensitive_must_be_a_boolean(tmp_path: Path) -> None:
 def test_sum_with_unknown_part(tmp_path: Path) -> None:
     """A sum over an undeclared variable is an error."""
     text = VARIABLES + '[[sums]]\ntotal = "einwohner"\nparts = ["auslaender", "deutsche"]\n'
-    with pytest.raises(CatalogueError, match="sums\\[1\\] 'einwohner': part 'deutsche' is not a declared"):
+    with pytest.raises(
+        CatalogueError, match="sums\\[1\\] 'einwohner': part 'deutsche' is not a declared"
+    ):
         load_catalogue(write(tmp_path, text))
 
 

@@ -205,6 +205,13 @@ def test_manifest_derived_level_needs_parent_rule_below(tmp_path):
         load_manifest(folder)
 
 
+def test_manifest_names_only_for_derived_levels(tmp_path):
+    """'names' on a level with a file is refused (the file's label gives names)."""
+    folder = manifest(tmp_path, BEZIRK + 'names = { "01" = "Nord" }\n')
+    with pytest.raises(ManifestError, match="'names' is only for derived levels"):
+        load_manifest(folder)
+
+
 def test_manifest_reserved_level_id(tmp_path):
     """The level id 'total' is reserved for the whole area."""
     folder = manifest(tmp_path, BEZIRK.replace('id = "bezirk"', 'id = "total"'))
@@ -358,8 +365,20 @@ def test_geopackage_layer(tmp_path):
     gpkg = tmp_path / "layers.gpkg"
     write(gpkg, [{"Q": "x", "NAME": "other"}], [square(5)], layer="other")
     write(gpkg, [{"Q": "01", "NAME": "a"}], [square(0)], layer="quartiere")
-    manifest(tmp_path, QUARTIER.replace('"quartiere.geojson"', '"layers.gpkg"\nlayer = "quartiere"'))
+    manifest(tmp_path,
+             QUARTIER.replace('"quartiere.geojson"', '"layers.gpkg"\nlayer = "quartiere"'))
     assert load_geography(tmp_path).shapes["quartier"].area_id.tolist() == ["01"]
+
+
+def test_geopackage_with_several_layers_needs_layer(tmp_path):
+    """A file with several layers and no 'layer' is an error listing the layers."""
+    gpkg = tmp_path / "layers.gpkg"
+    write(gpkg, [{"Q": "x", "NAME": "other"}], [square(5)], layer="other")
+    write(gpkg, [{"Q": "01", "NAME": "a"}], [square(0)], layer="quartiere")
+    manifest(tmp_path, QUARTIER.replace('"quartiere.geojson"', '"layers.gpkg"'))
+    assert messages(check_geography(tmp_path), "error") == [
+        "error: layers.gpkg: the file has several layers (other, quartiere); set 'layer' for "
+        "level 'quartier' in geography.toml"]
 
 
 def test_where_filters_rows(tmp_path):
@@ -381,6 +400,7 @@ def test_where_without_rows_is_an_error(tmp_path):
     assert any("no features with where" in m for m in messages(report, "error"))
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
 def test_file_without_crs_needs_crs_in_manifest(tmp_path):
     """A shapefile without .prj is an error unless the level gives crs."""
     manifest(tmp_path, QUARTIER.replace("quartiere.geojson", "quartiere.shp"))
@@ -474,6 +494,38 @@ def test_unknown_parent_key_is_an_error_with_leading_zero_hint(tmp_path):
         "bezirke.geojson (did you mean '01'? a leading zero may have been lost)"]
 
 
+def test_empty_parent_key_is_an_error(tmp_path):
+    """An empty value in the parent field is an error naming feature and key."""
+    two_levels(tmp_path, parents=["01", "", "02", "02"])
+    assert ("error: quartiere.geojson, feature 1, key '0102': empty parent key in field 'BEZ'"
+            in messages(check_geography(tmp_path), "error"))
+
+
+def test_key_shorter_than_parent_prefix_is_an_error(tmp_path):
+    """A key not longer than parent_prefix has no parent key and is an error."""
+    two_levels(tmp_path, "parent_prefix = 2\n", keys=["0101", "01", "0201", "0202"])
+    assert ("error: quartiere.geojson, feature 1, key '01': key is too short for "
+            "parent_prefix = 2") in messages(check_geography(tmp_path), "error")
+
+
+def test_child_outside_every_parent_is_an_error(tmp_path):
+    """With parents by overlap, an area overlapping no coarser area is an error."""
+    two_levels(tmp_path, "", geoms=[square(0), square(1), square(2), square(3, row=5)])
+    assert ("error: quartiere.geojson, feature 3, key '0202': lies outside every bezirk area"
+            in messages(check_geography(tmp_path), "error"))
+
+
+def test_empty_name_falls_back_to_key_with_warning(tmp_path):
+    """An empty label is replaced by the key and reported as a warning."""
+    manifest(tmp_path, BEZIRK)
+    write(tmp_path / "bezirke.geojson", [{"BEZ": "01", "NAME": None}], [square(0)])
+    geography = load_geography(tmp_path)
+    assert geography.shapes["bezirk"].name.tolist() == ["01"]
+    assert messages(geography.report, "warning") == [
+        "warning: bezirke.geojson, feature 0, key '01': empty name in field 'NAME'; "
+        "the key is used"]
+
+
 def test_parent_without_children_is_an_error(tmp_path):
     """A coarser area that no finer area lies in is an error."""
     two_levels(tmp_path, keys=["0101", "0102"], geoms=[square(0), square(1)])
@@ -554,6 +606,21 @@ def test_check_geography_reports_every_problem_at_once(tmp_path):
     assert "bezirke.geojson: field 'BEZ_NAME' is missing" in errors[0]
     assert "key '0101': duplicate key" in errors[1]
     assert "feature 2, key '0201': geometry is a Point" in errors[2]
+
+
+def test_check_geography_manifest_error_is_not_prefixed_twice(tmp_path):
+    """A manifest finding names geography.toml once."""
+    manifest(tmp_path, BEZIRK.replace('key = "BEZ"\n', ""))
+    assert check_geography(tmp_path).lines() == [
+        "error: geography.toml: levels[0] 'bezirk': 'key' is missing"]
+
+
+def test_progress_flag_loads_the_same_geography(tmp_path, capsys):
+    """progress=True shows a progress bar on stderr and loads the same areas."""
+    folder = two_levels(tmp_path)
+    with_bar = load_geography(folder, progress=True)
+    pd.testing.assert_frame_equal(with_bar.areas, load_geography(folder).areas)
+    assert "test" in capsys.readouterr().err
 
 
 def test_report_format_summarises_then_lists_errors_first(tmp_path):

@@ -1,13 +1,151 @@
-"""Routes: maps (placeholder until its issue lands)."""
+"""Map pages for reports: an embeddable Leaflet page (Folium) and a PNG, one URL each."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Annotated, Literal
+from urllib.parse import urlencode, urlsplit
 
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from geo import maps
+from service.routers.api import header_text
 from service.settings import Settings
 from service.store import BuildStore
 
+CACHE_ENTRIES = 256
+"""Rendered maps kept in memory (keyed by release and parameters; a release never changes)."""
+
+SchemeParam = Annotated[
+    Literal["fisher_jenks", "quantiles", "equal_interval"],
+    Query(description="Klassenbildung (mapclassify): natürliche Brüche, Quantile oder gleiche "
+                      "Abstände"),
+]
+YearParam = Annotated[
+    int | None, Query(description="Jahr; ohne Angabe das letzte Jahr mit Werten des Indikators")
+]
+LevelParam = Annotated[
+    str | None, Query(description="Ebene (z. B. quartier, bezirk); ohne Angabe die feinste")
+]
+GeographyPath = Annotated[str, Path(description="Geografie-ID, z. B. berlin-lor-2021")]
+IndicatorPath = Annotated[str, Path(description="Indikator-ID, z. B. auslaenderanteil")]
+
+
+_Rendered = tuple[bytes, dict[str, str]]
+
+
+class _RenderCache:
+    """A small thread-safe LRU of rendered bodies."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[object, ...], _Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...], render: Callable[[], _Rendered]) -> _Rendered:
+        """Return the cached body and headers, rendering them on a miss."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        body = render()
+        with self._lock:
+            self._items[key] = body
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return body
+
+
+def _content_security_policy(settings: Settings) -> str:
+    """Only our own files; a configured basemap's host for images; who may embed the page."""
+    img = "'self' data:"
+    if settings.basemap_url:
+        parts = urlsplit(settings.basemap_url.replace("{s}", "a"))
+        host = parts.netloc.replace("a.", "*.", 1) if "{s}" in settings.basemap_url else parts.netloc
+        img += f" {parts.scheme}://{host}"
+    return (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        f"img-src {img}; font-src 'self'; connect-src 'self'; "
+        f"frame-ancestors {settings.frame_ancestors}"
+    )
+
 
 def router(store: BuildStore, settings: Settings) -> APIRouter:
-    """Return the maps routes."""
-    return APIRouter()
+    """Return the map routes."""
+    r = APIRouter(tags=["Karten"])
+    cache = _RenderCache(CACHE_ENTRIES)
+    csp = _content_security_policy(settings)
+
+    def _headers(key: tuple[object, ...], attribution: str) -> dict[str, str]:
+        etag = hashlib.sha1(repr(key).encode()).hexdigest()[:20]
+        return {
+            "ETag": f'"{etag}"',
+            "Cache-Control": f"public, max-age={settings.cache_seconds}",
+            "X-Attribution": header_text(attribution),
+        }
+
+    @r.get(
+        "/maps/{geography}/{indicator}.png",
+        summary="Karte als PNG (für Druck und Berichte)",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}},
+    )
+    def map_png(
+        geography: GeographyPath,
+        indicator: IndicatorPath,
+        year: YearParam = None,
+        level: LevelParam = None,
+        scheme: SchemeParam = "fisher_jenks",
+    ) -> Response:
+        """Render the choropleth server-side: legend, title, attribution, withheld hatched grey."""
+        build = store.get(geography)
+        key = (build.geography.id, build.release_id, "png", indicator, year, level, scheme)
+
+        def render() -> tuple[bytes, dict[str, str]]:
+            data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
+            return maps.png_map(data), {}
+
+        body, extra = cache.get(key, render)
+        return Response(body, media_type="image/png",
+                        headers={**_headers(key, build.geography.attribution), **extra})
+
+    @r.get(
+        "/maps/{geography}/{indicator}",
+        summary="Karte als eigenständige Seite (Permalink, in iframe einbettbar)",
+        response_class=HTMLResponse,
+    )
+    def map_page(
+        request: Request,
+        geography: GeographyPath,
+        indicator: IndicatorPath,
+        year: YearParam = None,
+        level: LevelParam = None,
+        scheme: SchemeParam = "fisher_jenks",
+    ) -> HTMLResponse:
+        """Render a Leaflet page with legend, tooltips, attribution and release id; no CDN."""
+        build = store.get(geography)
+        key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
+
+        def render() -> tuple[bytes, dict[str, str]]:
+            data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
+            query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme})
+            permalink = f"{request.url.path}?{query}"
+            page = maps.folium_map(
+                data,
+                permalink=permalink,
+                basemap_url=settings.basemap_url,
+                basemap_attribution=settings.basemap_attribution,
+            )
+            return page.encode("utf-8"), {"Link": f'<{permalink}>; rel="canonical"'}
+
+        body, extra = cache.get(key, render)
+        headers = {**_headers(key, build.geography.attribution), **extra}
+        headers["Content-Security-Policy"] = csp
+        return HTMLResponse(body, headers=headers)
+
+    return r
+

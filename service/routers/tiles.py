@@ -1,13 +1,285 @@
-"""Routes: tiles (placeholder until its issue lands)."""
+"""Vector tiles (PMTiles archive, z/x/y MVT, TileJSON) and MapLibre styles of each build.
+
+Caching: a URL that names the current release (``?v=<release_id>``) is immutable for a
+year; every other URL is cached for ``settings.cache_seconds`` only, so a rebuild shows up
+without stale tiles. The archive is reopened when its file changes (see geo.tiles.open_archive).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import re
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from geo.errors import NotFoundError
+from geo.publish import TILES_FILE, PublishedBuild
+from geo.styles import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP, maplibre_style, sprite
+from geo.tiles import PMTilesArchive, open_archive
 from service.settings import Settings
 from service.store import BuildStore
 
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+PMTILES_TYPE = "application/vnd.pmtiles"
+IMMUTABLE = "public, max-age=31536000, immutable"
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "ETag, Content-Range, Content-Length, Accept-Ranges",
+}
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_ENCODINGS = {2: "gzip", 3: "br", 4: "zstd"}
+
+
+class _BadRange(Exception):
+    """A Range header that cannot be satisfied."""
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """Return ``(start, end)`` inclusive, None to ignore the header (multi-range, other unit),
+    or raise _BadRange (-> 416)."""
+    header = header.strip()
+    if not header.startswith("bytes=") or "," in header:
+        return None
+    match = _RANGE.match(header.replace(" ", ""))
+    if not match or match.group(0) == "bytes=-":
+        raise _BadRange
+    first, last = match.groups()
+    if first == "":
+        length = int(last)
+        if length == 0 or size == 0:
+            raise _BadRange
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if start >= size or end < start:
+        raise _BadRange
+    return start, min(end, size - 1)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
+
 
 def router(store: BuildStore, settings: Settings) -> APIRouter:
-    """Return the tiles routes."""
-    return APIRouter()
+    """Return the tile and style routes."""
+    r = APIRouter(tags=["Kacheln und Stile"])
+    short = f"public, max-age={settings.cache_seconds}"
+
+    def cache(v: str | None, release: str) -> str:
+        return IMMUTABLE if v is not None and v == release else short
+
+    def archive(geography: str) -> tuple[PublishedBuild, PMTilesArchive, str]:
+        build = store.get(geography)
+        arc = open_archive(store.path(geography) / TILES_FILE)
+        # the archive names its own release, so ETags always match the bytes served
+        release = str(arc.metadata.get("quartier", {}).get("release_id") or build.release_id)
+        return build, arc, release
+
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    @r.get("/tiles/index.json", summary="Geografien mit Ebenen, Indikatoren und Jahren")
+    def index(request: Request) -> JSONResponse:
+        """List every build with what the viewer needs to offer it."""
+        out = []
+        for gid in store.ids():
+            build = store.get(gid)
+            try:
+                _, arc, release = archive(gid)
+            except NotFoundError:
+                continue
+            geo = build.geography
+            out.append({
+                "id": geo.id, "name": geo.name, "attribution": geo.attribution,
+                "notice": geo.notice, "release": release, "total_id": geo.total_id,
+                "total_name": geo.total_name,
+                "levels": [{"id": lv.id, "name": lv.name, "count": lv.count} for lv in geo.levels],
+                "years": list(build.years),
+                "themes": [
+                    {"name": theme, "indicators": [
+                        {"id": i.id, "name": i.name, "unit": i.unit, "per": i.per, "kind": i.kind,
+                         "description": i.description,
+                         "latest_year": build.latest_year(i.id)} for i in inds]}
+                    for theme, inds in build.catalogue.themes().items()
+                ],
+                "minzoom": arc.minzoom, "maxzoom": arc.maxzoom, "bounds": list(arc.bounds),
+                "center": list(arc.center),
+                "tilejson": f"{base(request)}/tiles/{gid}.json?v={release}",
+                "pmtiles": f"{base(request)}/tiles/{gid}.pmtiles?v={release}",
+            })
+        return JSONResponse(
+            {"geographies": out, "basemap": bool(settings.basemap_url),
+             "basemap_attribution": settings.basemap_attribution},
+            headers={**CORS, "Cache-Control": "no-cache"},
+        )
+
+    @r.get("/tiles/{geography}.json", summary="TileJSON 3.0.0 der Vektorkacheln")
+    def tilejson(
+        request: Request,
+        geography: Annotated[str, Path(description="Geografie-ID")],
+        v: Annotated[str | None, Query(description="Release-ID (für langes Caching)")] = None,
+    ) -> JSONResponse:
+        """TileJSON of a build's tiles; the tile URL names the release."""
+        build, arc, release = archive(geography)
+        meta = arc.metadata
+        lon, lat, zoom = arc.center
+        body = {
+            "tilejson": "3.0.0",
+            "name": meta.get("name", build.geography.name),
+            "description": meta.get("description", ""),
+            "attribution": meta.get("attribution", build.geography.attribution),
+            "version": "1.0.0",
+            "scheme": "xyz",
+            "tiles": [f"{base(request)}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?v={release}"],
+            "minzoom": arc.minzoom,
+            "maxzoom": arc.maxzoom,
+            "bounds": list(arc.bounds),
+            "center": [lon, lat, zoom],
+            "vector_layers": meta.get("vector_layers", []),
+            "quartier": meta.get("quartier", {}),
+        }
+        return JSONResponse(body, headers={**CORS, "Cache-Control": cache(v, release),
+                                           "ETag": f'"{release}-tilejson"'})
+
+    @r.api_route(
+        "/tiles/{geography}/{z}/{x}/{y}.mvt",
+        methods=["GET", "HEAD"],
+        summary="Eine Vektorkachel (MVT, gzip)",
+        response_class=Response,
+        responses={200: {"content": {MVT_TYPE: {}}}, 204: {"description": "leere Kachel"}},
+    )
+    async def tile(
+        request: Request,
+        geography: Annotated[str, Path(description="Geografie-ID")],
+        z: Annotated[int, Path(ge=0, le=30)],
+        x: Annotated[int, Path(ge=0)],
+        y: Annotated[int, Path(ge=0)],
+        v: Annotated[str | None, Query(description="Release-ID (für langes Caching)")] = None,
+    ) -> Response:
+        """The stored bytes of one tile, with their Content-Encoding; 204 when empty."""
+        _, arc, release = archive(geography)
+        if not arc.minzoom <= z <= arc.maxzoom:
+            raise NotFoundError(f"zoom {z} is outside {arc.minzoom}..{arc.maxzoom} of '{geography}'")
+        if x >= 1 << z or y >= 1 << z:
+            raise NotFoundError(f"tile {z}/{x}/{y} does not exist")
+        etag = f'"{release}-{z}-{x}-{y}"'
+        headers = {**CORS, "Cache-Control": cache(v, release), "ETag": etag}
+        if _etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+        data = arc.get(z, x, y)
+        if not data:
+            return Response(status_code=204, headers=headers)
+        encoding = _ENCODINGS.get(arc.compression.value)
+        if encoding:
+            headers["Content-Encoding"] = encoding
+        return Response(data, media_type=MVT_TYPE, headers=headers)
+
+    @r.options("/tiles/{geography}.pmtiles", include_in_schema=False)
+    def pmtiles_preflight() -> Response:
+        """CORS preflight for range requests from other origins."""
+        return Response(status_code=204, headers={
+            **CORS, "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Access-Control-Allow-Headers": "Range, If-Match, If-None-Match, If-Range",
+            "Access-Control-Max-Age": "86400",
+        })
+
+    @r.api_route(
+        "/tiles/{geography}.pmtiles",
+        methods=["GET", "HEAD"],
+        summary="PMTiles-Archiv (HTTP Range)",
+        response_class=Response,
+        responses={200: {"content": {PMTILES_TYPE: {}}}, 206: {"description": "Teilinhalt"},
+                   416: {"description": "ungültiger Bereich"}},
+    )
+    def pmtiles(
+        request: Request,
+        geography: Annotated[str, Path(description="Geografie-ID")],
+        v: Annotated[str | None, Query(description="Release-ID (für langes Caching)")] = None,
+    ) -> Response:
+        """The whole archive, or one byte range of it (206), for pmtiles clients and CDNs."""
+        _, arc, release = archive(geography)
+        etag = f'"{release}"'
+        headers = {**CORS, "Accept-Ranges": "bytes", "ETag": etag,
+                   "Cache-Control": cache(v, release)}
+        if _etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+        ranged = request.headers.get("range")
+        if_range = request.headers.get("if-range")
+        if ranged and if_range and if_range.strip() != etag:
+            ranged = None  # the client's copy is stale: send everything
+        if ranged:
+            try:
+                span = _parse_range(ranged, arc.size)
+            except _BadRange:
+                return Response(status_code=416, headers={
+                    **headers, "Content-Range": f"bytes */{arc.size}"})
+            if span is not None:
+                start, end = span
+                return Response(
+                    arc.read(start, end - start + 1), status_code=206, media_type=PMTILES_TYPE,
+                    headers={**headers, "Content-Range": f"bytes {start}-{end}/{arc.size}"},
+                )
+        return Response(arc.read(0, arc.size), media_type=PMTILES_TYPE, headers=headers)
+
+    @r.get("/styles/sprite{suffix}.json", include_in_schema=False)
+    def sprite_index(suffix: str) -> Response:
+        """Sprite index (the hatch pattern for withheld areas)."""
+        index, _ = sprite(_ratio(suffix))
+        return Response(json.dumps(index), media_type="application/json",
+                        headers={**CORS, "Cache-Control": short})
+
+    @r.get("/styles/sprite{suffix}.png", include_in_schema=False)
+    def sprite_png(suffix: str) -> Response:
+        """Sprite image."""
+        _, png = sprite(_ratio(suffix))
+        return Response(png, media_type="image/png", headers={**CORS, "Cache-Control": short})
+
+    @r.get("/styles/{geography}/{indicator}.json", summary="MapLibre-Stil eines Indikators")
+    def style(
+        request: Request,
+        geography: Annotated[str, Path(description="Geografie-ID")],
+        indicator: Annotated[str, Path(description="Indikator-ID")],
+        year: Annotated[int | None, Query(description="Jahr (Standard: das letzte mit Daten)")] = None,
+        level: Annotated[str | None, Query(description="sichtbare Ebene (Standard: die feinste)")] = None,
+        method: Annotated[str, Query(description="Klassifikation (mapclassify)")] = DEFAULT_METHOD,
+        k: Annotated[int, Query(ge=1, le=7, description="Zahl der Klassen")] = DEFAULT_K,
+        ramp: Annotated[str, Query(description="Farbskala: YlOrRd, PuBu, YlGnBu")] = DEFAULT_RAMP,
+        source: Annotated[str, Query(pattern="^(xyz|pmtiles)$",
+                                     description="xyz (z/x/y-URLs) oder pmtiles (Archiv)")] = "xyz",
+        v: Annotated[str | None, Query(description="Release-ID (für langes Caching)")] = None,
+    ) -> JSONResponse:
+        """Style for every level (``level`` visible), classes in ``metadata``."""
+        build, arc, release = archive(geography)
+        root = base(request)
+        src: dict[str, Any] = {
+            "type": "vector", "minzoom": arc.minzoom, "maxzoom": arc.maxzoom,
+            "bounds": list(arc.bounds), "attribution": arc.metadata.get("attribution", ""),
+            "promoteId": "area_id",
+        }
+        if source == "pmtiles":
+            src["url"] = f"pmtiles://{root}/tiles/{geography}.pmtiles?v={release}"
+        else:
+            src["tiles"] = [f"{root}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?v={release}"]
+        body = maplibre_style(
+            build, indicator, source=src, year=year, level=level, sprite_url=f"{root}/styles/sprite",
+            method=method, k=k, ramp=ramp, basemap_url=settings.basemap_url,
+            basemap_attribution=settings.basemap_attribution,
+        )
+        lon, lat, zoom = arc.center
+        body["center"], body["zoom"] = [lon, lat], zoom
+        return JSONResponse(body, headers={**CORS, "Cache-Control": cache(v, build.release_id)})
+
+    return r
+
+
+def _ratio(suffix: str) -> int:
+    if suffix == "":
+        return 1
+    if suffix == "@2x":
+        return 2
+    raise NotFoundError(f"no sprite 'sprite{suffix}'")

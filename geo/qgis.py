@@ -1,0 +1,197 @@
+"""QGIS layer styles inside the build's GeoPackage, so every level opens styled.
+
+QGIS reads a GeoPackage table ``layer_styles`` (one row per layer and style, QML in
+``styleQML``) and applies the row marked ``useAsDefault`` when a layer is loaded. Each level
+(and the total) gets a graduated renderer on the catalogue's first indicator: the classes of
+the published rates (same scheme and ColorBrewer ramp as the web maps), plus a grey class
+"geheim (Datenschutz)" for withheld areas, and field aliases with the indicators' names.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from geo.maps import (
+    DEFAULT_SCHEME,
+    MISSING_COLOR,
+    MISSING_LABEL,
+    WITHHELD_COLOR,
+    WITHHELD_LABEL,
+    Classes,
+    classify,
+    format_number,
+)
+from geo.publish import TOTAL, WIDE_FIELDS, PublishedBuild, wide_values
+
+STYLES_TABLE = "layer_styles"
+QGIS_VERSION = "3.22.0"
+"""The QML dialect written (read by every QGIS 3 from 3.22 on)."""
+WITHHELD_CODE = -1.0
+MISSING_CODE = -2.0
+_METHODS = {"fisher_jenks": "Jenks", "quantiles": "Quantile", "equal_interval": "EqualInterval"}
+_FIELD_LABELS = {
+    "ci_low": "95-%-Intervall unten", "ci_high": "95-%-Intervall oben",
+    "numerator": "Zähler", "denominator": "Nenner", "reliable": "verlässlich",
+    "vs_total": "Vergleich mit Gesamtgebiet", "status": "Status", "year": "Jahr",
+}
+
+
+def _rgba(hex_color: str, alpha: int = 255) -> str:
+    value = hex_color.lstrip("#")
+    r, g, b = (int(value[i:i + 2], 16) for i in (0, 2, 4))
+    return f"{r},{g},{b},{alpha}"
+
+
+def _props(items: dict[str, str]) -> str:
+    """Symbol-layer properties in both QML forms (Option map for new QGIS, prop for old)."""
+    options = "".join(
+        f'<Option name={quoteattr(k)} type="QString" value={quoteattr(v)}/>' for k, v in items.items()
+    )
+    props = "".join(f"<prop k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in items.items())
+    return f'<Option type="Map">{options}</Option>{props}'
+
+
+def _fill_symbol(name: str, color: str, *, hatched: bool = False) -> str:
+    base = {
+        "border_width_map_unit_scale": "3x:0,0,0,0,0,0",
+        "color": _rgba(color),
+        "joinstyle": "bevel",
+        "offset": "0,0",
+        "offset_map_unit_scale": "3x:0,0,0,0,0,0",
+        "offset_unit": "MM",
+        "outline_color": "255,255,255,255",
+        "outline_style": "solid",
+        "outline_width": "0.26",
+        "outline_width_unit": "MM",
+        "style": "solid",
+    }
+    layers = [base]
+    if hatched:
+        layers.append({**base, "color": "110,110,110,255", "style": "b_diagonal",
+                       "outline_style": "no"})
+    body = "".join(
+        f'<layer class="SimpleFill" enabled="1" locked="0" pass="0">{_props(p)}</layer>'
+        for p in layers
+    )
+    return (f'<symbol type="fill" name={quoteattr(name)} alpha="1" clip_to_extent="1" '
+            f'force_rhr="0">{body}</symbol>')
+
+
+def _label(lower: float, upper: float) -> str:
+    return f"{format_number(lower)} – {format_number(upper)}"
+
+
+def renderer_expression(indicator: str) -> str:
+    """The graduated renderer's value: the rate, or a code for withheld and missing areas."""
+    return (f"CASE WHEN \"{indicator}_status\" = 'suppressed' THEN {WITHHELD_CODE:g} "
+            f"WHEN \"{indicator}_status\" = 'missing' THEN {MISSING_CODE:g} "
+            f"ELSE \"{indicator}\" END")
+
+
+def layer_qml(published: PublishedBuild, level: str, indicator: str | None = None,
+              scheme: str = DEFAULT_SCHEME) -> str:
+    """The QML of one level: graduated classes of ``indicator`` (default: the first)."""
+    ind = published.catalogue.indicator(indicator) if indicator else published.catalogue.indicators[0]
+    wide = wide_values(published, level)
+    rates = pd.to_numeric(wide[ind.id], errors="coerce").to_numpy(dtype=float)
+    status = wide[f"{ind.id}_status"].astype(str).to_numpy()
+    classes: Classes = classify(rates, scheme)
+    ranges: list[tuple[float, float, str, str, bool]] = []
+    if (status == "missing").any():
+        ranges.append((MISSING_CODE, MISSING_CODE, MISSING_LABEL, MISSING_COLOR, False))
+    ranges.append((WITHHELD_CODE, WITHHELD_CODE, WITHHELD_LABEL, WITHHELD_COLOR, True))
+    for i, color in enumerate(classes.colors):
+        lower, upper = classes.edges[i], classes.edges[i + 1]
+        ranges.append((lower, upper, _label(lower, upper), color, False))
+    range_xml = "".join(
+        f'<range lower="{lo!r}" upper="{hi!r}" symbol="{i}" label={quoteattr(label)} '
+        f'render="true"/>'
+        for i, (lo, hi, label, _c, _h) in enumerate(ranges)
+    )
+    symbols = "".join(
+        _fill_symbol(str(i), color, hatched=hatched)
+        for i, (_lo, _hi, _label_text, color, hatched) in enumerate(ranges)
+    )
+    ramp_colors = list(classes.colors) or [WITHHELD_COLOR]
+    stops = ":".join(
+        f"{k / (len(ramp_colors) - 1):.4f};{_rgba(c)}" for k, c in enumerate(ramp_colors[1:-1], 1)
+    ) if len(ramp_colors) > 2 else ""
+    ramp = _props({"color1": _rgba(ramp_colors[0]), "color2": _rgba(ramp_colors[-1]),
+                   "discrete": "0", "rampType": "gradient", "stops": stops})
+    unit = f" ({ind.unit})" if ind.unit else ""
+    year = int(wide[f"{ind.id}_year"].iloc[0]) if len(wide) else published.latest_year(ind.id)
+    title = f"{ind.name}{unit}, {year}"
+    aliases = _aliases(published)
+    method = _METHODS.get(classes.scheme, "Jenks")
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        f'<qgis version="{QGIS_VERSION}" styleCategories="Symbology|Fields|Legend">'
+        f"<renderer-v2 type=\"graduatedSymbol\" attr={quoteattr(renderer_expression(ind.id))} "
+        'graduatedMethod="GraduatedColor" symbollevels="0" forceraster="0" enableorderby="0" '
+        'referencescale="-1">'
+        f"<ranges>{range_xml}</ranges><symbols>{symbols}</symbols>"
+        f"<source-symbol>{_fill_symbol('0', ramp_colors[0])}</source-symbol>"
+        f'<colorramp type="gradient" name="[source]">{ramp}</colorramp>'
+        f'<classificationMethod id="{method}"><symmetricMode enabled="0" symmetrypoint="0" '
+        'astride="0"/><labelFormat format="%1 – %2" trimtrailingzeroes="0" labelprecision="1"/>'
+        "<parameters><Option/></parameters><extraInformation/></classificationMethod>"
+        "<rotation/><sizescale/></renderer-v2>"
+        f"<aliases>{aliases}</aliases>"
+        f"<legend type=\"default-vector\" showLabelLegend=\"0\"/>"
+        "<layerGeometryType>2</layerGeometryType>"
+        f"<!-- {_xml_comment(title)}; Quelle: {_xml_comment(published.geography.attribution)} -->"
+        "</qgis>\n"
+    )
+
+
+def _xml_comment(text: str) -> str:
+    return text.replace("--", "–")
+
+
+def _aliases(published: PublishedBuild) -> str:
+    items = [("area_id", "Gebiets-ID"), ("name", "Name"), ("parent_id", "übergeordnetes Gebiet")]
+    for ind in published.catalogue.indicators:
+        unit = f" ({ind.unit})" if ind.unit else ""
+        items.append((ind.id, f"{ind.name}{unit}"))
+        items += [(f"{ind.id}_{f}", f"{ind.name}: {_FIELD_LABELS[f]}") for f in WIDE_FIELDS]
+    return "".join(f"<alias field={quoteattr(k)} name={quoteattr(v)}/>" for k, v in items)
+
+
+def add_layer_styles(gpkg_path: Path, published: PublishedBuild) -> None:
+    """Write (replace) the ``layer_styles`` table: one default style per level and the total."""
+    gpkg_path = Path(gpkg_path)
+    if published.catalogue.indicators == ():
+        return
+    ind = published.catalogue.indicators[0]
+    rows = []
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    for level in [*published.geography.level_ids, TOTAL]:
+        info = pyogrio.read_info(gpkg_path, layer=level)
+        name = published.geography.level(level).name
+        rows.append({
+            "f_table_catalog": "",
+            "f_table_schema": "",
+            "f_table_name": level,
+            "f_geometry_column": info["geometry_name"] or "geom",
+            "styleName": f"{ind.name} ({name})"[:30],
+            "styleQML": layer_qml(published, level, ind.id),
+            "styleSLD": "",
+            "useAsDefault": True,
+            "description": f"Quartier: {ind.name}, {name}, Release {published.release_id}",
+            "owner": "quartier",
+            "ui": "",
+            "update_time": now,
+        })
+    frame = pd.DataFrame(rows)
+    frame["useAsDefault"] = frame["useAsDefault"].astype(np.bool_)
+    pyogrio.write_dataframe(frame, gpkg_path, layer=STYLES_TABLE, driver="GPKG",
+                            layer_options={"OVERWRITE": "YES"})
+
+
+__all__ = ["STYLES_TABLE", "add_layer_styles", "layer_qml", "renderer_expression"]

@@ -1,0 +1,65 @@
+"""Aggregation to every level and the total."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from conftest import COUNTS, write_small_geography
+from geo.aggregate import aggregate
+from geo.catalogue import load_catalogue
+from geo.counts import read_counts
+from geo.geography import load_geography
+
+
+def _cells(folder: Path) -> pd.DataFrame:
+    geography = load_geography(folder)
+    catalogue = load_catalogue(folder / "indicators.toml")
+    ids = set(geography.areas.loc[geography.areas["level"] == "quartier", "area_id"])
+    counts = read_counts(folder / "counts.csv", area_ids=ids,
+                         variables=[v.id for v in catalogue.variables])
+    return aggregate(geography, counts, catalogue)
+
+
+def _value(cells: pd.DataFrame, level: str, area: str, variable: str) -> object:
+    row = cells[(cells["level"] == level) & (cells["area_id"] == area) & (cells["variable"] == variable)]
+    assert len(row) == 1
+    return row["value"].iloc[0]
+
+
+def test_parents_are_sums_of_children(small_geography: Path) -> None:
+    """A Stadtbezirk is the sum of its Quartiere, the total the sum of the Stadtbezirke."""
+    cells = _cells(small_geography)
+    nord = sum(COUNTS[k][0] for k in ("10", "11", "12"))
+    assert _value(cells, "stadtbezirk", "1", "einwohner") == nord
+    assert _value(cells, "total", "mini", "einwohner") == sum(v[0] for v in COUNTS.values())
+
+
+def test_a_missing_child_makes_the_parent_missing(tmp_path: Path) -> None:
+    """A sum over a missing cell is missing, never silently smaller."""
+    folder = write_small_geography(tmp_path / "g")
+    text = (folder / "counts.csv").read_text().replace("12,2023,sgb2,1\n", "12,2023,sgb2,.\n")
+    (folder / "counts.csv").write_text(text)
+    cells = _cells(folder)
+    assert pd.isna(_value(cells, "quartier", "12", "sgb2"))
+    assert pd.isna(_value(cells, "stadtbezirk", "1", "sgb2"))
+    assert pd.isna(_value(cells, "total", "mini", "sgb2"))
+    assert _value(cells, "stadtbezirk", "2", "sgb2") == 25 + 230
+
+
+def test_an_area_absent_from_the_counts_is_missing(tmp_path: Path) -> None:
+    """Areas without any row in the counts file are missing, and so are their parents."""
+    folder = write_small_geography(tmp_path / "g", counts={k: v for k, v in COUNTS.items() if k != "21"})
+    cells = _cells(folder)
+    assert pd.isna(_value(cells, "quartier", "21", "einwohner"))
+    assert pd.isna(_value(cells, "stadtbezirk", "2", "einwohner"))
+    assert _value(cells, "stadtbezirk", "1", "einwohner") == 1200 + 800 + 950
+
+
+def test_every_area_variable_and_year_has_one_cell(small_geography: Path) -> None:
+    """Cells cover the full grid: 8 areas (total included) × 3 variables × 1 year."""
+    cells = _cells(small_geography)
+    assert len(cells) == 8 * 3
+    assert not cells.duplicated(["level", "area_id", "variable", "year"]).any()
+    assert cells["level"].iloc[0] == "total"

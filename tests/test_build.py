@@ -1,0 +1,145 @@
+"""The published build: files, atomic writes, determinism and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+
+from geo.build import build, suppression_log_path
+from geo.cli import main
+from geo.errors import CountsError
+from geo.publish import read_build
+
+
+def _built(folder: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "data" / "mini"
+    build(folder, out=out, say=lambda _: None)
+    return out
+
+
+def test_build_writes_every_file(small_geography: Path, tmp_path: Path) -> None:
+    """A build folder holds the CSVs, the GeoPackage, the catalogue and the manifest."""
+    out = _built(small_geography, tmp_path)
+    for name in ("areas.csv", "cells.csv", "values.csv", "layers.gpkg", "manifest.json",
+                 "indicators.json", "ATTRIBUTION.txt"):
+        assert (out / name).exists(), name
+    assert suppression_log_path(out).exists()
+    assert not (out / "mini.suppression.csv").exists()
+
+
+def test_csv_columns_are_the_contract(small_geography: Path, tmp_path: Path) -> None:
+    """areas, cells and values carry exactly the columns of the issue."""
+    out = _built(small_geography, tmp_path)
+    assert pd.read_csv(out / "areas.csv").columns.tolist() == ["level", "area_id", "name", "parent_id"]
+    assert pd.read_csv(out / "cells.csv").columns.tolist() == [
+        "level", "area_id", "variable", "year", "value", "status"]
+    assert pd.read_csv(out / "values.csv").columns.tolist() == [
+        "level", "area_id", "name", "indicator", "year", "numerator", "denominator", "rate",
+        "ci_low", "ci_high", "status", "vs_total", "reliable"]
+    log = pd.read_csv(suppression_log_path(out))
+    assert log.columns.tolist() == ["level", "area_id", "variable", "year", "reason"]
+
+
+def test_total_row_and_top_level_parents(small_geography: Path, tmp_path: Path) -> None:
+    """The total has level 'total' and no parent; top-level areas have the total as parent."""
+    out = _built(small_geography, tmp_path)
+    areas = pd.read_csv(out / "areas.csv", dtype=str, keep_default_na=False)
+    total = areas[areas["level"] == "total"]
+    assert total["area_id"].tolist() == ["mini"] and total["parent_id"].tolist() == [""]
+    assert set(areas.loc[areas["level"] == "stadtbezirk", "parent_id"]) == {"mini"}
+
+
+def test_withheld_cells_carry_no_value_anywhere(small_geography: Path, tmp_path: Path) -> None:
+    """Small counts are withheld: no value in cells.csv, values.csv or the GeoPackage."""
+    out = _built(small_geography, tmp_path)
+    cells = pd.read_csv(out / "cells.csv", dtype={"area_id": str})
+    withheld = cells[cells["status"] != "published"]
+    assert len(withheld) >= 2
+    assert withheld["value"].isna().all()
+    values = pd.read_csv(out / "values.csv", dtype={"area_id": str})
+    hidden = values[values["status"] != "published"]
+    assert hidden[["numerator", "denominator", "rate", "ci_low", "ci_high", "reliable"]].isna().all().all()
+    layer = pyogrio.read_dataframe(out / "layers.gpkg", layer="quartier")
+    brill = layer[layer["area_id"] == "11"].iloc[0]
+    assert pd.isna(brill["auslaenderanteil"]) and pd.isna(brill["auslaenderanteil_numerator"])
+
+
+def test_log_never_says_why_in_published_files(small_geography: Path, tmp_path: Path) -> None:
+    """Published files use one neutral status; 'primary' and 'secondary' appear only in the log."""
+    out = _built(small_geography, tmp_path)
+    for path in out.iterdir():
+        if path.suffix in (".csv", ".json", ".txt"):
+            text = path.read_text(encoding="utf-8")
+            assert "primary" not in text and "secondary" not in text, path.name
+    assert "primary" in suppression_log_path(out).read_text()
+
+
+def test_rebuild_is_byte_identical(small_geography: Path, tmp_path: Path) -> None:
+    """The same inputs give the same cells, values, log and release id."""
+    first = _built(small_geography, tmp_path / "a")
+    second = _built(small_geography, tmp_path / "b")
+    for name in ("cells.csv", "values.csv", "areas.csv"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+    assert suppression_log_path(first).read_bytes() == suppression_log_path(second).read_bytes()
+    m1 = json.loads((first / "manifest.json").read_text())
+    m2 = json.loads((second / "manifest.json").read_text())
+    assert m1["release_id"] == m2["release_id"]
+
+
+def test_manifest_counts_and_inputs(small_geography: Path, tmp_path: Path) -> None:
+    """The manifest counts cells by status and hashes every input file."""
+    out = _built(small_geography, tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    cells = pd.read_csv(out / "cells.csv")
+    assert manifest["cells"]["published"] == int((cells["status"] == "published").sum())
+    assert manifest["geography"]["id"] == "mini"
+    assert {"counts.csv", "indicators.toml", "geography.toml", "quartiere.geojson"} <= set(manifest["inputs"])
+    assert manifest["parameters"]["min_count"] == 3
+
+
+def test_failed_build_leaves_the_previous_release(small_geography: Path, tmp_path: Path) -> None:
+    """Bad counts fail the build and the old folder and log stay exactly as they were."""
+    out = _built(small_geography, tmp_path)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    log_before = suppression_log_path(out).read_bytes()
+    with (small_geography / "counts.csv").open("a") as fh:
+        fh.write("99,2023,einwohner,5\n")
+    with pytest.raises(CountsError, match="line 17"):
+        build(small_geography, out=out, say=lambda _: None)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert suppression_log_path(out).read_bytes() == log_before
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_read_build_round_trip(small_geography: Path, tmp_path: Path) -> None:
+    """What the service reads back equals what was published."""
+    out = _built(small_geography, tmp_path)
+    back = read_build(out)
+    assert back.geography.id == "mini"
+    assert [lv.id for lv in back.geography.levels] == ["stadtbezirk", "quartier"]
+    assert back.years == (2023,)
+    assert len(back.shapes["quartier"]) == 5
+    assert back.values["status"].tolist() == pd.read_csv(out / "values.csv")["status"].tolist()
+
+
+def test_cli_build_and_error_exit(small_geography: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`quartier build` succeeds; an unknown area fails with exit 2 and names file and line."""
+    out = tmp_path / "cli" / "mini"
+    assert main(["build", str(small_geography), "--out", str(out)]) == 0
+    assert (out / "manifest.json").exists()
+    with (small_geography / "counts.csv").open("a") as fh:
+        fh.write("5,2023,einwohner,7\n")
+    assert main(["build", str(small_geography), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "counts.csv" in err and "line 17" in err and "'5'" in err
+
+
+def test_cli_check_reports_without_building(small_geography: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`quartier check` prints the validation report and builds nothing."""
+    assert main(["check", str(small_geography)]) == 0
+    assert "0 errors" in capsys.readouterr().out
+    assert not (small_geography / "data").exists()
