@@ -702,7 +702,7 @@ def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) ->
     for c in order.tolist():
         withheld[c] = False
         if table.is_tree:
-            ok = _subtree_ok(table, withheld, need, width, _block_top(tree, withheld, c))
+            ok = _block_ok(table, withheld, need, width, c)
         else:
             withheld[c] = True
             label = _components(table.relations, withheld)
@@ -751,7 +751,7 @@ def _improve(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) 
         removed = []
         for c in pool:
             withheld[c] = False
-            if _subtree_ok(table, withheld, need, width, _block_top(tree, withheld, c)):
+            if _block_ok(table, withheld, need, width, c):
                 removed.append(c)
             else:
                 withheld[c] = True
@@ -760,13 +760,20 @@ def _improve(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) 
             withheld[t] = False
 
 
-def _subtree_ok(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int, top: int) -> bool:
-    """Are the cells needing protection under ``top`` (a published or root cell) protected?"""
+def _block_ok(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int, cell: int) -> bool:
+    """After publishing ``cell`` on a tree: are the cells that depended on it still protected?
+
+    They lie under the block top; only the top, ``cell``, withheld cells and their children
+    take part, because a published cell separates everything under it from the rest.
+    """
+    top = _block_top(table.tree, withheld, cell)
     tree = table.tree
     nodes = [top]
     i = 0
     while i < len(nodes):
-        nodes.extend(tree.children[nodes[i]])
+        v = nodes[i]
+        if v == top or v == cell or withheld[v]:
+            nodes.extend(tree.children[v])
         i += 1
     idx = np.array(nodes, dtype=np.int64)
     mask = need[idx] & withheld[idx]
@@ -906,7 +913,7 @@ def _run_tables(
         payload_jobs.append((var_codes, rules, x, primary[y, var_codes, :].reshape(-1).copy()))
     n_cells = sum(len(j[2]) for j in payload_jobs)
     if workers is None:
-        workers = min(2, os.cpu_count() or 1) if n_cells >= _PARALLEL_MIN_CELLS else 1
+        workers = 1
     if workers > 1 and len(payload_jobs) > 1:
         n_chunks = min(len(payload_jobs), 4 * workers)
         chunks = [payload_jobs[i::n_chunks] for i in range(n_chunks)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import time
 import zipfile
 from pathlib import Path
 
@@ -675,12 +674,10 @@ def test_berlin_lor_real_data_loads_cleanly(tmp_path):
 
 
 @pytest.mark.slow
-def test_vg5000_germany_loads_in_seconds(tmp_path):
-    """VG5000 (16 Länder, 401 Kreise, 10,997 Gemeinden) loads and validates in seconds."""
+def test_vg5000_germany_loads_and_validates(tmp_path):
+    """VG5000 (16 Länder, 401 Kreise, 10,997 Gemeinden) loads, nests and repairs its shapes."""
     folder = load_bench().make_vg5000_geography(tmp_path / "vg5000")
-    start = time.perf_counter()
     geography = load_geography(folder)
-    seconds = time.perf_counter() - start
     counts = geography.areas.level.value_counts().to_dict()
     assert counts == {"total": 1, "land": 16, "kreis": 401, "gemeinde": 10997}
     repaired = {f.key for f in geography.report.warnings if "make_valid" in f.message}
@@ -689,4 +686,3 @@ def test_vg5000_germany_loads_in_seconds(tmp_path):
     wuppertal = geography.areas.set_index(["level", "area_id"]).loc[("gemeinde", "051240000000")]
     assert (wuppertal["name"], wuppertal["parent_id"]) == ("Wuppertal", "05124")
     assert shapely.is_valid(geography.shapes["gemeinde"].geometry.to_numpy()).all()
-    assert seconds < 30

@@ -226,18 +226,20 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
                 )
         return Response(arc.read(0, arc.size), media_type=PMTILES_TYPE, headers=headers)
 
-    @r.get("/styles/sprite{suffix}.json", include_in_schema=False)
-    def sprite_index(suffix: str) -> Response:
-        """Sprite index (the hatch pattern for withheld areas)."""
-        index, _ = sprite(_ratio(suffix))
+    def sprite_index(ratio: int) -> Response:
+        index, _ = sprite(ratio)
         return Response(json.dumps(index), media_type="application/json",
                         headers={**CORS, "Cache-Control": short})
 
-    @r.get("/styles/sprite{suffix}.png", include_in_schema=False)
-    def sprite_png(suffix: str) -> Response:
-        """Sprite image."""
-        _, png = sprite(_ratio(suffix))
+    def sprite_png(ratio: int) -> Response:
+        _, png = sprite(ratio)
         return Response(png, media_type="image/png", headers={**CORS, "Cache-Control": short})
+
+    # the sprite holds the hatch pattern of withheld areas (MapLibre and QGIS read it)
+    r.add_api_route("/styles/sprite.json", lambda: sprite_index(1), include_in_schema=False)
+    r.add_api_route("/styles/sprite@2x.json", lambda: sprite_index(2), include_in_schema=False)
+    r.add_api_route("/styles/sprite.png", lambda: sprite_png(1), include_in_schema=False)
+    r.add_api_route("/styles/sprite@2x.png", lambda: sprite_png(2), include_in_schema=False)
 
     @r.get("/styles/{geography}/{indicator}.json", summary="MapLibre-Stil eines Indikators")
     def style(
@@ -276,10 +278,3 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
 
     return r
 
-
-def _ratio(suffix: str) -> int:
-    if suffix == "":
-        return 1
-    if suffix == "@2x":
-        return 2
-    raise NotFoundError(f"no sprite 'sprite{suffix}'")

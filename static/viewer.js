@@ -1,0 +1,443 @@
+/* Quartier viewer: MapLibre GL JS over the build's PMTiles archive, styles from /styles,
+   numbers from /api (fallback: the build's values.csv). No request leaves this server
+   unless the service is configured with a basemap. */
+(() => {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const SOURCE = "quartier";
+  const nf = (digits) => new Intl.NumberFormat("de-DE", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const fmtInt = new Intl.NumberFormat("de-DE", { maximumFractionDigits: 0 });
+  const SECRET = "geheim (Datenschutz)";
+  const NODATA = "keine Daten";
+  const VS = { higher: "höher als", lower: "niedriger als", similar: "kein deutlicher Unterschied zu" };
+
+  const protocol = new pmtiles.Protocol();
+  maplibregl.addProtocol("pmtiles", protocol.tile);
+
+  let catalogue = [];          // from /tiles/index.json
+  let state = {};              // g, l, i, y, src
+  let map = null;
+  let rows = new Map();        // area_id -> value row of the current view
+  let parentRows = new Map();  // parent area_id -> value row
+  let totalRow = null;
+  let legend = null;
+  let sortKey = "rate";
+  let sortDir = "descending";
+  let hovered = null;
+  let popup = null;
+  let viewSeq = 0;
+  let currentGeo = null;
+
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+
+  // --- URL hash: the view as a shareable link --------------------------------------------
+  function readHash() {
+    const p = new URLSearchParams(location.hash.slice(1));
+    const out = { g: p.get("g"), l: p.get("l"), i: p.get("i"), y: p.get("y") ? Number(p.get("y")) : null,
+                  src: p.get("src") === "xyz" ? "xyz" : "pmtiles", camera: null };
+    const m = (p.get("map") || "").split("/").map(Number);
+    if (m.length === 3 && m.every(Number.isFinite)) out.camera = { zoom: m[0], center: [m[2], m[1]] };
+    return out;
+  }
+
+  function writeHash() {
+    if (!map) return;
+    const c = map.getCenter();
+    const p = new URLSearchParams({ g: state.g, l: state.l, i: state.i, y: String(state.y),
+                                    map: `${map.getZoom().toFixed(2)}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}` });
+    if (state.src === "xyz") p.set("src", "xyz");
+    const hash = "#" + p.toString();
+    if (location.hash !== hash) history.replaceState(null, "", hash);
+  }
+
+  // --- catalogue helpers -------------------------------------------------------------------
+  const geoOf = (id) => catalogue.find((g) => g.id === id) || catalogue[0];
+  const indicators = (geo) => geo.themes.flatMap((t) => t.indicators.map((i) => ({ ...i, theme: t.name })));
+  const indicatorOf = (geo, id) => indicators(geo).find((i) => i.id === id) || indicators(geo)[0];
+  const levelOf = (geo, id) => geo.levels.find((l) => l.id === id) || geo.levels[geo.levels.length - 1];
+  const parentLevel = (geo, id) => {
+    const k = geo.levels.findIndex((l) => l.id === id);
+    return k > 0 ? geo.levels[k - 1] : null;
+  };
+
+  function normalise(s) {
+    const geo = geoOf(s.g);
+    const ind = indicatorOf(geo, s.i);
+    const level = levelOf(geo, s.l);
+    const year = geo.years.includes(s.y) ? s.y : ind.latest_year;
+    return { g: geo.id, l: level.id, i: ind.id, y: year, src: s.src || "pmtiles" };
+  }
+
+  function fillSelect(select, options, value) {
+    select.replaceChildren(...options.map(([v, label]) => {
+      const o = document.createElement("option");
+      o.value = v; o.textContent = label; o.selected = String(v) === String(value);
+      return o;
+    }));
+  }
+
+  function renderControls() {
+    const geo = geoOf(state.g);
+    const ind = indicatorOf(geo, state.i);
+    fillSelect($("sel-geo"), catalogue.map((g) => [g.id, g.name]), geo.id);
+    fillSelect($("sel-level"), geo.levels.map((l) => [l.id, `${l.name} (${l.count})`]), state.l);
+    fillSelect($("sel-theme"), geo.themes.map((t) => [t.name, t.name]), ind.theme);
+    const theme = geo.themes.find((t) => t.name === ind.theme);
+    fillSelect($("sel-indicator"), theme.indicators.map((i) => [i.id, i.name]), ind.id);
+    fillSelect($("sel-year"), geo.years.map((y) => [y, String(y)]), state.y);
+    $("geo-title").textContent = `${geo.name} · Release ${geo.release}`;
+    const notice = $("notice");
+    notice.hidden = !geo.notice;
+    notice.textContent = geo.notice || "";
+    $("source").textContent = `Quelle: ${geo.attribution}${geo.notice && !geo.attribution.includes(geo.notice) ? " – " + geo.notice : ""}`
+      + (catalogue.basemap_attribution ? ` · Hintergrundkarte: ${catalogue.basemap_attribution}` : "");
+  }
+
+  // --- numbers -------------------------------------------------------------------------------
+  async function fetchJSON(url) {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+    return r.json();
+  }
+
+  function parseCSV(text) {
+    const out = [];
+    let row = [], field = "", quoted = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (quoted) {
+        if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+        else if (c === '"') quoted = false;
+        else field += c;
+      } else if (c === '"') quoted = true;
+      else if (c === ",") { row.push(field); field = ""; }
+      else if (c === "\n") { row.push(field); out.push(row); row = []; field = ""; }
+      else if (c !== "\r") field += c;
+    }
+    if (field || row.length) { row.push(field); out.push(row); }
+    const head = out.shift() || [];
+    const num = new Set(["year", "numerator", "denominator", "rate", "ci_low", "ci_high"]);
+    return out.map((r) => Object.fromEntries(head.map((h, k) => {
+      const v = r[k] ?? "";
+      if (v === "") return [h, null];
+      if (num.has(h)) return [h, Number(v)];
+      if (h === "reliable") return [h, v === "True" || v === "true"];
+      return [h, v];
+    })));
+  }
+
+  const csvCache = new Map();
+  async function valuesFor(geo, indicator, year, level) {
+    const q = new URLSearchParams({ indicator, year: String(year), level, format: "json" });
+    try {
+      const body = await fetchJSON(`/api/geographies/${encodeURIComponent(geo.id)}/values?${q}`);
+      return body.values;
+    } catch (err) {
+      // the API is optional for the viewer: the build's values.csv has the same rows
+      if (!csvCache.has(geo.id)) {
+        csvCache.set(geo.id, fetch(`/downloads/${encodeURIComponent(geo.id)}/values.csv`).then((r) => r.text()).then(parseCSV));
+      }
+      const all = await csvCache.get(geo.id);
+      return all.filter((r) => r.indicator === indicator && r.year === year && (r.level === level || r.level === "total"));
+    }
+  }
+
+  function fmtRate(v, ind) {
+    if (v === null || v === undefined) return "";
+    const unit = ind.unit === "%" ? " %" : ind.unit ? ` ${ind.unit}` : "";
+    return nf(1).format(v) + unit;
+  }
+  const fmtCount = (v) => (v === null || v === undefined ? SECRET : fmtInt.format(v));
+
+  function compareWith(row, other) {
+    if (!other || other.rate === null || other.rate === undefined || row.ci_low === null) return null;
+    if (row.ci_low > other.rate) return "higher";
+    if (row.ci_high < other.rate) return "lower";
+    return "similar";
+  }
+
+  function detailsHTML(areaId, fallbackName) {
+    const geo = geoOf(state.g);
+    const ind = indicatorOf(geo, state.i);
+    const level = levelOf(geo, state.l);
+    const parent = parentLevel(geo, state.l);
+    const row = rows.get(areaId);
+    const name = row?.name || fallbackName || areaId;
+    const label = ind.kind === "rate" ? "Rate" : "Anteil";
+    const items = [];
+    const add = (dt, dd) => items.push(`<dt>${esc(dt)}</dt><dd>${dd}</dd>`);
+    if (!row || row.status === "missing") {
+      add(label, NODATA);
+    } else if (row.status === "suppressed") {
+      add(label, `<span class="secret">${SECRET}</span>`);
+      add("95-%-Konfidenzintervall", `<span class="secret">${SECRET}</span>`);
+      add("Anzahl (Zähler/Nenner)", `${esc(fmtCount(row.numerator))} / ${esc(fmtCount(row.denominator))}`);
+    } else {
+      add(label, `<strong>${esc(fmtRate(row.rate, ind))}</strong>`);
+      add("95-%-Konfidenzintervall", `${esc(nf(1).format(row.ci_low))} – ${esc(fmtRate(row.ci_high, ind))}`);
+      add("Anzahl (Zähler/Nenner)", `${esc(fmtCount(row.numerator))} / ${esc(fmtCount(row.denominator))}`);
+      add("Zuverlässigkeit", row.reliable ? "zuverlässig" : "eingeschränkt (kleine Basis)");
+      if (totalRow && totalRow.rate !== null) {
+        const rel = VS[row.vs_total] || VS[compareWith(row, totalRow)] || "";
+        add(`Vergleich mit ${geo.total_name}`, `${esc(rel)} ${esc(geo.total_name)} (${esc(fmtRate(totalRow.rate, ind))})`);
+      }
+      if (parent) {
+        const p = parentRows.get(row.parent_id ?? areaParent.get(areaId));
+        if (p && p.status === "published") {
+          add(`Vergleich mit ${parent.name}`, `${esc(VS[compareWith(row, p)])} ${esc(parent.name)} ${esc(p.name)} (${esc(fmtRate(p.rate, ind))})`);
+        } else if (p) {
+          add(`Vergleich mit ${parent.name}`, `${esc(parent.name)} ${esc(p.name)}: ${p.status === "suppressed" ? `<span class="secret">${SECRET}</span>` : NODATA}`);
+        }
+      }
+    }
+    return `<h3>${esc(name)}</h3><p class="hint">${esc(level.name)} ${esc(areaId)} · ${esc(ind.name)} ${state.y}</p><dl>${items.join("")}</dl>`;
+  }
+
+  const areaParent = new Map(); // area_id -> parent_id, learnt from tile features
+
+  // --- legend and table ------------------------------------------------------------------------
+  function renderLegend() {
+    const geo = geoOf(state.g);
+    const ind = indicatorOf(geo, state.i);
+    const unit = ind.unit ? ` in ${ind.unit}` : "";
+    $("legend-sub").textContent = `${ind.name}${unit}, ${state.y} · ${legend.level_name} · Klassen: ${legend.method.replace("_", " ")}`;
+    const items = legend.classes.map((c) => `<li><span class="swatch" style="background:${esc(c.color)}"></span>${esc(c.label)}<span class="count">${c.count}</span></li>`);
+    if (legend.withheld.count) items.push(`<li><span class="swatch hatch"></span>${SECRET}<span class="count">${legend.withheld.count}</span></li>`);
+    if (legend.missing.count) items.push(`<li><span class="swatch" style="background:${esc(legend.missing.color)}"></span>${NODATA}<span class="count">${legend.missing.count}</span></li>`);
+    if (geo.notice) items.push(`<li class="notice">${esc(geo.notice)}</li>`);
+    $("legend-items").innerHTML = items.join("");
+  }
+
+  function columns() {
+    const geo = geoOf(state.g);
+    const ind = indicatorOf(geo, state.i);
+    const parent = parentLevel(geo, state.l);
+    const cols = [
+      { key: "name", label: "Gebiet", sort: (r) => r.name },
+      { key: "area_id", label: "Schlüssel", sort: (r) => r.area_id },
+      { key: "rate", label: `${ind.kind === "rate" ? "Rate" : "Anteil"}${ind.unit ? ` (${ind.unit})` : ""}`, num: true, sort: (r) => r.rate },
+      { key: "ci", label: "95-%-Konfidenzintervall", num: true, sort: (r) => r.ci_low },
+      { key: "numerator", label: "Zähler", num: true, sort: (r) => r.numerator },
+      { key: "denominator", label: "Nenner", num: true, sort: (r) => r.denominator },
+      { key: "reliable", label: "Zuverlässigkeit", sort: (r) => (r.status === "published" ? (r.reliable ? 1 : 0) : null) },
+      { key: "vs_total", label: `Vergleich mit ${geo.total_name}`, sort: (r) => r.vs_total },
+    ];
+    if (parent) cols.push({ key: "parent", label: parent.name, sort: (r) => parentRows.get(r.parent_id)?.name ?? r.parent_id });
+    return cols;
+  }
+
+  function cell(r, key, ind) {
+    const secret = r.status === "suppressed";
+    const missing = r.status === "missing";
+    switch (key) {
+      case "rate": return secret ? `<span class="secret">${SECRET}</span>` : missing ? NODATA : esc(nf(1).format(r.rate));
+      case "ci": return secret || missing ? "" : `${esc(nf(1).format(r.ci_low))} – ${esc(nf(1).format(r.ci_high))}`;
+      case "numerator": case "denominator": return missing ? "" : esc(fmtCount(r[key]));
+      case "reliable": return secret || missing ? "" : r.reliable ? "zuverlässig" : "eingeschränkt";
+      case "vs_total": return secret || missing ? "" : esc(VS[r.vs_total] ? `${VS[r.vs_total]} ${geoOf(state.g).total_name}` : "");
+      case "parent": { const p = parentRows.get(r.parent_id); return esc(p ? p.name : r.parent_id); }
+      default: return esc(r[key]);
+    }
+  }
+
+  function renderTable() {
+    const geo = geoOf(state.g);
+    const ind = indicatorOf(geo, state.i);
+    const level = levelOf(geo, state.l);
+    const cols = columns();
+    const col = cols.find((c) => c.key === sortKey) || cols[2];
+    const data = [...rows.values()];
+    const dir = sortDir === "ascending" ? 1 : -1;
+    data.sort((a, b) => {
+      const x = col.sort(a), y = col.sort(b);
+      const xa = x === null || x === undefined, ya = y === null || y === undefined;
+      if (xa || ya) return xa === ya ? String(a.name).localeCompare(b.name, "de") : xa ? 1 : -1; // empty last
+      const c = typeof x === "string" ? x.localeCompare(y, "de", { numeric: true }) : x - y;
+      return c * dir;
+    });
+    $("table-caption").textContent = `${ind.name} ${state.y}, ${level.name} (${data.length} Gebiete) – ${geo.name}. `
+      + "Spaltenköpfe sortieren die Tabelle; gesperrte Werte: geheim (Datenschutz).";
+    const thead = $("table").tHead;
+    thead.innerHTML = "<tr>" + cols.map((c) => {
+      const aria = c.key === col.key ? sortDir : "none";
+      return `<th scope="col" aria-sort="${aria}"><button type="button" data-key="${c.key}">${esc(c.label)}</button></th>`;
+    }).join("") + "</tr>";
+    const body = $("table").tBodies[0];
+    body.innerHTML = data.map((r) => "<tr tabindex=\"0\" data-id=\"" + esc(r.area_id) + "\">" + cols.map((c, k) =>
+      k === 0 ? `<th scope="row">${esc(r.name)}</th>` : `<td${c.num ? ' class="num"' : ""}>${cell(r, c.key, ind)}</td>`).join("") + "</tr>").join("");
+  }
+
+  $("table").addEventListener("click", (e) => {
+    const btn = e.target.closest("thead button");
+    if (btn) {
+      const key = btn.dataset.key;
+      sortDir = key === sortKey && sortDir === "descending" ? "ascending" : key === sortKey ? "descending" : (key === "name" || key === "area_id" ? "ascending" : "descending");
+      sortKey = key;
+      renderTable();
+      document.querySelector(`thead button[data-key="${key}"]`).focus();
+      return;
+    }
+    const tr = e.target.closest("tbody tr");
+    if (tr) selectArea(tr.dataset.id);
+  });
+  $("table").addEventListener("keydown", (e) => {
+    const tr = e.target.closest("tbody tr");
+    if (!tr) return;
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); selectArea(tr.dataset.id); }
+    if (e.key === "ArrowDown" && tr.nextElementSibling) { e.preventDefault(); tr.nextElementSibling.focus(); }
+    if (e.key === "ArrowUp" && tr.previousElementSibling) { e.preventDefault(); tr.previousElementSibling.focus(); }
+  });
+  $("table").addEventListener("focusin", (e) => {
+    const tr = e.target.closest("tbody tr");
+    if (tr) highlight(tr.dataset.id);
+  });
+
+  function selectArea(areaId) {
+    highlight(areaId);
+    $("details").innerHTML = detailsHTML(areaId);
+    document.querySelectorAll("tbody tr.active").forEach((t) => t.classList.remove("active"));
+    const tr = document.querySelector(`tbody tr[data-id="${CSS.escape(areaId)}"]`);
+    if (tr) tr.classList.add("active");
+  }
+
+  // --- map ---------------------------------------------------------------------------------------
+  function highlight(areaId) {
+    if (!map || !map.getSource(SOURCE)) return;
+    if (hovered !== null) map.setFeatureState({ source: SOURCE, sourceLayer: hovered.layer, id: hovered.id }, { hover: false });
+    hovered = areaId ? { layer: state.l, id: areaId } : null;
+    if (hovered) map.setFeatureState({ source: SOURCE, sourceLayer: state.l, id: areaId }, { hover: true });
+  }
+
+  function featureAt(point) {
+    const layers = [`${state.l}-nodata`].filter((id) => map.getLayer(id));
+    const hit = map.queryRenderedFeatures(point, { layers })[0];
+    if (hit) areaParent.set(String(hit.properties.area_id), hit.properties.parent_id);
+    return hit;
+  }
+
+  function onMove(e) {
+    const f = featureAt(e.point);
+    map.getCanvas().style.cursor = f ? "pointer" : "";
+    if (!f) { highlight(null); return; }
+    const id = String(f.properties.area_id);
+    if (!hovered || hovered.id !== id) {
+      highlight(id);
+      $("details").innerHTML = detailsHTML(id, f.properties.name);
+    }
+  }
+
+  function onClick(e) {
+    const f = featureAt(e.point);
+    if (!f) return;
+    const id = String(f.properties.area_id);
+    selectArea(id);
+    if (popup) popup.remove();
+    popup = new maplibregl.Popup({ maxWidth: "22rem" }).setLngLat(e.lngLat).setHTML(detailsHTML(id, f.properties.name)).addTo(map);
+  }
+
+  async function applyView({ fit = false } = {}) {
+    const seq = ++viewSeq;
+    document.body.dataset.ready = "false";
+    const geo = geoOf(state.g);
+    const parent = parentLevel(geo, state.l);
+    renderControls();
+    const q = new URLSearchParams({ level: state.l, year: String(state.y), source: state.src, v: geo.release });
+    const [style, vals, pvals] = await Promise.all([
+      fetchJSON(`/styles/${encodeURIComponent(geo.id)}/${encodeURIComponent(state.i)}.json?${q}`),
+      valuesFor(geo, state.i, state.y, state.l),
+      parent ? valuesFor(geo, state.i, state.y, parent.id) : Promise.resolve([]),
+    ]);
+    if (seq !== viewSeq) return;
+    rows = new Map(vals.filter((r) => r.level === state.l).map((r) => [String(r.area_id), r]));
+    parentRows = new Map(pvals.filter((r) => parent && r.level === parent.id).map((r) => [String(r.area_id), r]));
+    totalRow = vals.find((r) => r.level === "total") || null;
+    legend = style.metadata["quartier:legend"];
+    delete style.center; delete style.zoom;
+    style.layers.push({
+      id: "hover", type: "line", source: SOURCE, "source-layer": state.l,
+      paint: { "line-color": "#000000", "line-width": ["case", ["boolean", ["feature-state", "hover"], false], 3, 0] },
+    });
+    const sameGeo = currentGeo === geo.id;
+    currentGeo = geo.id;
+    hovered = null;
+    if (popup) { popup.remove(); popup = null; }
+    map.setStyle(style, { diff: sameGeo });
+    if (fit) map.fitBounds(geo.bounds, { padding: 20, animate: false });
+    renderLegend();
+    renderTable();
+    $("details").innerHTML = '<p class="hint">Fahren Sie über die Karte oder klicken Sie ein Gebiet an.</p>';
+    writeHash();
+    map.once("idle", () => { if (seq === viewSeq) document.body.dataset.ready = "true"; });
+    map.triggerRepaint();
+  }
+
+  function onControl(e) {
+    const geo = geoOf(state.g);
+    const id = e.target.id;
+    const v = e.target.value;
+    let fit = false;
+    if (id === "sel-geo") {
+      state = normalise({ g: v, src: state.src });
+      fit = true;
+    } else if (id === "sel-level") {
+      state.l = v;
+    } else if (id === "sel-theme") {
+      const first = geo.themes.find((t) => t.name === v).indicators[0];
+      state.i = first.id; state.y = first.latest_year;
+    } else if (id === "sel-indicator") {
+      state.i = v; state.y = indicatorOf(geo, v).latest_year;
+    } else if (id === "sel-year") {
+      state.y = Number(v);
+    }
+    applyView({ fit }).catch(fail);
+  }
+
+  function fail(err) {
+    console.warn(err);
+    $("details").innerHTML = `<p class="hint">Fehler: ${esc(err.message || err)}</p>`;
+  }
+
+  async function init() {
+    const index = await fetchJSON("/tiles/index.json");
+    catalogue = index.geographies;
+    catalogue.basemap_attribution = index.basemap_attribution;
+    if (!catalogue.length) {
+      $("details").innerHTML = '<p class="hint">Keine Builds gefunden. <code>make run</code> baut sie.</p>';
+      return;
+    }
+    const h = readHash();
+    state = normalise(h);
+    const geo = geoOf(state.g);
+    const camera = h.camera ? { center: h.camera.center, zoom: h.camera.zoom }
+      : { bounds: geo.bounds, fitBoundsOptions: { padding: 20 } };
+    map = new maplibregl.Map({
+      container: "map",
+      style: { version: 8, sources: {}, layers: [] },
+      ...camera,
+      attributionControl: { compact: false },
+      dragRotate: false,
+      pitchWithRotate: false,
+    });
+    map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+    map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+    map.touchZoomRotate.disableRotation();
+    map.on("mousemove", onMove);
+    map.on("mouseout", () => highlight(null));
+    map.on("click", onClick);
+    map.on("moveend", writeHash);
+    document.querySelectorAll("#controls select").forEach((s) => s.addEventListener("change", onControl));
+    window.addEventListener("hashchange", () => {
+      const next = readHash();
+      if (next.g === state.g && next.l === state.l && next.i === state.i && next.y === state.y) return;
+      const geoChanged = next.g !== state.g;
+      state = normalise(next);
+      if (next.camera) map.jumpTo(next.camera);
+      applyView({ fit: geoChanged && !next.camera }).catch(fail);
+    });
+    window.quartier = { map, state: () => ({ ...state }), legend: () => legend, rows: () => rows };
+    map.on("load", () => applyView({ fit: false }).catch(fail));
+  }
+
+  init().catch(fail);
+})();

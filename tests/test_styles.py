@@ -1,0 +1,146 @@
+"""MapLibre styles: class breaks, colour expressions, withheld hatching, legends, sprite."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import mapclassify
+import numpy as np
+import pytest
+
+from geo.build import build
+from geo.errors import NotFoundError, ParameterError
+from geo.publish import PublishedBuild
+from geo.styles import (
+    HATCH_IMAGE,
+    RAMPS,
+    class_breaks,
+    format_number,
+    legend,
+    maplibre_style,
+    ramp_colors,
+    sprite,
+)
+
+SOURCE = {"type": "vector", "tiles": ["http://x/tiles/mini/{z}/{x}/{y}.mvt"]}
+
+
+@pytest.fixture
+def published(small_geography: Path, tmp_path: Path) -> PublishedBuild:
+    """The small fixture build (Brill's and Clausen's small counts are withheld)."""
+    return build(small_geography, out=tmp_path / "data" / "mini", say=lambda _: None).published
+
+
+def _step_class(expr: list, value: float) -> str:
+    """Evaluate a MapLibre ``step`` expression the way MapLibre does (stops lower-inclusive)."""
+    color = expr[2]
+    for stop, out in zip(expr[3::2], expr[4::2], strict=True):
+        if value >= stop:
+            color = out
+    return color
+
+
+def test_fisher_jenks_breaks_are_mapclassify_breaks() -> None:
+    """Default classes are mapclassify's Fisher-Jenks bins, with counts and a 5-colour ramp."""
+    rng = np.random.default_rng(1)
+    y = np.round(rng.gamma(2, 5, 200), 4)
+    breaks = class_breaks(y)
+    assert breaks is not None
+    assert breaks.upper == pytest.approx(tuple(mapclassify.FisherJenks(y, k=5).bins))
+    assert breaks.colors == tuple(RAMPS["YlOrRd"][5])
+    assert sum(breaks.counts) == len(y)
+    assert breaks.lower == y.min()
+
+
+def test_other_methods_and_bad_parameters() -> None:
+    """Quantiles work; unknown methods, ramps and k raise ParameterError."""
+    y = np.arange(100, dtype=float)
+    assert len(class_breaks(y, method="quantiles", k=4).upper) == 4  # type: ignore[union-attr]
+    with pytest.raises(ParameterError, match="unknown classification 'magic'"):
+        class_breaks(y, method="magic")
+    with pytest.raises(ParameterError, match="k must be between"):
+        class_breaks(y, k=12)
+    with pytest.raises(ParameterError, match="unknown colour ramp"):
+        ramp_colors("Rainbow", 5)
+
+
+def test_few_distinct_values_give_fewer_classes() -> None:
+    """Two distinct rates make two classes; no values make no classes."""
+    breaks = class_breaks([1.0, 1.0, 2.0])
+    assert breaks is not None and breaks.upper == (1.0, 2.0)
+    assert class_breaks([]) is None
+    assert class_breaks([np.nan]) is None
+
+
+def test_step_expression_puts_break_values_where_mapclassify_does(published: PublishedBuild) -> None:
+    """Classes are upper-inclusive in mapclassify; the style's step stops agree at the breaks."""
+    style = maplibre_style(published, "auslaenderanteil", source=SOURCE, level="quartier")
+    fill = next(lyr for lyr in style["layers"] if lyr["id"] == "quartier-fill")
+    expr = fill["paint"]["fill-color"]
+    assert expr[0] == "step"
+    lg = style["metadata"]["quartier:legend"]
+    for cls in lg["classes"]:
+        assert _step_class(expr, cls["max"]) == cls["color"]
+
+
+def test_style_covers_every_level_one_visible(published: PublishedBuild) -> None:
+    """Each level has nodata, fill, withheld and line layers; only the chosen one is visible,
+    and its parent level is drawn as outline."""
+    style = maplibre_style(published, "sgb2_quote", source=SOURCE, level="quartier")
+    ids = {lyr["id"]: lyr for lyr in style["layers"]}
+    for level in ("stadtbezirk", "quartier"):
+        for role in ("nodata", "fill", "withheld", "line", "outline"):
+            assert f"{level}-{role}" in ids
+    assert ids["quartier-fill"]["layout"]["visibility"] == "visible"
+    assert ids["stadtbezirk-fill"]["layout"]["visibility"] == "none"
+    assert ids["stadtbezirk-outline"]["layout"]["visibility"] == "visible"
+    assert set(style["metadata"]["quartier:legends"]) == {"stadtbezirk", "quartier"}
+
+
+def test_withheld_areas_are_hatched_and_counted(published: PublishedBuild) -> None:
+    """Withheld areas: their own layer with the hatch pattern; the legend counts them."""
+    style = maplibre_style(published, "auslaenderanteil", source=SOURCE, sprite_url="http://x/s")
+    layer = next(lyr for lyr in style["layers"] if lyr["id"] == "quartier-withheld")
+    assert layer["paint"]["fill-pattern"] == HATCH_IMAGE
+    assert layer["filter"] == ["==", ["get", "auslaenderanteil_status"], "suppressed"]
+    lg = legend(published, "auslaenderanteil", "quartier")
+    assert lg["withheld"]["count"] >= 1 and lg["withheld"]["label"] == "geheim (Datenschutz)"
+    assert sum(c["count"] for c in lg["classes"]) + lg["withheld"]["count"] \
+        + lg["missing"]["count"] == 5
+    assert style["sprite"] == "http://x/s"
+
+
+def test_year_other_than_latest_matches_area_ids(published: PublishedBuild) -> None:
+    """For a year the tiles do not carry, colours are spelled out per area_id."""
+    import dataclasses
+
+    import pandas as pd
+
+    older = published.values.assign(year=2020)
+    two_years = dataclasses.replace(published, values=pd.concat([older, published.values]),
+                                    years=(2020, 2023))
+    style = maplibre_style(two_years, "auslaenderanteil", source=SOURCE, year=2020)
+    fill = next(lyr for lyr in style["layers"] if lyr["id"] == "quartier-fill")
+    assert fill["paint"]["fill-color"][0] == "match"
+    assert fill["filter"][0] == "in"
+    assert style["metadata"]["quartier:year"] == 2020
+    with pytest.raises(NotFoundError, match="year 1999"):
+        maplibre_style(published, "auslaenderanteil", source=SOURCE, year=1999)
+
+
+def test_legend_labels_are_german() -> None:
+    """Decimal comma in labels."""
+    assert format_number(1234.56) == "1\u202f234,6"
+    assert format_number(0.5, 2) == "0,50"
+
+
+def test_sprite_is_a_png_of_the_declared_size() -> None:
+    """The hatch sprite: PNG header with the size the index declares, at 1x and 2x."""
+    for ratio in (1, 2):
+        index, png = sprite(ratio)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", png[16:24])
+        entry = index[HATCH_IMAGE]
+        assert (width, height) == (entry["width"], entry["height"])
+        assert entry["pixelRatio"] == ratio
