@@ -73,6 +73,19 @@ class _Tree:
         return len(self.parent)
 
 
+def _level_order(lv: np.ndarray, ids: np.ndarray, pid: np.ndarray) -> list[str]:
+    """Levels coarsest first, following parent ids down from the total (row order as fallback)."""
+    names = [str(n) for n in pd.unique(lv) if n != TOTAL_LEVEL]
+    order = [TOTAL_LEVEL]
+    while len(order) <= len(names):
+        above = set(ids[lv == order[-1]].tolist())
+        nxt = [n for n in names if n not in order and set(pid[lv == n].tolist()) <= above]
+        if not nxt:
+            return [TOTAL_LEVEL, *names]
+        order.append(nxt[0])
+    return order
+
+
 def _build_tree(areas: pd.DataFrame) -> _Tree:
     missing = {"level", "area_id", "parent_id"} - set(areas.columns)
     if missing:
@@ -80,12 +93,9 @@ def _build_tree(areas: pd.DataFrame) -> _Tree:
     lv = areas["level"].astype(str).to_numpy()
     ids = areas["area_id"].astype(str).to_numpy()
     pid = areas["parent_id"].fillna("").astype(str).to_numpy()
-    levels: list[str] = [TOTAL_LEVEL]
-    for name in pd.unique(lv):
-        if name != TOTAL_LEVEL:
-            levels.append(str(name))
     if (lv == TOTAL_LEVEL).sum() != 1:
         raise DisclosureError(f"areas: expected exactly one row with level '{TOTAL_LEVEL}'")
+    levels = _level_order(lv, ids, pid)
     rank = {name: i for i, name in enumerate(levels)}
     depth = np.array([rank[v] for v in lv], dtype=np.int64)
     order = np.lexsort((ids, depth))
@@ -359,27 +369,63 @@ def _lp_intervals(
     ).tocsr()
     _, label = connected_components(graph, directed=False)
     want = col_pos[cells]
-    for comp in np.unique(label[want]):
-        vars_ = np.flatnonzero(label[:k] == comp)
+    label_w = label[want]
+    cap = 4.0 * float(np.abs(val[known]).sum()) + 1000.0
+    batch: list[tuple[sp.csr_matrix, np.ndarray, int, np.ndarray]] = []
+    size = 0
+    for comp in np.unique(label_w):
         rows = np.flatnonzero(label[k:] == comp)
-        sub = a_w[rows][:, vars_]
-        b = rhs[rows]
-        targets = np.flatnonzero(label[want] == comp)
         if len(rows) == 0:
-            continue  # isolated: [0, inf)
-        local = {int(c): i for i, c in enumerate(vars_)}
-        for t in targets:
-            i = local[int(want[t])]
-            obj = np.zeros(len(vars_))
-            obj[i] = 1.0
-            res = linprog(obj, A_eq=sub, b_eq=b, bounds=(0, None), method="highs")
-            if res.status == 2:  # infeasible: published figures contradict the relations
-                lo[t], hi[t] = _INF, -_INF
-                continue
-            lo[t] = max(0.0, float(res.fun))
-            res = linprog(-obj, A_eq=sub, b_eq=b, bounds=(0, None), method="highs")
-            hi[t] = _INF if res.status == 3 else float(-res.fun)
+            continue  # a withheld cell in no relation: [0, inf)
+        vars_ = np.flatnonzero(label[:k] == comp)
+        sub = a_w[rows][:, vars_]
+        local = np.full(k, -1)
+        local[vars_] = np.arange(len(vars_))
+        for t in np.flatnonzero(label_w == comp):
+            batch.append((sub, rhs[rows], int(local[want[t]]), np.array([t])))
+            size += len(vars_)
+            if size >= _LP_BATCH:
+                _solve_batch(batch, cap, lo, hi)
+                batch, size = [], 0
+    if batch:
+        _solve_batch(batch, cap, lo, hi)
     return lo, hi
+
+
+_LP_BATCH = 20_000  # variables per batched LP
+
+
+def _solve_batch(
+    batch: list[tuple[sp.csr_matrix, np.ndarray, int, np.ndarray]],
+    cap: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> None:
+    """Min and max of one target per block, all blocks in one block-diagonal LP per sense.
+
+    The blocks share no variable, so the optimum of the summed objective is the optimum of
+    every block: one HiGHS call replaces one call per cell.
+    """
+    a = sp.block_diag([blk[0] for blk in batch], format="csr")
+    b = np.concatenate([blk[1] for blk in batch])
+    offsets = np.cumsum([0] + [blk[0].shape[1] for blk in batch[:-1]])
+    pos = offsets + np.array([blk[2] for blk in batch])
+    obj = np.zeros(a.shape[1])
+    obj[pos] = 1.0
+    res_lo = linprog(obj, A_eq=a, b_eq=b, bounds=(0, cap), method="highs")
+    res_hi = linprog(-obj, A_eq=a, b_eq=b, bounds=(0, cap), method="highs")
+    if res_lo.status != 0 or res_hi.status != 0:
+        if len(batch) > 1:  # a contradiction somewhere: solve blocks one by one
+            for blk in batch:
+                _solve_batch([blk], cap, lo, hi)
+            return
+        t = batch[0][3]
+        lo[t], hi[t] = _INF, -_INF  # published figures contradict the relations
+        return
+    for (_, _, _, t), p in zip(batch, pos, strict=True):
+        lo[t] = max(0.0, float(res_lo.x[p]))
+        top = float(res_hi.x[p])
+        hi[t] = _INF if top >= cap * 0.5 else top
 
 
 def _table_intervals(
@@ -623,7 +669,8 @@ def _repair(table: _Table, cell: int, withheld: np.ndarray, width: int) -> list[
     cost_all = _cell_costs(table)
     x_all = np.maximum(table.x, 0).astype(float)
     limit = float(width) if table.is_tree else None
-    for radius in (2, 4, 8, 10_000):
+    total_cell = np.tile(table.tree.depth == 0, nv)
+    for radius in (3, 6, 10_000):
         nodes = _neighbourhood(table.tree, node, radius)
         cols = np.concatenate([j * n_nodes + nodes for j in range(nv)])
         cols = cols[~table.missing[cols]]
@@ -665,7 +712,9 @@ def _repair(table: _Table, cell: int, withheld: np.ndarray, width: int) -> list[
         if res.status == 0:
             flow = res.x[: 4 * k].reshape(4, k).sum(axis=0)
             used = cols[(flow > 1e-7) & pub]
-            return sorted(int(u) for u in used)
+            if not total_cell[used].any() or len(nodes) >= n_nodes:
+                return sorted(int(u) for u in used)
+            # the total row only when unavoidable: look further first
         if len(nodes) >= n_nodes:
             break
     raise DisclosureError("a cell cannot be protected even by withholding every other cell")
@@ -676,16 +725,73 @@ def _repair(table: _Table, cell: int, withheld: np.ndarray, width: int) -> list[
 # --------------------------------------------------------------------------------------------
 
 
+_LINKED_TREE_FIRST = True
+_LOCAL_RADIUS = 3  # tree distance of the neighbourhood a local attacker LP frees
+
+
+def _near_cells(table: _Table, node: int, radius: int) -> np.ndarray:
+    """Non-missing cells of all variables of the areas within ``radius`` of ``node``."""
+    key = (node, radius)
+    cache = table.__dict__.setdefault("_near", {})
+    if key not in cache:
+        nodes = _neighbourhood(table.tree, node, radius)
+        cols = np.concatenate([j * table.n_nodes + nodes for j in range(len(table.var_codes))])
+        cache[key] = np.sort(cols[~table.missing[cols]])
+    return cache[key]
+
+
+def _local_widths(table: _Table, withheld: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Lower bounds of the interval widths of ``cells`` (used only inside ``protect``).
+
+    Each cell gets an attacker LP in which only the withheld cells near it are unknown and
+    every other cell is fixed at its true value. The attacker then knows more than in reality,
+    so a width found here is never wider than the true one: a cell protected locally is
+    protected. All cells' LPs are solved together as one block-diagonal LP.
+    """
+    lo = np.zeros(len(cells))
+    hi = np.full(len(cells), _INF)
+    if not len(cells):
+        return hi - lo
+    x = np.maximum(table.x, 0).astype(float)
+    rel = table.relations.tocsc()
+    cap = 4.0 * float(x.sum()) + 1000.0
+    batch = []
+    size = 0
+    for k, cell in enumerate(cells.tolist()):
+        near = _near_cells(table, cell % table.n_nodes, _LOCAL_RADIUS)
+        cols = near[withheld[near]]
+        sub = rel[:, cols]
+        rows = np.flatnonzero(np.diff(sub.tocsr().indptr) > 0)
+        if not len(rows):
+            continue  # in no relation: [0, inf)
+        a = sub.tocsr()[rows]
+        i = int(np.searchsorted(cols, cell))
+        batch.append((a, a @ x[cols], i, np.array([k])))
+        size += len(cols)
+        if size >= _LP_BATCH:
+            _solve_batch(batch, cap, lo, hi)
+            batch, size = [], 0
+    if batch:
+        _solve_batch(batch, cap, lo, hi)
+    return hi - lo
+
+
 def _under_protected(
     table: _Table,
     withheld: np.ndarray,
     need: np.ndarray,
     width: int,
     targets: np.ndarray | None = None,
+    local_first: bool = True,
 ) -> list[int]:
+    """Cells among ``targets`` (default: all withheld cells needing it) that are too narrow."""
     known = ~withheld & ~table.missing
     if targets is None:
         targets = np.flatnonzero(need & withheld)
+    if not len(targets):
+        return []
+    if not table.is_tree and local_first:  # cheap sufficient check, exact LP where it fails
+        targets = targets[_local_widths(table, withheld, targets) < width - 1e-9]
     cells, lo, hi = _table_intervals(table, known, np.maximum(table.x, 0), targets)
     bad = cells[hi - lo < width - 1e-9]
     return sorted(bad.tolist())
@@ -698,17 +804,24 @@ def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) ->
         return
     cost = _cell_costs(table)
     order = secondary[np.lexsort((secondary, -cost[secondary]))]
-    tree = table.tree
+    fragile = np.zeros(0, dtype=np.int64)  # protected, but not by the local sufficient check
+    if not table.is_tree:
+        prim = np.flatnonzero(need & withheld)
+        fragile = prim[_local_widths(table, withheld, prim) < width - 1e-9]
     for c in order.tolist():
         withheld[c] = False
         if table.is_tree:
             ok = _block_ok(table, withheld, need, width, c)
         else:
-            withheld[c] = True
-            label = _components(table.relations, withheld)
-            targets = np.flatnonzero(need & withheld & (label == label[c]))
-            withheld[c] = False
-            ok = not _under_protected(table, withheld, need, width, targets)
+            # publishing c changes the local check only of cells near it; cells protected
+            # only by the exact check are re-checked every time
+            near = _near_cells(table, c % table.n_nodes, _LOCAL_RADIUS)
+            targets = np.union1d(near[need[near] & withheld[near]], fragile)
+            local = _local_widths(table, withheld, targets)
+            weak = targets[local < width - 1e-9]
+            ok = not _under_protected(table, withheld, need, width, weak, local_first=False)
+            if ok:
+                fragile = np.union1d(fragile, weak)
         if not ok:
             withheld[c] = True
 
@@ -794,21 +907,24 @@ def _protect_table(table: _Table, primary: np.ndarray, width: int, prune: bool) 
     n_nodes = table.n_nodes
     withheld = primary.copy()
     x = table.x
-    for j in range(len(table.var_codes)):
-        sl = slice(j * n_nodes, (j + 1) * n_nodes)
-        if not primary[sl].any():
-            continue
-        _greedy_tree(table.tree, x[sl], table.missing[sl], withheld[sl], primary[sl], width)
+    if table.is_tree or _LINKED_TREE_FIRST:
+        for j in range(len(table.var_codes)):
+            sl = slice(j * n_nodes, (j + 1) * n_nodes)
+            if not primary[sl].any():
+                continue
+            _greedy_tree(table.tree, x[sl], table.missing[sl], withheld[sl], primary[sl], width)
     for _ in range(10_000):
         bad = _under_protected(table, withheld, primary, width)
         if not bad:
             break
+        changed = np.zeros(n_nodes, dtype=bool)  # areas where this round added cells
         for cell in bad:
-            if not table.is_tree and not _under_protected(
-                table, withheld, primary, width, np.array([cell])
-            ):
-                continue  # an earlier repair in this round already protected it
-            withheld[_repair(table, cell, withheld, width)] = True
+            if not table.is_tree and changed[_near_cells(table, cell % n_nodes, _LOCAL_RADIUS) % n_nodes].any():
+                if not _under_protected(table, withheld, primary, width, np.array([cell])):
+                    continue  # an earlier repair in this round already protected it
+            added = _repair(table, cell, withheld, width)
+            withheld[added] = True
+            changed[np.array(added, dtype=np.int64) % n_nodes] = True
     else:  # pragma: no cover - each repair adds a cell, so this cannot loop forever
         raise DisclosureError("secondary suppression did not converge")
     if prune:

@@ -15,7 +15,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import branca.element
 import folium
@@ -138,7 +138,8 @@ def classify(values: np.ndarray, scheme: str = DEFAULT_SCHEME, k: int = CLASSES,
     distinct = np.unique(data)
     k = min(k, distinct.size)
     if k == 1:
-        return Classes(scheme, (float(distinct[0]), float(distinct[0])), (color_brewer(ramp, 3)[1],))
+        only = float(distinct[0])
+        return Classes(scheme, (only, only), (color_brewer(ramp, 3)[1],))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Numba not installed" and small-sample notes
         classifier = mapclassify.classify(data, scheme, k=k)
@@ -352,7 +353,8 @@ _PAGE_CSS = """
 <style>
 .q-title{position:absolute;top:8px;left:50px;right:8px;z-index:1000;pointer-events:none;
  font:600 15px/1.3 system-ui,sans-serif}
-.q-title span{background:rgba(255,255,255,.85);padding:3px 8px;border-radius:3px;display:inline-block}
+.q-title span{background:rgba(255,255,255,.85);padding:3px 8px;border-radius:3px;
+ display:inline-block}
 .q-title .q-notice{background:#fff3cd;font-weight:400;font-size:12px;margin-top:3px}
 .q-legend{background:rgba(255,255,255,.9);padding:6px 8px;font:12px/1.5 system-ui,sans-serif;
  border-radius:3px;box-shadow:0 1px 4px rgba(0,0,0,.3)}
@@ -403,7 +405,8 @@ def _localise_assets(root: branca.element.Element, prefix: str) -> None:
             local = []
             for name, url in links:
                 if url not in VENDORED:
-                    raise ValueError(f"Folium asset {url} is not vendored (see static/vendor/folium)")
+                    raise ValueError(f"Folium asset {url} is not vendored "
+                                     "(see static/vendor/folium)")
                 local.append((name, f"{prefix}/{VENDORED[url]}"))
             setattr(element, attr, local)
 
@@ -450,10 +453,12 @@ def folium_map(
     ).add_to(fmap)
     fmap.add_child(_Control(_legend_html(data), "bottomright"))
     fmap.add_child(_Control(_small_print(data, permalink, basemap_attribution), "bottomleft"))
-    root = fmap.get_root()
+    root = cast(branca.element.Figure, fmap.get_root())
     root.header.add_child(branca.element.Element(_PAGE_CSS), name="quartier_css")
     root.header.add_child(
-        branca.element.Element(f"<title>{html.escape(data.title)}</title>"), name="title"
+        branca.element.Element(f"<title>{html.escape(data.title)}</title>"
+                               '<link rel="icon" href="data:,">'),  # no favicon request
+        name="title",
     )
     if permalink:
         root.header.add_child(

@@ -51,7 +51,8 @@ def _rgba(hex_color: str, alpha: int = 255) -> str:
 def _props(items: dict[str, str]) -> str:
     """Symbol-layer properties in both QML forms (Option map for new QGIS, prop for old)."""
     options = "".join(
-        f'<Option name={quoteattr(k)} type="QString" value={quoteattr(v)}/>' for k, v in items.items()
+        f'<Option name={quoteattr(k)} type="QString" value={quoteattr(v)}/>'
+        for k, v in items.items()
     )
     props = "".join(f"<prop k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in items.items())
     return f'<Option type="Map">{options}</Option>{props}'
@@ -97,7 +98,8 @@ def renderer_expression(indicator: str) -> str:
 def layer_qml(published: PublishedBuild, level: str, indicator: str | None = None,
               scheme: str = DEFAULT_SCHEME) -> str:
     """The QML of one level: graduated classes of ``indicator`` (default: the first)."""
-    ind = published.catalogue.indicator(indicator) if indicator else published.catalogue.indicators[0]
+    catalogue = published.catalogue
+    ind = catalogue.indicator(indicator) if indicator else catalogue.indicators[0]
     wide = wide_values(published, level)
     rates = pd.to_numeric(wide[ind.id], errors="coerce").to_numpy(dtype=float)
     status = wide[f"{ind.id}_status"].astype(str).to_numpy()
@@ -170,7 +172,7 @@ def add_layer_styles(gpkg_path: Path, published: PublishedBuild) -> None:
         return
     ind = published.catalogue.indicators[0]
     rows = []
-    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    now = pd.Timestamp(datetime.now(UTC).replace(microsecond=0))
     for level in [*published.geography.level_ids, TOTAL]:
         info = pyogrio.read_info(gpkg_path, layer=level)
         name = published.geography.level(level).name

@@ -1,9 +1,10 @@
 """MapLibre styles of a published build: class breaks (mapclassify), colour ramps, legends.
 
 A style covers every level of the build's tiles (one visible at a time) for one indicator and
-year. For the latest year the colours come from the tile properties themselves (a ``step``
-over ``<indicator>``), which QGIS's style converter understands too; for earlier years,
-which the tiles do not carry, the class of each area is spelled out by ``area_id`` (``match``).
+year. For the latest year the classes filter on the tile properties themselves (one fill layer per
+class, ``<indicator>`` compared with the class bounds), which QGIS's style converter
+understands too; for earlier years, which the tiles do not carry, each class layer lists its
+areas by ``area_id``.
 Withheld areas are grey and hatched (``fill-pattern`` from the sprite below), areas without
 data light grey.
 """
@@ -159,7 +160,8 @@ class _LevelMap:
 def _level_map(published: PublishedBuild, indicator: str, level: str, year: int, method: str,
                k: int, ramp: str) -> _LevelMap:
     rows = published.values
-    rows = rows[(rows["level"] == level) & (rows["indicator"] == indicator) & (rows["year"] == year)]
+    rows = rows[(rows["level"] == level) & (rows["indicator"] == indicator)
+                & (rows["year"] == year)]
     areas = published.areas.loc[published.areas["level"] == level, "area_id"].tolist()
     status = dict(zip(rows["area_id"], rows["status"], strict=True))
     ids: dict[str, list[str]] = {"published": [], "suppressed": [], "missing": []}
@@ -198,8 +200,9 @@ def _legend(published: PublishedBuild, ind: Indicator, lm: _LevelMap, method: st
             lo_text = format_number(lo, dec)
             label = (f"{lo_text}{suffix}" if lo == hi else
                      f"{'' if i == 0 else 'über '}{lo_text} bis {format_number(hi, dec)}{suffix}")
-            classes.append({"min": lo, "max": hi, "min_inclusive": i == 0, "color": lm.breaks.colors[i],
-                            "count": lm.breaks.counts[i], "label": label})
+            classes.append({"min": lo, "max": hi, "min_inclusive": i == 0,
+                            "color": lm.breaks.colors[i], "count": lm.breaks.counts[i],
+                            "label": label})
     return {
         "level": lm.level,
         "level_name": published.geography.level(lm.level).name,
@@ -218,20 +221,27 @@ def _legend(published: PublishedBuild, ind: Indicator, lm: _LevelMap, method: st
     }
 
 
-def _fill_color(ind: str, lm: _LevelMap, latest: bool) -> Any:
+def _class_filters(ind: str, lm: _LevelMap, latest: bool) -> list[tuple[str, list[Any]]]:
+    """(colour, filter) per class. One fill layer per class with a plain comparison filter
+    renders the same in every MapLibre version and in QGIS (whose converter skips ``step``)."""
     b = lm.breaks
     if b is None:
-        return MISSING_COLOR
-    if latest:
-        expr: list[Any] = ["step", ["to-number", ["get", ind]], b.colors[0]]
-        for upper, color in zip(b.upper[:-1], b.colors[1:], strict=True):
-            # classes are upper-inclusive; step stops are lower-inclusive
-            expr += [float(np.nextafter(upper, np.inf)), color]
-        return expr
-    match: list[Any] = ["match", ["get", "area_id"]]
-    for cls, ids in sorted(lm.classes.items()):
-        match += [ids, b.colors[cls]]
-    return [*match, MISSING_COLOR] if len(match) > 2 else MISSING_COLOR
+        return []
+    out = []
+    lows = [None, *b.upper[:-1]]
+    for i, (low, high, color) in enumerate(zip(lows, b.upper, b.colors, strict=True)):
+        if not latest:
+            ids = lm.classes.get(i, [])
+            out.append((color, ["in", ["get", "area_id"], ["literal", ids]]))
+            continue
+        # classes are upper-inclusive, as in mapclassify; the first starts at the minimum
+        parts: list[Any] = [["==", ["get", f"{ind}_status"], "published"]]
+        if low is not None:
+            parts.append([">", ["get", ind], low])
+        if i < len(b.upper) - 1:
+            parts.append(["<=", ["get", ind], high])
+        out.append((color, ["all", *parts]))
+    return out
 
 
 def _status_filter(ind: str, lm: _LevelMap, status: str, latest: bool) -> list[Any]:
@@ -249,10 +259,12 @@ def _layers_for_level(ind: str, lm: _LevelMap, *, latest: bool, visible: bool, o
         {"id": f"{lm.level}-nodata", "type": "fill", **base, "layout": dict(vis),
          "paint": {"fill-color": MISSING_COLOR, "fill-opacity": opacity},
          "metadata": {**meta, "quartier:role": "missing"}},
-        {"id": f"{lm.level}-fill", "type": "fill", **base, "layout": dict(vis),
-         "filter": _status_filter(ind, lm, "published", latest),
-         "paint": {"fill-color": _fill_color(ind, lm, latest), "fill-opacity": opacity},
-         "metadata": {**meta, "quartier:role": "fill"}},
+        *[
+            {"id": f"{lm.level}-fill-{i}", "type": "fill", **base, "layout": dict(vis),
+             "filter": flt, "paint": {"fill-color": color, "fill-opacity": opacity},
+             "metadata": {**meta, "quartier:role": "fill", "quartier:class": i}}
+            for i, (color, flt) in enumerate(_class_filters(ind, lm, latest))
+        ],
         {"id": f"{lm.level}-withheld", "type": "fill", **base, "layout": dict(vis),
          "filter": _status_filter(ind, lm, "suppressed", latest),
          "paint": {"fill-pattern": HATCH_IMAGE, "fill-opacity": opacity},
@@ -283,12 +295,14 @@ def maplibre_style(
     ramp: str = DEFAULT_RAMP,
     basemap_url: str = "",
     basemap_attribution: str = "",
+    only_level: bool = False,
 ) -> dict[str, Any]:
     """A MapLibre style (spec v8) of one indicator and year over every level of the tiles.
 
     ``source`` is the vector source (``tiles`` or ``url``); ``level`` (default: the finest)
     is visible, the others are hidden layers; the parent level is drawn as an outline.
-    ``metadata["quartier:legends"]`` holds the legend of each level.
+    ``metadata["quartier:legends"]`` holds the legend of each level. ``only_level`` leaves
+    the hidden levels out (QGIS before 3.26 draws layers whose visibility is ``none``).
     """
     ind = published.catalogue.indicator(indicator)
     geo = published.geography
@@ -312,6 +326,12 @@ def maplibre_style(
     for lv in all_levels:
         lm = _level_map(published, indicator, lv, year, method, k, ramp)
         legends[lv] = _legend(published, ind, lm, method)
+        if only_level and lv != level:
+            if lv == parent[level]:
+                layers += [lyr for lyr in _layers_for_level(
+                    indicator, lm, latest=latest, visible=False, outline=True, opacity=opacity)
+                    if lyr["id"].endswith("-outline")]
+            continue
         layers += _layers_for_level(indicator, lm, latest=latest, visible=lv == level,
                                     outline=lv == parent[level] and lv != level, opacity=opacity)
     layers.append({"id": "total-outline", "type": "line", "source": SOURCE, "source-layer": TOTAL,

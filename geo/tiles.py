@@ -30,11 +30,12 @@ import shapely
 from pmtiles.tile import (
     Compression,
     Entry,
+    MagicNumberNotFound,
+    SpecVersionUnsupported,
     TileType,
     deserialize_directory,
     deserialize_header,
     find_tile,
-    serialize_directory,
     serialize_header,
     tileid_to_zxy,
     zxy_to_tileid,
@@ -354,7 +355,8 @@ def _encode_tile(
             polys = [g for g in shapely.get_parts(local) if g.geom_type == "Polygon"]
             if not polys:
                 continue
-            commands = _polygon_geometry(shapely.MultiPolygon(polys) if len(polys) > 1 else polys[0])
+            merged = shapely.MultiPolygon(polys) if len(polys) > 1 else polys[0]
+            commands = _polygon_geometry(merged)
             if len(commands):
                 features.append((int(i), commands))
         if features:
@@ -362,7 +364,9 @@ def _encode_tile(
     return b"".join(out) if out else None
 
 
-def iter_tiles(published: PublishedBuild, zooms: ZoomRange) -> Iterator[tuple[int, int, int, bytes]]:
+def iter_tiles(
+    published: PublishedBuild, zooms: ZoomRange
+) -> Iterator[tuple[int, int, int, bytes]]:
     """Yield ``(z, x, y, mvt bytes)`` of every non-empty tile, uncompressed, zoom by zoom."""
     levels = _levels(published)
     bounds = tuple(shapely.total_bounds(np.concatenate([lv.geometry for lv in levels])))
@@ -419,7 +423,8 @@ def tiles_metadata(published: PublishedBuild, zooms: ZoomRange) -> dict[str, Any
             "release_id": published.release_id,
             "notice": geo.notice,
             "levels": [TOTAL, *geo.level_ids],
-            "years": {ind.id: published.latest_year(ind.id) for ind in published.catalogue.indicators},
+            "years": {ind.id: published.latest_year(ind.id)
+                      for ind in published.catalogue.indicators},
             "fields": {
                 "<indicator>": "Rate (je 'per', Einheit 'unit') des letzten Jahres",
                 "<indicator>_status": "published | suppressed (geheim) | missing",
@@ -455,7 +460,8 @@ def write_pmtiles(
         "min_lon_e7": int(lon0 * 1e7), "min_lat_e7": int(lat0 * 1e7),
         "max_lon_e7": int(math.ceil(lon1 * 1e7)), "max_lat_e7": int(math.ceil(lat1 * 1e7)),
         "center_zoom": centre_zoom,
-        "center_lon_e7": int((lon0 + lon1) / 2 * 1e7), "center_lat_e7": int((lat0 + lat1) / 2 * 1e7),
+        "center_lon_e7": int((lon0 + lon1) / 2 * 1e7),
+        "center_lat_e7": int((lat0 + lat1) / 2 * 1e7),
     }
     metadata = tiles_metadata(published, zooms)
     path = Path(path)
@@ -521,11 +527,13 @@ class PMTilesArchive:
         with open(self.path, "rb") as fh:
             stat = os.fstat(fh.fileno())
             self.size = stat.st_size
+            if self.size < 127:
+                raise BuildError(f"{self.path}: not a PMTiles v3 archive (only {self.size} bytes)")
             self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         self.key = (str(self.path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
         try:
             self.header = deserialize_header(self._map[:127])
-        except Exception as exc:  # noqa: BLE001 - the pmtiles package raises bare classes
+        except (MagicNumberNotFound, SpecVersionUnsupported, ValueError) as exc:
             raise BuildError(f"{self.path}: not a PMTiles v3 archive ({exc!r})") from exc
         h = self.header
         self.minzoom = int(h["min_zoom"])

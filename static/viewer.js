@@ -44,10 +44,10 @@
   function writeHash() {
     if (!map) return;
     const c = map.getCenter();
-    const p = new URLSearchParams({ g: state.g, l: state.l, i: state.i, y: String(state.y),
-                                    map: `${map.getZoom().toFixed(2)}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}` });
-    if (state.src === "xyz") p.set("src", "xyz");
-    const hash = "#" + p.toString();
+    const enc = encodeURIComponent;
+    let hash = `#g=${enc(state.g)}&l=${enc(state.l)}&i=${enc(state.i)}&y=${state.y}`
+      + `&map=${map.getZoom().toFixed(2)}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`;
+    if (state.src === "xyz") hash += "&src=xyz";
     if (location.hash !== hash) history.replaceState(null, "", hash);
   }
 

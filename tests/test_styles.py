@@ -32,13 +32,21 @@ def published(small_geography: Path, tmp_path: Path) -> PublishedBuild:
     return build(small_geography, out=tmp_path / "data" / "mini", say=lambda _: None).published
 
 
-def _step_class(expr: list, value: float) -> str:
-    """Evaluate a MapLibre ``step`` expression the way MapLibre does (stops lower-inclusive)."""
-    color = expr[2]
-    for stop, out in zip(expr[3::2], expr[4::2], strict=True):
-        if value >= stop:
-            color = out
-    return color
+def _matches(expr: list, props: dict) -> bool:
+    """Evaluate the filter subset the styles use (all, ==, >, <=, in + literal)."""
+    op = expr[0]
+    if op == "all":
+        return all(_matches(part, props) for part in expr[1:])
+    if op == "in":
+        return props.get(expr[1][1]) in expr[2][1]
+    value = props.get(expr[1][1])
+    if value is None:
+        return False
+    return {"==": value == expr[2], ">": value > expr[2], "<=": value <= expr[2]}[op]
+
+
+def _fill_layers(style: dict, level: str) -> list[dict]:
+    return [lyr for lyr in style["layers"] if lyr["id"].startswith(f"{level}-fill-")]
 
 
 def test_fisher_jenks_breaks_are_mapclassify_breaks() -> None:
@@ -73,15 +81,21 @@ def test_few_distinct_values_give_fewer_classes() -> None:
     assert class_breaks([np.nan]) is None
 
 
-def test_step_expression_puts_break_values_where_mapclassify_does(published: PublishedBuild) -> None:
-    """Classes are upper-inclusive in mapclassify; the style's step stops agree at the breaks."""
+def test_class_filters_put_break_values_where_mapclassify_does(published: PublishedBuild) -> None:
+    """Classes are upper-inclusive in mapclassify; exactly one class layer takes each bound."""
     style = maplibre_style(published, "auslaenderanteil", source=SOURCE, level="quartier")
-    fill = next(lyr for lyr in style["layers"] if lyr["id"] == "quartier-fill")
-    expr = fill["paint"]["fill-color"]
-    assert expr[0] == "step"
+    layers = _fill_layers(style, "quartier")
     lg = style["metadata"]["quartier:legend"]
+    assert [lyr["paint"]["fill-color"] for lyr in layers] == [c["color"] for c in lg["classes"]]
     for cls in lg["classes"]:
-        assert _step_class(expr, cls["max"]) == cls["color"]
+        for value in (cls["min"], cls["max"]):
+            props = {"auslaenderanteil": value, "auslaenderanteil_status": "published"}
+            hits = [lyr["paint"]["fill-color"] for lyr in layers if _matches(lyr["filter"], props)]
+            owner = next(c for c in lg["classes"] if (c["min"] < value or c["min_inclusive"])
+                         and value <= c["max"])
+            assert hits == [owner["color"]]
+    withheld = {"auslaenderanteil_status": "suppressed"}
+    assert not any(_matches(lyr["filter"], withheld) for lyr in layers)
 
 
 def test_style_covers_every_level_one_visible(published: PublishedBuild) -> None:
@@ -90,12 +104,21 @@ def test_style_covers_every_level_one_visible(published: PublishedBuild) -> None
     style = maplibre_style(published, "sgb2_quote", source=SOURCE, level="quartier")
     ids = {lyr["id"]: lyr for lyr in style["layers"]}
     for level in ("stadtbezirk", "quartier"):
-        for role in ("nodata", "fill", "withheld", "line", "outline"):
+        for role in ("nodata", "fill-0", "withheld", "line", "outline"):
             assert f"{level}-{role}" in ids
-    assert ids["quartier-fill"]["layout"]["visibility"] == "visible"
-    assert ids["stadtbezirk-fill"]["layout"]["visibility"] == "none"
+    assert ids["quartier-fill-0"]["layout"]["visibility"] == "visible"
+    assert ids["stadtbezirk-fill-0"]["layout"]["visibility"] == "none"
     assert ids["stadtbezirk-outline"]["layout"]["visibility"] == "visible"
     assert set(style["metadata"]["quartier:legends"]) == {"stadtbezirk", "quartier"}
+
+
+def test_only_level_leaves_hidden_levels_out(published: PublishedBuild) -> None:
+    """For QGIS < 3.26 the style can hold just the chosen level plus the parent outline."""
+    style = maplibre_style(published, "sgb2_quote", source=SOURCE, level="quartier",
+                           only_level=True)
+    ids = [lyr["id"] for lyr in style["layers"]]
+    assert "stadtbezirk-outline" in ids and "stadtbezirk-fill-0" not in ids
+    assert "quartier-fill-0" in ids
 
 
 def test_withheld_areas_are_hatched_and_counted(published: PublishedBuild) -> None:
@@ -121,9 +144,8 @@ def test_year_other_than_latest_matches_area_ids(published: PublishedBuild) -> N
     two_years = dataclasses.replace(published, values=pd.concat([older, published.values]),
                                     years=(2020, 2023))
     style = maplibre_style(two_years, "auslaenderanteil", source=SOURCE, year=2020)
-    fill = next(lyr for lyr in style["layers"] if lyr["id"] == "quartier-fill")
-    assert fill["paint"]["fill-color"][0] == "match"
-    assert fill["filter"][0] == "in"
+    for fill in _fill_layers(style, "quartier"):
+        assert fill["filter"][0] == "in"
     assert style["metadata"]["quartier:year"] == 2020
     with pytest.raises(NotFoundError, match="year 1999"):
         maplibre_style(published, "auslaenderanteil", source=SOURCE, year=1999)

@@ -6,12 +6,17 @@ import gzip
 import io
 import json
 import os
+import socket
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pmtiles.reader import MmapSource, Reader
@@ -20,6 +25,7 @@ from shapely.geometry import shape
 
 from geo.build import build
 from geo.publish import TILES_FILE, TOTAL, read_build
+from geo.styles import maplibre_style
 from geo.tiles import PMTilesArchive, decode_tile, open_archive, write_pmtiles, zoom_range
 from service.errors import add_exception_handlers
 from service.routers import tiles as tiles_router
@@ -78,6 +84,12 @@ def _client(data: Path, **settings: object) -> TestClient:
     store = BuildStore(data, check_seconds=0)
     app.include_router(tiles_router.router(store, Settings(data=data, **settings)))
     return TestClient(app)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _holes(geoms: list[shapely.Geometry]) -> int:
@@ -295,7 +307,8 @@ def test_index_lists_geographies_for_the_viewer(mini_build: Path) -> None:
     body = _client(mini_build.parent).get("/tiles/index.json").json()
     (geo,) = body["geographies"]
     assert geo["id"] == "mini" and [lv["id"] for lv in geo["levels"]] == ["stadtbezirk", "quartier"]
-    assert {t["name"] for t in geo["themes"]} == {"Rechtsstatus und Aufenthalt", "Soziale Sicherung"}
+    themes = {t["name"] for t in geo["themes"]}
+    assert themes == {"Rechtsstatus und Aufenthalt", "Soziale Sicherung"}
     assert geo["years"] == [2023] and body["basemap"] is False
 
 
@@ -382,3 +395,90 @@ def test_bundled_tiles_are_gap_free(gid: str, tmp_path_factory: pytest.TempPathF
     for z, x, y, data in archive.tiles():
         content = decode_tile(data)[finest]
         assert _holes([shape(f["geometry"]) for f in content["features"]]) == 0, (z, x, y)
+
+
+# --- a real client: QGIS loads the XYZ URL with the style (where python3-qgis exists) ------------
+
+QGIS_PYTHON = "/usr/bin/python3"
+QGIS_SCRIPT = """
+import json, os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform,
+    QgsDataSourceUri, QgsMapRendererSequentialJob, QgsMapSettings, QgsProject, QgsRectangle,
+    QgsVectorTileLayer)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+app = QgsApplication([], False)
+app.initQgis()
+base, zmin, zmax, bounds = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+uri = QgsDataSourceUri()
+uri.setParam("type", "xyz")
+uri.setParam("url", base + "/tiles/mini/{z}/{x}/{y}.mvt")
+uri.setParam("zmin", zmin)
+uri.setParam("zmax", zmax)
+uri.setParam("styleUrl", base + "/styles/mini/auslaenderanteil.json?level=quartier&levels=one")
+layer = QgsVectorTileLayer(bytes(uri.encodedUri()).decode(), "mini")
+message, ok = layer.loadDefaultStyle()
+settings = QgsMapSettings()
+settings.setLayers([layer])
+settings.setOutputSize(QSize(200, 150))
+settings.setBackgroundColor(QColor("white"))
+crs = QgsCoordinateReferenceSystem("EPSG:3857")
+settings.setDestinationCrs(crs)
+transform = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"), crs,
+                                   QgsProject.instance())
+settings.setExtent(transform.transformBoundingBox(QgsRectangle(*bounds)))
+job = QgsMapRendererSequentialJob(settings)
+job.start()
+job.waitForFinished()
+image = job.renderedImage()
+colours = sorted({QColor(image.pixel(x, y)).name() for x in range(0, 200, 2)
+                  for y in range(0, 150, 2)})
+print(json.dumps({"valid": layer.isValid(), "style": ok,
+                  "styles": [s.styleName() for s in layer.renderer().styles()],
+                  "colours": colours}))
+app.exitQgis()
+"""
+
+
+def _has_qgis() -> bool:
+    if not Path(QGIS_PYTHON).exists():
+        return False
+    return subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True,
+                          check=False).returncode == 0
+
+
+def test_qgis_loads_xyz_url_with_style(mini_build: Path, tmp_path: Path) -> None:
+    """QGIS (python3-qgis) opens the z/x/y URL as a vector tile layer with the style URL and
+    renders the class colours and the hatch of withheld areas."""
+    if not _has_qgis():
+        pytest.skip("python3-qgis is not installed")
+    published = read_build(mini_build)
+    archive = PMTilesArchive(mini_build / TILES_FILE)
+    style = maplibre_style(published, "auslaenderanteil", source={}, level="quartier")
+    class_colours = {c["color"] for c in style["metadata"]["quartier:legend"]["classes"]}
+    app = FastAPI()
+    add_exception_handlers(app)
+    app.include_router(tiles_router.router(BuildStore(mini_build.parent), Settings()))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        out = subprocess.run(
+            [QGIS_PYTHON, "-c", QGIS_SCRIPT, f"http://127.0.0.1:{port}", str(archive.minzoom),
+             str(archive.maxzoom), json.dumps(list(archive.bounds))],
+            capture_output=True, text=True, timeout=180, check=True,
+            env={**os.environ, "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)},
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["valid"] and result["style"]
+    assert "quartier-fill-0" in result["styles"] and "quartier-withheld" in result["styles"]
+    assert "stadtbezirk-fill-0" not in result["styles"]
+    assert class_colours & set(result["colours"])
+    assert "#d9d9d9" in result["colours"] or "#737373" in result["colours"]  # the hatch

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -20,6 +23,34 @@ GeographyPath = Annotated[str, Path(description="Geografie-ID, z. B. berlin-lor-
 Format = Literal["json", "csv", "csv-de", "geojson"]
 VALUE_FIELDS = ["level", "area_id", "name", "indicator", "year", "numerator", "denominator",
                 "rate", "ci_low", "ci_high", "status", "vs_total", "reliable"]
+
+
+Rendered = tuple[bytes, dict[str, str]]
+"""A response body and its extra headers."""
+CACHE_ENTRIES = 256
+"""Serialised value responses kept in memory (keyed by release and parameters)."""
+
+
+class ResponseCache:
+    """A small thread-safe LRU of rendered responses; keys name the release, so never stale."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[object, ...], Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...], render: Callable[[], Rendered]) -> Rendered:
+        """Return the cached body and headers, rendering them on a miss."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        rendered = render()
+        with self._lock:
+            self._items[key] = rendered
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return rendered
 
 
 def _plain(value: Any) -> Any:
@@ -142,9 +173,36 @@ def _geojson(build: PublishedBuild, indicator: str | None, year: int | None,
     }
 
 
+def _values_body(build: PublishedBuild, indicator: str | None, year: int | None,
+                 level: str | None, format: str) -> Rendered:
+    """Serialise the values in one format (raises NotFoundError for unknown ids)."""
+    geography = build.geography.id
+    level_id = level if level is not None else build.geography.level_ids[-1]
+    if format == "geojson":
+        collection = _geojson(build, indicator, year, level_id)
+        return json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode(), {}
+    frame = _select(build, indicator, year, level_id)
+    if format in ("csv", "csv-de"):
+        name = f"{geography}-{indicator or 'alle'}-{level_id}.csv"
+        return _csv(frame, german=format == "csv-de"), {
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Link": f'</downloads/{geography}/ATTRIBUTION.txt>; rel="license"',
+        }
+    body = {
+        "geography": geography,
+        "release_id": build.release_id,
+        "attribution": build.geography.attribution,
+        "notice": build.geography.notice or None,
+        "level": level_id,
+        "values": records(frame),
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), {}
+
+
 def router(store: BuildStore, settings: Settings) -> APIRouter:
     """Return the JSON API routes."""
     r = APIRouter(prefix="/api", tags=["Daten-API"])
+    cache = ResponseCache(CACHE_ENTRIES)
 
     def _headers(build: PublishedBuild) -> dict[str, str]:
         return {
@@ -207,28 +265,11 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     ) -> Response:
         """Published values; withheld values are empty (null) and marked status=suppressed."""
         build = store.get(geography)
-        level_id = level if level is not None else build.geography.level_ids[-1]
-        headers = _headers(build)
-        if format == "geojson":
-            body = _geojson(build, indicator, year, level_id)
-            return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-                            media_type="application/geo+json", headers=headers)
-        frame = _select(build, indicator, year, level_id)
-        if format in ("csv", "csv-de"):
-            name = f"{geography}-{indicator or 'alle'}-{level_id}.csv"
-            headers["Content-Disposition"] = f'attachment; filename="{name}"'
-            headers["Link"] = f'</downloads/{geography}/ATTRIBUTION.txt>; rel="license"'
-            return Response(_csv(frame, german=format == "csv-de"),
-                            media_type="text/csv; charset=utf-8", headers=headers)
-        body = {
-            "geography": geography,
-            "release_id": build.release_id,
-            "attribution": build.geography.attribution,
-            "notice": build.geography.notice or None,
-            "level": level_id,
-            "values": records(frame),
-        }
-        return JSONResponse(body, headers=headers)
+        key = (build.geography.id, build.release_id, indicator, year, level, format)
+        body, extra = cache.get(key, lambda: _values_body(build, indicator, year, level, format))
+        media = {"geojson": "application/geo+json", "json": "application/json"}.get(
+            format, "text/csv; charset=utf-8")
+        return Response(body, media_type=media, headers={**_headers(build), **extra})
 
     return r
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Annotated, Literal
 from urllib.parse import urlencode, urlsplit
 
@@ -13,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from geo import maps
-from service.routers.api import header_text
+from service.routers.api import Rendered, ResponseCache, header_text
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -35,37 +32,14 @@ GeographyPath = Annotated[str, Path(description="Geografie-ID, z. B. berlin-lor-
 IndicatorPath = Annotated[str, Path(description="Indikator-ID, z. B. auslaenderanteil")]
 
 
-_Rendered = tuple[bytes, dict[str, str]]
-
-
-class _RenderCache:
-    """A small thread-safe LRU of rendered bodies."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[object, ...], _Rendered] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[object, ...], render: Callable[[], _Rendered]) -> _Rendered:
-        """Return the cached body and headers, rendering them on a miss."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        body = render()
-        with self._lock:
-            self._items[key] = body
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return body
-
-
 def _content_security_policy(settings: Settings) -> str:
     """Only our own files; a configured basemap's host for images; who may embed the page."""
     img = "'self' data:"
     if settings.basemap_url:
         parts = urlsplit(settings.basemap_url.replace("{s}", "a"))
-        host = parts.netloc.replace("a.", "*.", 1) if "{s}" in settings.basemap_url else parts.netloc
+        host = parts.netloc
+        if "{s}" in settings.basemap_url:
+            host = host.replace("a.", "*.", 1)
         img += f" {parts.scheme}://{host}"
     return (
         "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -77,7 +51,7 @@ def _content_security_policy(settings: Settings) -> str:
 def router(store: BuildStore, settings: Settings) -> APIRouter:
     """Return the map routes."""
     r = APIRouter(tags=["Karten"])
-    cache = _RenderCache(CACHE_ENTRIES)
+    cache = ResponseCache(CACHE_ENTRIES)
     csp = _content_security_policy(settings)
 
     def _headers(key: tuple[object, ...], attribution: str) -> dict[str, str]:
@@ -105,7 +79,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         build = store.get(geography)
         key = (build.geography.id, build.release_id, "png", indicator, year, level, scheme)
 
-        def render() -> tuple[bytes, dict[str, str]]:
+        def render() -> Rendered:
             data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
             return maps.png_map(data), {}
 
@@ -130,7 +104,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         build = store.get(geography)
         key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
 
-        def render() -> tuple[bytes, dict[str, str]]:
+        def render() -> Rendered:
             data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
             query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme})
             permalink = f"{request.url.path}?{query}"

@@ -43,6 +43,8 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 FormatParam = Annotated[str | None, Query(
     pattern="^(json|geojson)$", description="Ausgabeformat: json oder geojson")]
+CrsParam = Annotated[str | None, Query(
+    description=f"Koordinatenreferenzsystem der Antwort; nur {CRS84} (Längen-/Breitengrad)")]
 CollectionPath = Annotated[str, Path(
     description="Collection-ID `{geografie}.{ebene}`, z. B. berlin-lor-2021.prognoseraum")]
 
@@ -189,7 +191,8 @@ def _parse_bbox(text: str) -> shapely.Geometry:
     if miny > maxy or not (-90 <= miny <= 90 and -90 <= maxy <= 90):
         raise OGCParameterError(f"bbox '{text}': latitudes must be within -90..90, lower first")
     if minx > maxx:  # crosses the antimeridian
-        return shapely.union(shapely.box(minx, miny, 180, maxy), shapely.box(-180, miny, maxx, maxy))
+        east = shapely.box(minx, miny, 180, maxy)
+        return shapely.union(east, shapely.box(-180, miny, maxx, maxy))
     return shapely.box(minx, miny, maxx, maxy)
 
 
@@ -216,6 +219,11 @@ def _datetime_matches(text: str, years: tuple[int, int]) -> bool:
     first = datetime(years[0], 1, 1, tzinfo=UTC)
     last = datetime(years[1], 12, 31, 23, 59, 59, tzinfo=UTC)
     return (start is None or start <= last) and (end is None or end >= first)
+
+
+def _check_crs(value: str | None, name: str) -> None:
+    if value is not None and value.strip("<>") != CRS84:
+        raise OGCParameterError(f"{name} '{value}' is not supported (only {CRS84})")
 
 
 def _media_type(request: Request, f: str | None) -> str:
@@ -332,9 +340,14 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         datetime: Annotated[str | None, Query(
             description="Zeitpunkt oder Intervall (RFC 3339, `..` offen); die Werte gelten "
                         "für das jeweils letzte Jahr je Indikator")] = None,
+        crs: CrsParam = None,
+        bbox_crs: Annotated[str | None, Query(
+            alias="bbox-crs", description=f"CRS des bbox-Parameters; nur {CRS84}")] = None,
         f: FormatParam = None,
     ) -> Response:
         """Page through the features; ``next``/``prev`` links and numberMatched/Returned."""
+        _check_crs(crs, "crs")
+        _check_crs(bbox_crs, "bbox-crs")
         layer = layers.get(collectionId)
         selected: np.ndarray = np.arange(len(layer.features))
         if bbox is not None:
@@ -372,9 +385,11 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         request: Request,
         collectionId: CollectionPath,  # noqa: N803
         featureId: Annotated[str, Path(description="Gebiets-ID (area_id)")],  # noqa: N803
+        crs: CrsParam = None,
         f: FormatParam = None,
     ) -> Response:
         """One area with its published values."""
+        _check_crs(crs, "crs")
         layer = layers.get(collectionId)
         if featureId not in layer.area_ids:
             raise NotFoundError(f"no feature '{featureId}' in collection '{layer.id}'")

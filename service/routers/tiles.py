@@ -164,7 +164,8 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         """The stored bytes of one tile, with their Content-Encoding; 204 when empty."""
         _, arc, release = archive(geography)
         if not arc.minzoom <= z <= arc.maxzoom:
-            raise NotFoundError(f"zoom {z} is outside {arc.minzoom}..{arc.maxzoom} of '{geography}'")
+            raise NotFoundError(
+                f"zoom {z} is outside {arc.minzoom}..{arc.maxzoom} of '{geography}'")
         if x >= 1 << z or y >= 1 << z:
             raise NotFoundError(f"tile {z}/{x}/{y} does not exist")
         etag = f'"{release}-{z}-{x}-{y}"'
@@ -246,11 +247,16 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         request: Request,
         geography: Annotated[str, Path(description="Geografie-ID")],
         indicator: Annotated[str, Path(description="Indikator-ID")],
-        year: Annotated[int | None, Query(description="Jahr (Standard: das letzte mit Daten)")] = None,
-        level: Annotated[str | None, Query(description="sichtbare Ebene (Standard: die feinste)")] = None,
+        year: Annotated[int | None, Query(
+            description="Jahr (Standard: das letzte mit Daten)")] = None,
+        level: Annotated[str | None, Query(
+            description="sichtbare Ebene (Standard: die feinste)")] = None,
         method: Annotated[str, Query(description="Klassifikation (mapclassify)")] = DEFAULT_METHOD,
         k: Annotated[int, Query(ge=1, le=7, description="Zahl der Klassen")] = DEFAULT_K,
         ramp: Annotated[str, Query(description="Farbskala: YlOrRd, PuBu, YlGnBu")] = DEFAULT_RAMP,
+        levels: Annotated[str, Query(pattern="^(all|one)$", description=(
+            "all: Layer jeder Ebene (nur 'level' sichtbar); one: nur 'level' "
+            "(für QGIS vor 3.26, das unsichtbare Layer trotzdem zeichnet)"))] = "all",
         source: Annotated[str, Query(pattern="^(xyz|pmtiles)$",
                                      description="xyz (z/x/y-URLs) oder pmtiles (Archiv)")] = "xyz",
         v: Annotated[str | None, Query(description="Release-ID (für langes Caching)")] = None,
@@ -268,9 +274,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         else:
             src["tiles"] = [f"{root}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?v={release}"]
         body = maplibre_style(
-            build, indicator, source=src, year=year, level=level, sprite_url=f"{root}/styles/sprite",
+            build, indicator, source=src, year=year, level=level,
+            sprite_url=f"{root}/styles/sprite",
             method=method, k=k, ramp=ramp, basemap_url=settings.basemap_url,
-            basemap_attribution=settings.basemap_attribution,
+            basemap_attribution=settings.basemap_attribution, only_level=levels == "one",
         )
         lon, lat, zoom = arc.center
         body["center"], body["zoom"] = [lon, lat], zoom

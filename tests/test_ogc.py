@@ -1,0 +1,218 @@
+"""OGC API Features Part 1 Core under /ogc, checked by routes and by GDAL's OAPIF driver."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pyogrio
+import pytest
+from conftest import write_small_geography
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from geo.build import build
+from service.errors import add_exception_handlers
+from service.routers import ogc
+from service.settings import Settings
+from service.store import BuildStore
+
+ROOT = Path(__file__).resolve().parents[1]
+ITEMS = "/ogc/collections/mini.quartier/items"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the small geography built (Quartier 11 has a withheld count)."""
+    tmp = tmp_path_factory.mktemp("ogc")
+    source = write_small_geography(tmp / "src" / "mini")
+    build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
+    return tmp / "data"
+
+
+@pytest.fixture(scope="module")
+def client(data_dir: Path) -> TestClient:
+    app = FastAPI()
+    add_exception_handlers(app)
+    app.include_router(ogc.router(BuildStore(data_dir), Settings(data=data_dir)))
+    return TestClient(app)
+
+
+def test_landing_page_links(client: TestClient) -> None:
+    """The landing page links the API definition, conformance and collections."""
+    links = {link["rel"]: link for link in client.get("/ogc").json()["links"]}
+    assert {"self", "service-desc", "service-doc", "conformance", "data"} <= set(links)
+    assert links["data"]["href"].endswith("/ogc/collections")
+
+
+def test_conformance_declares_core_and_geojson(client: TestClient) -> None:
+    """Core and GeoJSON conformance classes are declared."""
+    classes = client.get("/ogc/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in classes
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in classes
+
+
+def test_one_collection_per_geography_and_level(client: TestClient) -> None:
+    """Collections are {geography}.{level}, each with extent, items link and attribution."""
+    collections = client.get("/ogc/collections").json()["collections"]
+    assert [c["id"] for c in collections] == ["mini.stadtbezirk", "mini.quartier"]
+    quartier = collections[1]
+    assert quartier["attribution"] == "Testdaten (erzeugt)"
+    assert "Testdaten (erzeugt)" in quartier["description"]
+    minx, miny, maxx, maxy = quartier["extent"]["spatial"]["bbox"][0]
+    assert 6.9 < minx < maxx < 7.1 and 51.2 < miny < maxy < 51.3
+    rels = {link["rel"] for link in quartier["links"]}
+    assert {"self", "items"} <= rels
+    assert client.get("/ogc/collections/mini.quartier").json()["id"] == "mini.quartier"
+
+
+def test_items_are_geojson_with_published_values_only(client: TestClient) -> None:
+    """Items: a FeatureCollection; the withheld value of Quartier 11 is null."""
+    response = client.get(ITEMS)
+    assert response.headers["content-type"] == "application/geo+json"
+    body = response.json()
+    assert body["type"] == "FeatureCollection"
+    assert body["numberMatched"] == body["numberReturned"] == 5
+    assert body["attribution"] == "Testdaten (erzeugt)"
+    features = {f["id"]: f["properties"] for f in body["features"]}
+    assert features["11"]["auslaenderanteil"] is None
+    assert features["11"]["auslaenderanteil_numerator"] is None
+    assert features["11"]["auslaenderanteil_status"] == "suppressed"
+    assert features["10"]["auslaenderanteil_numerator"] == 300
+    assert features["10"]["auslaenderanteil_year"] == 2023
+
+
+def test_paging_with_next_and_prev_links(client: TestClient) -> None:
+    """limit and offset page through the items; next and prev links chain the pages."""
+    first = client.get(f"{ITEMS}?limit=2").json()
+    assert first["numberReturned"] == 2 and first["numberMatched"] == 5
+    rels = {link["rel"]: link["href"] for link in first["links"]}
+    assert "prev" not in rels
+    second = client.get(rels["next"]).json()
+    assert [f["id"] for f in second["features"]] == ["12", "20"]
+    rels2 = {link["rel"]: link["href"] for link in second["links"]}
+    assert "offset=0" in rels2["prev"] and "offset=4" in rels2["next"]
+    last = client.get(rels2["next"]).json()
+    assert last["numberReturned"] == 1
+    assert "next" not in {link["rel"] for link in last["links"]}
+
+
+def test_limit_above_maximum_is_capped(client: TestClient) -> None:
+    """A limit above 10,000 is not an error: the maximum applies."""
+    response = client.get(f"{ITEMS}?limit=50000")
+    assert response.status_code == 200
+    assert response.json()["numberReturned"] == 5
+
+
+def test_bbox_selects_intersecting_features(client: TestClient) -> None:
+    """bbox keeps only the features that intersect it."""
+    body = client.get(f"{ITEMS}?bbox=6.995,51.256,7.0,51.26").json()
+    assert [f["id"] for f in body["features"]] == ["10"]
+
+
+def test_datetime_outside_the_values_matches_nothing(client: TestClient) -> None:
+    """datetime filters by the values' year; an interval without 2023 matches nothing."""
+    assert client.get(f"{ITEMS}?datetime=2023-06-30").json()["numberMatched"] == 5
+    assert client.get(f"{ITEMS}?datetime=2019-01-01/2020-12-31").json()["numberMatched"] == 0
+    assert client.get(f"{ITEMS}?datetime=../2024-01-01T00:00:00Z").json()["numberMatched"] == 5
+
+
+@pytest.mark.parametrize("query", [
+    "limit=0", "limit=-3", "limit=viele", "offset=-1", "bbox=1,2,3", "bbox=a,b,c,d",
+    "bbox=7,52,8,51", "datetime=gestern", "unknown=1", "f=xml",
+    "crs=http://www.opengis.net/def/crs/EPSG/0/25832",
+])
+def test_invalid_parameters_give_400(client: TestClient, query: str) -> None:
+    """Invalid or unknown parameters answer 400 with a message, as the standard requires."""
+    response = client.get(f"{ITEMS}?{query}")
+    assert response.status_code == 400, query
+    assert response.json()["description"]
+
+
+def test_single_feature_and_404s(client: TestClient) -> None:
+    """One feature by id; unknown feature and collection give 404."""
+    response = client.get(f"{ITEMS}/21")
+    assert response.status_code == 200
+    feature = response.json()
+    assert feature["type"] == "Feature" and feature["id"] == "21"
+    assert feature["properties"]["name"] == "Eckbusch"
+    assert client.get(f"{ITEMS}/99").status_code == 404
+    assert client.get("/ogc/collections/mini.block").status_code == 404
+    assert client.get("/ogc/collections/nowhere.quartier/items").status_code == 404
+
+
+def test_content_negotiation(client: TestClient) -> None:
+    """application/json when asked for it (Accept or f=json), GeoJSON by default."""
+    plain = client.get(ITEMS, headers={"Accept": "application/json"})
+    assert plain.headers["content-type"] == "application/json"
+    assert client.get(f"{ITEMS}?f=json").headers["content-type"] == "application/json"
+    geo = client.get(ITEMS, headers={"Accept": "application/geo+json"})
+    assert geo.headers["content-type"] == "application/geo+json"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path) -> Iterator[str]:
+    """The whole service under uvicorn on a free port.
+
+    A separate process, not a thread: GDAL holds the GIL while it reads features over HTTP,
+    so a server thread in the same interpreter would never answer.
+    """
+    port = _free_port()
+    env = {**os.environ, "QUARTIER_DATA": str(data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"{base}/ogc", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("the service did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_gdal_reads_every_collection(server: str) -> None:
+    """GDAL's OAPIF driver lists every collection and reads each with all its features."""
+    url = f"OAPIF:{server}/ogc"
+    layers = {name for name, _ in pyogrio.list_layers(url)}
+    assert layers == {"mini.stadtbezirk", "mini.quartier"}
+    expected = {"mini.stadtbezirk": 2, "mini.quartier": 5}
+    for layer, count in expected.items():
+        frame = pyogrio.read_dataframe(url, layer=layer)
+        assert len(frame) == count
+        assert frame.crs is not None and frame.geometry.is_valid.all()
+        for ind in ("auslaenderanteil", "sgb2_quote"):
+            withheld = frame[f"{ind}_status"] == "suppressed"
+            assert frame.loc[withheld, ind].isna().all()
+            assert frame.loc[withheld, f"{ind}_numerator"].isna().all()
+            assert frame.loc[withheld, f"{ind}_denominator"].isna().all()
+            assert frame.loc[~withheld, ind].notna().all()
+
+
+def test_gdal_pages_through_with_next_links(server: str) -> None:
+    """With a page size of 2, GDAL follows the next links and still gets every feature."""
+    frame = pyogrio.read_dataframe(
+        f"OAPIF:{server}/ogc", layer="mini.quartier", open_options={"PAGE_SIZE": "2"}
+    )
+    assert sorted(frame["area_id"]) == ["10", "11", "12", "20", "21"]

@@ -1,0 +1,142 @@
+"""QGIS styles in the GeoPackage: a layer_styles table that QGIS applies when it opens a level."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pyogrio
+import pytest
+from conftest import write_small_geography
+from fastapi.testclient import TestClient
+
+from geo import maps, qgis
+from geo.build import build
+from geo.publish import GPKG_FILE, PublishedBuild, read_build
+from service.main import create_app
+from service.settings import Settings
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the small geography built (the build writes the styles)."""
+    tmp = tmp_path_factory.mktemp("qgis")
+    source = write_small_geography(tmp / "src" / "mini")
+    build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
+    return tmp / "data"
+
+
+@pytest.fixture(scope="module")
+def published(data_dir: Path) -> PublishedBuild:
+    return read_build(data_dir / "mini")
+
+
+def _styles(gpkg: Path) -> list[dict[str, object]]:
+    frame = pyogrio.read_dataframe(gpkg, layer=qgis.STYLES_TABLE)
+    return frame.to_dict("records")  # type: ignore[return-value]
+
+
+def test_build_writes_one_default_style_per_level(data_dir: Path) -> None:
+    """layer_styles has one default row per level and the total, on the geometry column."""
+    gpkg = data_dir / "mini" / GPKG_FILE
+    rows = _styles(gpkg)
+    assert sorted(r["f_table_name"] for r in rows) == ["quartier", "stadtbezirk", "total"]
+    for row in rows:
+        assert row["useAsDefault"] is True or row["useAsDefault"] == 1
+        geometry = pyogrio.read_info(gpkg, layer=str(row["f_table_name"]))["geometry_name"]
+        assert row["f_geometry_column"] == geometry
+        assert str(row["styleQML"]).startswith("<!DOCTYPE qgis")
+
+
+def test_qml_is_a_graduated_renderer_on_the_first_indicator(published: PublishedBuild) -> None:
+    """The QML classes the first indicator's rate and has a grey withheld class first."""
+    root = ET.fromstring(qgis.layer_qml(published, "quartier").split("\n", 1)[1])
+    renderer = root.find("renderer-v2")
+    assert renderer is not None and renderer.get("type") == "graduatedSymbol"
+    assert '"auslaenderanteil"' in renderer.get("attr", "")
+    ranges = renderer.findall("ranges/range")
+    assert ranges[0].get("label") == maps.WITHHELD_LABEL
+    assert float(ranges[0].get("lower", "0")) == qgis.WITHHELD_CODE
+    symbols = {s.get("name"): s for s in renderer.findall("symbols/symbol")}
+    assert len(symbols) == len(ranges)
+    grey = symbols[ranges[0].get("symbol")].find("layer/prop[@k='color']")
+    assert grey is not None and grey.get("v") == "189,189,189,255"
+    uppers = [float(r.get("upper", "nan")) for r in ranges[1:]]
+    assert uppers == sorted(uppers) and len(uppers) >= 2
+    aliases = {a.get("field"): a.get("name") for a in root.findall("aliases/alias")}
+    assert aliases["auslaenderanteil"] == "Anteil Ausländer:innen (%)"
+
+
+def test_adding_styles_twice_replaces_them(data_dir: Path, published: PublishedBuild,
+                                           tmp_path: Path) -> None:
+    """Writing the styles again replaces the table instead of adding rows."""
+    gpkg = tmp_path / "layers.gpkg"
+    shutil.copy(data_dir / "mini" / GPKG_FILE, gpkg)
+    qgis.add_layer_styles(gpkg, published)
+    assert len(_styles(gpkg)) == 3
+
+
+def test_downloaded_gpkg_has_the_styles(data_dir: Path, tmp_path: Path) -> None:
+    """GET /downloads/{g}.gpkg gives a GeoPackage that GDAL reads, styles included."""
+    client = TestClient(create_app(Settings(data=data_dir)))
+    response = client.get("/downloads/mini.gpkg")
+    assert response.status_code == 200
+    path = tmp_path / "mini.gpkg"
+    path.write_bytes(response.content)
+    layers = {name for name, _ in pyogrio.list_layers(path)}
+    assert {"quartier", "stadtbezirk", "total", qgis.STYLES_TABLE} <= layers
+    assert len(pyogrio.read_dataframe(path, layer="quartier")) == 5
+    assert len(_styles(path)) == 3
+
+
+_QGIS_SCRIPT = """
+import json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import (QgsApplication, QgsExpressionContextUtils, QgsRenderContext,
+                       QgsVectorLayer)
+app = QgsApplication([], False)
+app.initQgis()
+layer = QgsVectorLayer(sys.argv[1] + "|layername=quartier", "quartier", "ogr")
+renderer = layer.renderer()
+context = QgsRenderContext()
+context.expressionContext().appendScope(QgsExpressionContextUtils.layerScope(layer))
+renderer.startRender(context, layer.fields())
+colours = {}
+for feature in layer.getFeatures():
+    context.expressionContext().setFeature(feature)
+    symbol = renderer.symbolForFeature(feature, context)
+    colours[feature["area_id"]] = symbol.color().name() if symbol else None
+renderer.stopRender(context)
+print(json.dumps({"type": renderer.type(), "colours": colours}), flush=True)
+os._exit(0)  # QGIS standalone scripts may crash in teardown; the answer is out
+"""
+
+
+def _has_qgis() -> bool:
+    if not Path(SYSTEM_PYTHON).exists():
+        return False
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _has_qgis(), reason="QGIS (Debian python3-qgis) not installed")
+def test_qgis_opens_the_level_styled(data_dir: Path, published: PublishedBuild) -> None:
+    """Real QGIS applies the default style: withheld grey, every published area coloured."""
+    result = subprocess.run(
+        [SYSTEM_PYTHON, "-c", _QGIS_SCRIPT, str(data_dir / "mini" / GPKG_FILE)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    body = json.loads(result.stdout.strip().splitlines()[-1])
+    assert body["type"] == "graduatedSymbol"
+    data = maps.map_data(published, "auslaenderanteil", level="quartier")
+    for _, row in data.frame.iterrows():
+        colour = body["colours"][row["area_id"]]
+        if row["status"] == "suppressed":
+            assert colour == maps.WITHHELD_COLOR
+        else:
+            assert colour == data.classes.colors[int(row["klass"])]

@@ -1,0 +1,221 @@
+"""The web viewer in a real browser: Debian's Chromium driven by Playwright, served by uvicorn."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+import pytest
+import uvicorn
+from test_tiles import bundled_build
+
+from service.main import create_app
+from service.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """uvicorn in a thread, serving the bundled builds berlin-lor-2021 and nrw-demo."""
+    data = bundled_build(tmp_path_factory, "nrw-demo").parent
+    bundled_build(tmp_path_factory, "berlin-lor-2021")
+    port = _free_port()
+    config = uvicorn.Config(create_app(Settings(data=data)), host="127.0.0.1", port=port,
+                            log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium (never a downloaded browser)."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (make browser-deps)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A viewer page that records console errors and every requested host."""
+
+    def __init__(self, browser: object, url: str) -> None:
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+        self.errors: list[str] = []
+        self.hosts: set[str] = set()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", self._request)
+        self.page.goto(url)
+        self.wait_ready()
+
+    def _request(self, request: object) -> None:
+        parsed = urlparse(request.url)  # type: ignore[attr-defined]
+        if parsed.scheme in ("http", "https"):
+            self.hosts.add(parsed.hostname or "")
+
+    def wait_ready(self) -> None:
+        """Wait until the viewer applied the view and the map is idle."""
+        self.page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60000)
+
+    def js(self, script: str) -> object:
+        return self.page.evaluate(script)
+
+    def fill_colors(self) -> dict[str, str]:
+        """area_id -> evaluated fill colour of every rendered area of the visible level."""
+        return self.js("""(() => {
+            const l = quartier.state().l;
+            const out = {};
+            const layers = quartier.map.getStyle().layers.map(x => x.id)
+                .filter(id => id.startsWith(l + '-fill-'));
+            for (const f of quartier.map.queryRenderedFeatures({layers}))
+                out[f.properties.area_id] = JSON.stringify(f.layer.paint['fill-color']);
+            return out; })()""")  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.page.close()
+
+
+def _withheld_indicator(data: Path) -> tuple[str, int]:
+    """An indicator of nrw-demo with withheld Gemeinden in its latest year."""
+    values = pd.read_csv(data / "values.csv", dtype={"area_id": str})
+    gem = values[values["level"] == "gemeinde"]
+    latest = gem.groupby("indicator")["year"].max()
+    withheld = gem[(gem["status"] == "suppressed") & (gem["year"] == gem["indicator"].map(latest))]
+    indicator = withheld["indicator"].value_counts().index[0]
+    return str(indicator), int(latest[indicator])
+
+
+def test_map_renders_and_indicator_changes_colours(server: str, browser: object) -> None:
+    """nrw-demo: areas render; another indicator recolours them; the hash follows the view."""
+    page = Page(browser, f"{server}/#g=nrw-demo&l=gemeinde")
+    before = page.fill_colors()
+    assert len(before) > 300
+    options = page.js("[...document.querySelectorAll('#sel-indicator option')].map(o => o.value)")
+    current = page.js("quartier.state().i")
+    other = next(o for o in options if o != current)  # type: ignore[union-attr]
+    page.page.select_option("#sel-indicator", other)
+    page.wait_ready()
+    after = page.fill_colors()
+    common = set(before) & set(after)
+    assert common and any(before[a] != after[a] for a in common)
+    assert f"i={other}" in page.js("location.hash")  # type: ignore[operator]
+    assert "synthetische Demo-Zahlen" in page.page.inner_text("body")
+    assert page.errors == []
+    assert page.hosts <= LOCAL_HOSTS
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.screenshot(path=str(ARTIFACTS / "viewer-nrw-demo.png"))
+    page.close()
+
+
+def test_withheld_area_shows_geheim(server: str, browser: object,
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Clicking a hatched (withheld) Gemeinde says 'geheim (Datenschutz)'; so does the table."""
+    indicator, year = _withheld_indicator(bundled_build(tmp_path_factory, "nrw-demo"))
+    page = Page(browser, f"{server}/#g=nrw-demo&l=gemeinde&i={indicator}&y={year}")
+    point = page.js("""(() => {
+        const m = quartier.map, c = m.getCanvas();
+        const w = c.clientWidth, h = c.clientHeight;
+        for (let y = 10; y < h; y += 6) for (let x = 10; x < w; x += 6) {
+            const hit = m.queryRenderedFeatures([x, y], {layers: ['gemeinde-withheld']});
+            if (hit.length) return [x, y];
+        }
+        return null; })()""")
+    assert point is not None, "no withheld area rendered"
+    box = page.page.locator("#map canvas").bounding_box()
+    assert box is not None
+    page.page.mouse.click(box["x"] + point[0], box["y"] + point[1])  # type: ignore[index]
+    popup = page.page.locator(".maplibregl-popup-content")
+    popup.wait_for(timeout=10000)
+    assert "geheim (Datenschutz)" in popup.inner_text()
+    assert "geheim (Datenschutz)" in page.page.inner_text("#table tbody")
+    assert "geheim (Datenschutz)" in page.page.inner_text("#legend-items")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.screenshot(path=str(ARTIFACTS / "viewer-nrw-demo-geheim.png"))
+    assert page.errors == []
+    assert page.hosts <= LOCAL_HOSTS
+    page.close()
+
+
+def test_hover_details_and_comparisons(server: str, browser: object) -> None:
+    """Hovering an area shows rate, interval, counts, reliability and both comparisons."""
+    page = Page(browser, f"{server}/#g=berlin-lor-2021&l=prognoseraum")
+    box = page.page.locator("#map canvas").bounding_box()
+    assert box is not None
+    page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.page.wait_for_function("document.querySelector('#details dl') !== null", timeout=10000)
+    text = page.page.inner_text("#details")
+    for label in ("Anteil", "95-%-Konfidenzintervall", "Anzahl (Zähler/Nenner)",
+                  "Zuverlässigkeit", "Vergleich mit Berlin", "Vergleich mit Bezirk"):
+        assert label in text
+    assert "Amt für Statistik Berlin-Brandenburg" in page.page.inner_text("body")
+    assert page.errors == []
+    page.close()
+
+
+def test_table_is_sortable_by_keyboard_and_accessible(server: str, browser: object) -> None:
+    """A real <table> with caption and th scope; Enter on a header sorts and sets aria-sort."""
+    page = Page(browser, f"{server}/#g=berlin-lor-2021&l=bezirk")
+    assert page.page.locator("#table caption").inner_text()
+    assert page.page.locator("#table thead th[scope=col]").count() >= 8
+    assert page.page.locator("#table tbody th[scope=row]").count() == 12
+    header = page.page.locator("#table thead button[data-key=name]")
+    header.focus()
+    page.page.keyboard.press("Enter")
+    th = page.page.locator("#table thead th", has=page.page.locator("button[data-key=name]"))
+    assert th.get_attribute("aria-sort") == "ascending"
+    names = page.page.locator("#table tbody th").all_inner_texts()
+    assert names == sorted(names, key=str.casefold) or names[0] < names[-1]
+    page.page.keyboard.press("Enter")
+    assert th.get_attribute("aria-sort") == "descending"
+    assert page.errors == []
+    page.close()
+
+
+def test_shared_link_restores_the_view(server: str, browser: object) -> None:
+    """Opening a copied URL (hash) restores geography, level, indicator, year and position;
+    the z/x/y tile source works as well as the PMTiles one."""
+    first = Page(browser, f"{server}/#g=berlin-lor-2021&l=bezirk")
+    first.page.select_option("#sel-level", "prognoseraum")
+    first.wait_ready()
+    first.js("quartier.map.jumpTo({center: [13.40, 52.52], zoom: 11})")
+    first.page.wait_for_function("location.hash.includes('map=11.00/52.52')")
+    url = first.page.url
+    first.close()
+    second = Page(browser, url + "&src=xyz")
+    state = second.js("quartier.state()")
+    assert state["g"] == "berlin-lor-2021" and state["l"] == "prognoseraum"  # type: ignore[index]
+    assert round(second.js("quartier.map.getZoom()"), 1) == 11.0  # type: ignore[arg-type]
+    assert len(second.fill_colors()) > 5
+    assert second.errors == []
+    second.close()
