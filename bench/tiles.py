@@ -42,6 +42,8 @@ SERVE_GEOGRAPHY = "nrw-demo"
 WRK_SECONDS = 10
 WRK_THREADS = 2
 WRK_CONNECTIONS = 32
+ROUNDS = 2
+"""Each build and each wrk run is repeated; the best round counts (the machine is shared)."""
 TILESERVER = "tileserver-gl-light@5.6.0"
 NODE_DIR = Path.home() / ".cache" / "quartier" / "bench-node"
 REPORT = ROOT / "docs" / "bench" / "tiles.md"
@@ -115,14 +117,18 @@ def _build_section(builds: dict[str, Path], tmp: Path) -> list[str]:
         finest = published.geography.level_ids[-1]
         count = published.geography.levels[-1].count
         ours = tmp / f"{gid}.ours.pmtiles"
-        start = time.perf_counter()
-        summary = write_pmtiles(published, ours)
-        ours_stats = _quality(ours, finest, count, time.perf_counter() - start)
         folder = tmp / f"{gid}-tippecanoe"
         folder.mkdir()
         theirs = folder / "tiles.pmtiles"
-        seconds = _plain_tippecanoe(published, theirs, summary.zooms.minzoom, summary.zooms.maxzoom)
-        their_stats = _quality(theirs, finest, count, seconds)
+        ours_s, theirs_s = [], []
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            summary = write_pmtiles(published, ours)
+            ours_s.append(time.perf_counter() - start)
+            theirs_s.append(_plain_tippecanoe(published, theirs, summary.zooms.minzoom,
+                                              summary.zooms.maxzoom))
+        ours_stats = _quality(ours, finest, count, min(ours_s))
+        their_stats = _quality(theirs, finest, count, min(theirs_s))
         zooms = f"{summary.zooms.minzoom}–{summary.zooms.maxzoom}"
         rows = (("quartier (geo.tiles)", ours_stats), ("tippecanoe 2.72, defaults", their_stats))
         for name, s in rows:
@@ -132,11 +138,12 @@ def _build_section(builds: dict[str, Path], tmp: Path) -> list[str]:
             )
     lines += [
         "",
-        "tippecanoe's time includes writing its GeoJSONSeq input. Ours carries intervals and "
-        "counts only at maxzoom (rate and status everywhere), tippecanoe all attributes at "
-        "every zoom, as it cannot vary them by zoom. *Tiles with gaps*: tiles where the "
-        "union of the finest level has holes (slivers between neighbours). *Missing "
-        "area·zooms*: areas of the finest level absent from a zoom.",
+        f"Best of {ROUNDS} runs. tippecanoe's time includes writing its GeoJSONSeq input. "
+        "Ours carries intervals and counts only at maxzoom (rate and status everywhere), "
+        "tippecanoe all attributes at every zoom, as it cannot vary them by zoom. "
+        "*Tiles with gaps*: tiles where the union of the finest level has holes "
+        "(slivers between neighbours). *Missing area·zooms*: areas of the finest level "
+        "absent from a zoom.",
         "",
     ]
     return lines
@@ -242,11 +249,15 @@ def _serve_section(data: Path, tmp: Path) -> list[str]:
         _wait(f"{their_base}/data/q/{z}/{x}/{y}.pbf")
         ours_paths = [f"/tiles/{SERVE_GEOGRAPHY}/{z}/{x}/{y}.mvt" for z, x, y in zxy]
         their_paths = [f"/data/q/{z}/{x}/{y}.pbf" for z, x, y in zxy]
-        results = {}
-        for name, base, paths in (("quartier", ours_base, ours_paths),
-                                  ("tileserver-gl-light", their_base, their_paths)):
-            subprocess.run(["wrk", "-t1", "-c4", "-d2s", base], capture_output=True, check=False)
-            results[name] = _wrk(base, paths, tmp)
+        results: dict[str, tuple[float, float, int]] = {}
+        for _ in range(ROUNDS):
+            for name, base, paths in (("quartier", ours_base, ours_paths),
+                                      ("tileserver-gl-light", their_base, their_paths)):
+                subprocess.run(["wrk", "-t1", "-c4", "-d2s", base], capture_output=True,
+                               check=False)
+                result = _wrk(base, paths, tmp)
+                if name not in results or result[0] > results[name][0]:
+                    results[name] = result
     finally:
         _stop(ours)
         if theirs is not None:
@@ -255,8 +266,10 @@ def _serve_section(data: Path, tmp: Path) -> list[str]:
     t_rps, t_p99, t_err = results["tileserver-gl-light"]
     return [
         *header,
-        f"wrk {WRK_THREADS} threads, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s each, "
-        "loopback, same machine (2 cores shared by server and wrk).",
+        f"wrk {WRK_THREADS} threads, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s per run, "
+        f"best of {ROUNDS} alternating runs, loopback, same machine (2 cores shared by server "
+        "and wrk). Both get `Accept-Encoding: gzip`; Quartier sends the stored gzip bytes, "
+        "tileserver-gl-light unpacks and re-compresses each tile.",
         "",
         "| server | requests/s | p99 latency ms | non-2xx |",
         "|---|---:|---:|---:|",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -48,7 +47,6 @@ PROTECTION = 3
 TOTAL_LEVEL = "total"
 _KEY = ["level", "area_id", "variable", "year"]
 _INF = math.inf
-_PARALLEL_MIN_CELLS = 400_000  # below this a process pool costs more than it saves
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,7 +309,8 @@ def _tree_intervals(
     thi = np.full(n, _INF)
     slo = np.bincount(parent[kids], weights=lo[kids], minlength=n)
     ninf = np.bincount(parent[kids], weights=np.isinf(hi[kids]).astype(float), minlength=n)
-    shi = np.bincount(parent[kids], weights=np.where(np.isinf(hi[kids]), 0.0, hi[kids]), minlength=n)
+    finite_hi = np.where(np.isinf(hi[kids]), 0.0, hi[kids])
+    shi = np.bincount(parent[kids], weights=finite_hi, minlength=n)
     for d in range(1, max_depth + 1):
         ch = by_depth[d]
         q = parent[ch]
@@ -681,32 +680,48 @@ def _repair(table: _Table, cell: int, withheld: np.ndarray, width: int) -> list[
         p = int(np.flatnonzero(cols == cell)[0])
         xs = x_all[cols]
         pub = ~withheld[cols]
-        cup = np.where(pub, cost_all[cols] / width, 1e-6)
-        cdn = np.where(pub, cost_all[cols] / np.maximum(np.minimum(xs, width), 1.0), 1e-6)
-        # variables: [up+, up-, down+, down-, u, d]
-        c = np.concatenate([cup, cdn, cup, cdn, [0.0, 0.0]])
-        z = sp.csr_matrix((rel.shape[0], k))
-        blocks = [
-            sp.hstack([rel, -rel, z, z, sp.csr_matrix((rel.shape[0], 2))]),
-            sp.hstack([z, z, rel, -rel, sp.csr_matrix((rel.shape[0], 2))]),
-        ]
+        n_rel = rel.shape[0]
+        # variables: up+, up-, down+, down- (k each), open (k), u, d. A published cell carries
+        # flow in either move only as far as it is "opened" (the LP relaxation of withholding
+        # it), so a cell that serves both moves is paid once.
+        eye = sp.identity(k, format="csr")
+        zero = sp.csr_matrix((k, k))
+        z_rel = sp.csr_matrix((n_rel, k))
+        two = sp.csr_matrix((n_rel, 2))
         e = sp.csr_matrix(([1.0], ([0], [p])), shape=(1, k))
         zk = sp.csr_matrix((1, k))
-        blocks.append(sp.hstack([e, -e, zk, zk, sp.csr_matrix([[-1.0, 0.0]])]))
-        blocks.append(sp.hstack([zk, zk, e, -e, sp.csr_matrix([[0.0, 1.0]])]))
-        a_eq = sp.vstack(blocks).tocsr()
-        b_eq = np.zeros(a_eq.shape[0])
-        a_ub = sp.csr_matrix(np.concatenate([np.zeros(4 * k), [-1.0, -1.0]])[None, :])
+        a_eq = sp.vstack([
+            sp.hstack([rel, -rel, z_rel, z_rel, z_rel, two]),
+            sp.hstack([z_rel, z_rel, rel, -rel, z_rel, two]),
+            sp.hstack([e, -e, zk, zk, zk, sp.csr_matrix([[-1.0, 0.0]])]),
+            sp.hstack([zk, zk, e, -e, zk, sp.csr_matrix([[0.0, 1.0]])]),
+        ]).tocsr()
+        cap_up = sp.diags(np.where(pub, -float(width), 0.0))
+        cap_dn = sp.diags(np.where(pub, -np.minimum(xs, width), 0.0))
+        two_k = sp.csr_matrix((k, 2))
+        a_ub = sp.vstack([
+            sp.hstack([eye, zero, zero, zero, cap_up, two_k]),
+            sp.hstack([zero, eye, zero, zero, cap_dn, two_k]),
+            sp.hstack([zero, zero, eye, zero, cap_up, two_k]),
+            sp.hstack([zero, zero, zero, eye, cap_dn, two_k]),
+            sp.hstack([zk, zk, zk, zk, zk, sp.csr_matrix([[-1.0, -1.0]])]),
+        ]).tocsr()
+        pub_rows = np.concatenate([pub, pub, pub, pub, [True]])
+        a_ub = a_ub[pub_rows]
+        b_ub = np.concatenate([np.zeros(a_ub.shape[0] - 1), [-float(width)]])
+        c = np.concatenate([np.full(4 * k, 1e-6), np.where(pub, cost_all[cols], 0.0), [0, 0]])
         ub_pos = np.full(k, np.inf if limit is None else limit)
-        lo_b = np.zeros(4 * k + 2)
-        hi_b = np.concatenate([ub_pos, xs, ub_pos, xs, [width, min(float(xs[p]), width)]])
+        hi_b = np.concatenate([
+            ub_pos, xs, ub_pos, xs, np.where(pub, np.inf, 0.0),
+            [width, min(float(xs[p]), width)],
+        ])
         res = linprog(
             c,
             A_ub=a_ub,
-            b_ub=[-float(width)],
+            b_ub=b_ub,
             A_eq=a_eq,
-            b_eq=b_eq,
-            bounds=np.column_stack([lo_b, hi_b]),
+            b_eq=np.zeros(a_eq.shape[0]),
+            bounds=np.column_stack([np.zeros(len(hi_b)), hi_b]),
             method="highs",
         )
         if res.status == 0:
@@ -725,7 +740,6 @@ def _repair(table: _Table, cell: int, withheld: np.ndarray, width: int) -> list[
 # --------------------------------------------------------------------------------------------
 
 
-_LINKED_TREE_FIRST = True
 _LOCAL_RADIUS = 3  # tree distance of the neighbourhood a local attacker LP frees
 
 
@@ -740,7 +754,9 @@ def _near_cells(table: _Table, node: int, radius: int) -> np.ndarray:
     return cache[key]
 
 
-def _local_widths(table: _Table, withheld: np.ndarray, cells: np.ndarray) -> np.ndarray:
+def _local_widths(
+    table: _Table, withheld: np.ndarray, cells: np.ndarray, radius: int = _LOCAL_RADIUS
+) -> np.ndarray:
     """Lower bounds of the interval widths of ``cells`` (used only inside ``protect``).
 
     Each cell gets an attacker LP in which only the withheld cells near it are unknown and
@@ -758,7 +774,7 @@ def _local_widths(table: _Table, withheld: np.ndarray, cells: np.ndarray) -> np.
     batch = []
     size = 0
     for k, cell in enumerate(cells.tolist()):
-        near = _near_cells(table, cell % table.n_nodes, _LOCAL_RADIUS)
+        near = _near_cells(table, cell % table.n_nodes, radius)
         cols = near[withheld[near]]
         sub = rel[:, cols]
         rows = np.flatnonzero(np.diff(sub.tocsr().indptr) > 0)
@@ -906,20 +922,16 @@ def _protect_table(table: _Table, primary: np.ndarray, width: int, prune: bool) 
     """Withheld mask (primary + secondary) of one table."""
     n_nodes = table.n_nodes
     withheld = primary.copy()
-    x = table.x
-    if table.is_tree or _LINKED_TREE_FIRST:
-        for j in range(len(table.var_codes)):
-            sl = slice(j * n_nodes, (j + 1) * n_nodes)
-            if not primary[sl].any():
-                continue
-            _greedy_tree(table.tree, x[sl], table.missing[sl], withheld[sl], primary[sl], width)
+    if table.is_tree:  # linked tables start from the primary cells and rely on repairs
+        _greedy_tree(table.tree, table.x, table.missing, withheld, primary, width)
     for _ in range(10_000):
         bad = _under_protected(table, withheld, primary, width)
         if not bad:
             break
         changed = np.zeros(n_nodes, dtype=bool)  # areas where this round added cells
         for cell in bad:
-            if not table.is_tree and changed[_near_cells(table, cell % n_nodes, _LOCAL_RADIUS) % n_nodes].any():
+            near = _near_cells(table, cell % n_nodes, _LOCAL_RADIUS) % n_nodes
+            if not table.is_tree and changed[near].any():
                 if not _under_protected(table, withheld, primary, width, np.array([cell])):
                     continue  # an earlier repair in this round already protected it
             added = _repair(table, cell, withheld, width)
@@ -1020,16 +1032,13 @@ def _run_tables(
     primary: np.ndarray,
     width: int,
     prune: bool,
-    workers: int | None,
+    workers: int,
 ) -> np.ndarray:
     withheld = primary.copy()
     payload_jobs = []
     for y, var_codes, rules in jobs:
         x = cube.x[y, var_codes, :].reshape(-1).copy()
         payload_jobs.append((var_codes, rules, x, primary[y, var_codes, :].reshape(-1).copy()))
-    n_cells = sum(len(j[2]) for j in payload_jobs)
-    if workers is None:
-        workers = 1
     if workers > 1 and len(payload_jobs) > 1:
         n_chunks = min(len(payload_jobs), 4 * workers)
         chunks = [payload_jobs[i::n_chunks] for i in range(n_chunks)]
@@ -1067,7 +1076,7 @@ def protect(
     min_count: int = MIN_COUNT,
     protection: int = PROTECTION,
     prune: bool = True,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> Protection:
     """Withhold small counts and every cell from which one can be narrowed down.
 
@@ -1079,7 +1088,7 @@ def protect(
         min_count: sensitive values ``1..min_count-1`` are primary.
         protection: minimal width of an outsider's interval for a primary cell.
         prune: publish again secondary cells found unnecessary at the end.
-        workers: process count (default: 2 for national-size inputs, else 1).
+        workers: processes for independent tables (a national table needs only one).
 
     Returns:
         Status per cell (aligned with ``cells.index``) and the log sorted by level, area,

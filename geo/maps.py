@@ -158,17 +158,19 @@ def _ramp(name: str, n: int) -> list[str]:
     return [three[0], three[2]][:n] if n == 2 else [three[1]]
 
 
-_SIMPLIFIED: OrderedDict[tuple[str, str, str], gpd.GeoDataFrame] = OrderedDict()
+_SIMPLIFIED: OrderedDict[tuple[str, str, str, float], gpd.GeoDataFrame] = OrderedDict()
 _SIMPLIFIED_LOCK = threading.Lock()
 _SIMPLIFIED_MAX = 32
 
 
-def simplified_shapes(published: PublishedBuild, level: str) -> gpd.GeoDataFrame:
+def simplified_shapes(published: PublishedBuild, level: str, *,
+                      share: float = SIMPLIFY_SHARE) -> gpd.GeoDataFrame:
     """The level's areas simplified as a coverage: shared borders stay shared, no gaps appear.
 
-    Memoised per release and level (a release never changes).
+    The tolerance is ``share`` of the level's diagonal (0 = unsimplified). Memoised per
+    release, level and share (a release never changes).
     """
-    key = (published.geography.id, published.release_id, level)
+    key = (published.geography.id, published.release_id, level, share)
     with _SIMPLIFIED_LOCK:
         if key in _SIMPLIFIED:
             _SIMPLIFIED.move_to_end(key)
@@ -176,9 +178,10 @@ def simplified_shapes(published: PublishedBuild, level: str) -> gpd.GeoDataFrame
     shapes = published.shapes[level]
     metric = shapes.to_crs(shapes.estimate_utm_crs())
     minx, miny, maxx, maxy = metric.total_bounds
-    tolerance = math.hypot(maxx - minx, maxy - miny) * SIMPLIFY_SHARE
-    geoms = shapely.coverage_simplify(metric.geometry.to_numpy(), tolerance)
-    geoms = shapely.make_valid(geoms)
+    tolerance = math.hypot(maxx - minx, maxy - miny) * share
+    geoms = metric.geometry.to_numpy()
+    if tolerance > 0:
+        geoms = shapely.make_valid(shapely.coverage_simplify(geoms, tolerance))
     out = gpd.GeoDataFrame(
         shapes[["area_id", "name"]].reset_index(drop=True),
         geometry=gpd.GeoSeries(geoms, crs=metric.crs).to_crs(4326).to_numpy(),
@@ -199,10 +202,12 @@ def map_data(
     level: str | None = None,
     scheme: str = DEFAULT_SCHEME,
     classes: int = CLASSES,
+    simplify: float = SIMPLIFY_SHARE,
 ) -> MapData:
     """Published values of one indicator on one level and year, classified, with shapes.
 
-    ``level`` defaults to the finest level, ``year`` to the indicator's latest year.
+    ``level`` defaults to the finest level, ``year`` to the indicator's latest year;
+    ``simplify`` is the simplification tolerance as a share of the map's diagonal.
 
     Raises:
         NotFoundError: unknown indicator, level or year.
@@ -218,7 +223,7 @@ def map_data(
     total = rows[rows["level"] == TOTAL]["rate"]
     total_rate = float(total.iloc[0]) if len(total) and pd.notna(total.iloc[0]) else None
     rows = rows[rows["level"] == level_id].set_index("area_id")
-    shapes = simplified_shapes(published, level_id)
+    shapes = simplified_shapes(published, level_id, share=simplify)
     frame = shapes.copy()
     aligned = rows.reindex(frame["area_id"])
     for col in ("rate", "ci_low", "ci_high"):
@@ -245,7 +250,7 @@ def map_data(
 
 
 def format_number(value: Any, decimals: int = 1) -> str:
-    """German number format: decimal comma, thin-space-free thousands dots (``1.234,5``)."""
+    """German number format: decimal comma and thousands dots (``1.234,5``); ``–`` if empty."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "–"
     text = f"{float(value):,.{decimals}f}"
@@ -254,16 +259,19 @@ def format_number(value: Any, decimals: int = 1) -> str:
 
 def _with_unit(value: Any, unit: str) -> str:
     number = format_number(value)
-    if number == "–" or not unit:
-        return number
-    return f"{number} {unit}" if unit != "%" else f"{number} %"
+    return number if number == "–" or not unit else f"{number} {unit}"
 
 
 def class_labels(data: MapData) -> list[str]:
     """Legend text of each class, e.g. ``12,3 – 18,0``."""
     edges = data.classes.edges
-    return [f"{format_number(edges[i])} – {format_number(edges[i + 1])}"
-            for i in range(len(data.classes.colors))]
+    return [range_label(edges[i], edges[i + 1]) for i in range(len(data.classes.colors))]
+
+
+def range_label(lower: float, upper: float) -> str:
+    """``12,3 – 18,0``, or one number when a class holds a single value."""
+    low, high = format_number(lower), format_number(upper)
+    return low if low == high else f"{low} – {high}"
 
 
 def _comparison(row: pd.Series, data: MapData) -> str:
@@ -361,7 +369,8 @@ _PAGE_CSS = """
 .q-legend i{display:inline-block;width:16px;height:12px;margin-right:6px;vertical-align:-1px;
  border:1px solid #999}
 .q-legend small{display:block;color:#555}
-.q-print{font:10px/1.3 system-ui,sans-serif;color:#444}
+.q-print{font:10px/1.3 system-ui,sans-serif;color:#444;max-width:55vw;
+ background:rgba(255,255,255,.8);padding:2px 5px;border-radius:3px}
 .q-print a{color:#246}
 .leaflet-container{background:#f4f4f4}
 </style>
@@ -432,7 +441,7 @@ def folium_map(
     ``permalink`` is the page's own URL with every parameter spelled out; it is shown in the
     small print and as the canonical link.
     """
-    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_control=True)
+    fmap = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, zoom_delta=0.5)
     fmap.default_js = [(n, u) for n, u in folium.Map.default_js if n in PAGE_ASSETS]
     fmap.default_css = [(n, u) for n, u in folium.Map.default_css if n in PAGE_ASSETS]
     if basemap_url:
@@ -497,7 +506,7 @@ def png_map(data: MapData, *, width: float = 8.0, dpi: int = 150) -> bytes:
     ratio = (maxy - miny) * aspect / max(maxx - minx, 1e-9)
     fig = Figure(figsize=(width, min(max(width * ratio + 1.4, 4.0), 14.0)), dpi=dpi)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.02, 0.1, 0.96, 0.8))
+    ax = fig.add_axes((0.02, 0.1, 0.74, 0.8))
     ax.set_axis_off()
     ax.set_aspect(aspect)
     colors = [_fill(row, data) for _, row in frame.iterrows()]
@@ -516,15 +525,15 @@ def png_map(data: MapData, *, width: float = 8.0, dpi: int = 150) -> bytes:
     if (shown & (frame["klass"] < 0)).any():
         handles.append(Patch(facecolor=MISSING_COLOR, edgecolor="#999999", label=MISSING_LABEL))
     unit = f" ({data.unit_label})" if data.unit_label else ""
-    ax.legend(handles=handles, title=f"{data.year}{unit}", loc="lower right", fontsize=7,
-              title_fontsize=8, frameon=True, framealpha=0.9)
+    fig.legend(handles=handles, title=f"{data.year}{unit}", loc="lower left",
+               bbox_to_anchor=(0.76, 0.12), fontsize=7, title_fontsize=8, frameon=False)
     fig.suptitle(data.title, fontsize=11, y=0.97)
     if data.notice:
         fig.text(0.5, 0.92, data.notice, ha="center", fontsize=8, color="#8a6d00")
     fig.text(0.02, 0.02, f"Quelle: {data.attribution} · Release {data.release_id} · "
              f"Gesperrte Werte: {WITHHELD_LABEL}", fontsize=6.5, color="#444444", wrap=True)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.15)
     return buf.getvalue()
 
 

@@ -25,7 +25,7 @@ from geo.maps import (
     WITHHELD_LABEL,
     Classes,
     classify,
-    format_number,
+    range_label,
 )
 from geo.publish import TOTAL, WIDE_FIELDS, PublishedBuild, wide_values
 
@@ -84,10 +84,6 @@ def _fill_symbol(name: str, color: str, *, hatched: bool = False) -> str:
             f'force_rhr="0">{body}</symbol>')
 
 
-def _label(lower: float, upper: float) -> str:
-    return f"{format_number(lower)} – {format_number(upper)}"
-
-
 def renderer_expression(indicator: str) -> str:
     """The graduated renderer's value: the rate, or a code for withheld and missing areas."""
     return (f"CASE WHEN \"{indicator}_status\" = 'suppressed' THEN {WITHHELD_CODE:g} "
@@ -110,7 +106,7 @@ def layer_qml(published: PublishedBuild, level: str, indicator: str | None = Non
     ranges.append((WITHHELD_CODE, WITHHELD_CODE, WITHHELD_LABEL, WITHHELD_COLOR, True))
     for i, color in enumerate(classes.colors):
         lower, upper = classes.edges[i], classes.edges[i + 1]
-        ranges.append((lower, upper, _label(lower, upper), color, False))
+        ranges.append((lower, upper, range_label(lower, upper), color, False))
     range_xml = "".join(
         f'<range lower="{lo!r}" upper="{hi!r}" symbol="{i}" label={quoteattr(label)} '
         f'render="true"/>'

@@ -61,21 +61,15 @@ def make_cells(areas: pd.DataFrame, leaf: dict[str, dict[str, int | None]], year
     records = []
     for var, values in leaf.items():
         memo: dict[tuple[str, str], int | None] = {}
-
-        def value(key: tuple[str, str]) -> int | None:
-            if key in memo:
-                return memo[key]
+        for key in reversed(list(by_key)):  # finest level first
             kids = children.get(key)
             if not kids:
-                out = values[key[1]]
+                memo[key] = values[key[1]]
             else:
-                parts = [value(k) for k in kids]
-                out = None if any(p is None for p in parts) else sum(parts)
-            memo[key] = out
-            return out
-
+                parts = [memo[k] for k in kids]
+                memo[key] = None if any(p is None for p in parts) else sum(parts)
         for key in by_key:
-            records.append((key[0], key[1], var, year, value(key)))
+            records.append((key[0], key[1], var, year, memo[key]))
     cells = pd.DataFrame(records, columns=["level", "area_id", "variable", "year", "value"])
     cells["value"] = cells["value"].astype("Int64")
     return cells

@@ -20,6 +20,7 @@ import uvicorn
 from conftest import write_small_geography
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from test_tiles import bundled_build
 
 from geo import maps
 from geo.build import build
@@ -124,8 +125,10 @@ def test_every_default_folium_asset_is_vendored() -> None:
     cdn = {u for u in urls if u.startswith("http")}
     assert len(cdn) == 11
     assert cdn <= set(maps.VENDORED)
+    readme = (STATIC / "vendor" / "folium" / "README.md").read_text(encoding="utf-8")
     for local in maps.VENDORED.values():
         assert (STATIC / "vendor" / "folium" / local).is_file(), local
+        assert local in readme, f"{local} has no version and licence line in the README"
 
 
 def test_page_has_title_legend_attribution_and_release(
@@ -217,15 +220,15 @@ def test_rendered_pages_are_cached(client: TestClient) -> None:
     second = client.get("/maps/mini/sgb2_quote?scheme=quantiles")
     assert first.content == second.content
     assert first.headers["etag"] == second.headers["etag"]
+    again = client.get("/maps/mini/sgb2_quote?scheme=quantiles",
+                       headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and not again.content
 
 
 @pytest.fixture(scope="module")
 def berlin(tmp_path_factory: pytest.TempPathFactory) -> PublishedBuild:
     """The bundled Berlin geography, built."""
-    tmp = tmp_path_factory.mktemp("berlin")
-    result = build(ROOT / "boundaries" / "berlin-lor-2021", out=tmp / "berlin",
-                   data_dir=tmp, say=lambda _m: None)
-    return result.published
+    return read_build(bundled_build(tmp_path_factory, "berlin-lor-2021"))
 
 
 def test_simplification_keeps_a_coverage(berlin: PublishedBuild) -> None:

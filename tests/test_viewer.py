@@ -219,3 +219,20 @@ def test_shared_link_restores_the_view(server: str, browser: object) -> None:
     assert len(second.fill_colors()) > 5
     assert second.errors == []
     second.close()
+
+
+def test_earlier_year_recolours_from_the_style(server: str, browser: object) -> None:
+    """An earlier year (not carried by the tiles) is coloured through the style's area lists,
+    and the table follows the year."""
+    page = Page(browser, f"{server}/#g=nrw-demo&l=kreis")
+    years = page.js("[...document.querySelectorAll('#sel-year option')].map(o => o.value)")
+    latest = page.fill_colors()
+    earliest = years[0]  # type: ignore[index]
+    page.page.select_option("#sel-year", earliest)
+    page.wait_ready()
+    earlier = page.fill_colors()
+    assert len(earlier) == len(latest) > 40
+    assert any(earlier[a] != latest[a] for a in latest)
+    assert f" {earliest}," in page.page.inner_text("#table-caption")
+    assert page.errors == []
+    page.close()

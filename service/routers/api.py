@@ -121,13 +121,10 @@ def _select(build: PublishedBuild, indicator: str | None, year: int | None,
     frames = []
     for ind in indicators:
         chosen = year if year is not None else build.latest_year(ind)
-        rows = values[(values["indicator"] == ind) & (values["year"] == chosen)
-                      & values["level"].isin([level, TOTAL])]
-        frames.append(rows)
-    out = pd.concat(frames, ignore_index=True)
-    # areas of the level first (in area order), the total last per indicator
-    out = out.assign(_t=out["level"] == TOTAL).sort_values(["indicator", "_t"], kind="stable")
-    return out.drop(columns="_t")[VALUE_FIELDS].reset_index(drop=True)
+        rows = values[(values["indicator"] == ind) & (values["year"] == chosen)]
+        # the level's areas in area order, then the total for comparison
+        frames += [rows[rows["level"] == level], rows[rows["level"] == TOTAL]]
+    return pd.concat(frames, ignore_index=True)[VALUE_FIELDS]
 
 
 def _csv(frame: pd.DataFrame, german: bool) -> bytes:

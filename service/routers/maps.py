@@ -48,6 +48,13 @@ def _content_security_policy(settings: Settings) -> str:
     )
 
 
+def _respond(request: Request, body: bytes, media_type: str, headers: dict[str, str]) -> Response:
+    """The body, or 304 Not Modified when the client already has this ETag."""
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
 def router(store: BuildStore, settings: Settings) -> APIRouter:
     """Return the map routes."""
     r = APIRouter(tags=["Karten"])
@@ -69,6 +76,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         responses={200: {"content": {"image/png": {}}}},
     )
     def map_png(
+        request: Request,
         geography: GeographyPath,
         indicator: IndicatorPath,
         year: YearParam = None,
@@ -84,8 +92,8 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             return maps.png_map(data), {}
 
         body, extra = cache.get(key, render)
-        return Response(body, media_type="image/png",
-                        headers={**_headers(key, build.geography.attribution), **extra})
+        headers = {**_headers(key, build.geography.attribution), **extra}
+        return _respond(request, body, "image/png", headers)
 
     @r.get(
         "/maps/{geography}/{indicator}",
@@ -99,7 +107,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         year: YearParam = None,
         level: LevelParam = None,
         scheme: SchemeParam = "fisher_jenks",
-    ) -> HTMLResponse:
+    ) -> Response:
         """Render a Leaflet page with legend, tooltips, attribution and release id; no CDN."""
         build = store.get(geography)
         key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
@@ -119,7 +127,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         body, extra = cache.get(key, render)
         headers = {**_headers(key, build.geography.attribution), **extra}
         headers["Content-Security-Policy"] = csp
-        return HTMLResponse(body, headers=headers)
+        return _respond(request, body, "text/html; charset=utf-8", headers)
 
     return r
 
