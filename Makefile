@@ -25,11 +25,17 @@ build: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/quartier serve --data $(DATA) --host $(HOST) --port $(PORT)
 
-## Debian packages the browser tests and benchmarks need (Chromium, wrk); installed once
+## Debian packages the real-client tests and benchmarks need: Chromium (viewer, maps),
+## QGIS (python3-qgis opens our GeoPackage styles and vector tiles), wrk (load benchmarks)
+DEBIAN_PACKAGES := chromium python3-qgis wrk
 browser-deps:
-	@command -v chromium >/dev/null && command -v wrk >/dev/null || { \
-	  echo "installing Debian packages chromium, wrk"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null; }
+	@command -v chromium >/dev/null && command -v wrk >/dev/null && \
+	  /usr/bin/python3 -c "import qgis.core" 2>/dev/null || { \
+	  echo "installing Debian packages $(DEBIAN_PACKAGES) (once)"; \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    python3-qgis >/dev/null; }
 
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -14,10 +14,18 @@ hierarchy; for a declared sum with a missing part and a present total it forgets
 
 Secondary suppression on a tree (no sums) is a bottom-up pass over sibling groups that uses the
 up-/down-move certificate (flows along the tree); a group that cannot protect its cells on its
-own withholds its parent and hands the remaining need one level up. Every table is then audited
-exactly (a two-pass interval walk on trees, LP per connected block of withheld cells on linked
-tables) and any cell still under-protected is repaired with a min-cost move LP (HiGHS); a last
-pass publishes again every secondary cell that turns out to be unnecessary.
+own withholds its parent and hands the remaining need one level up. Each tree table is then
+audited exactly by a two-pass interval walk (no LP), any cell still under-protected is repaired,
+unnecessary secondary cells are published again and a local search withholds a parent where
+that frees two or more cells below it.
+
+Linked tables (variables tied by declared sums) start from the primary cells. Every primary cell
+is checked by an attacker LP (HiGHS) on its neighbourhood with all other cells fixed, which can
+only understate its width (a cheap sufficient test), and by the exact LP over its block of
+withheld cells where that test fails. A cell still too narrow is repaired by a min-cost move LP:
+an up- and a down-move of total size ``protection`` that may pass only through withheld cells
+or through published cells it pays to open; the cells it opens are withheld, which proves the
+protection. Unnecessary secondary cells are published again at the end.
 """
 
 from __future__ import annotations

@@ -56,6 +56,9 @@ MIN_ZOOM_FLOOR = 0
 MAX_ZOOM_CEILING = 14
 """Above this MapLibre and QGIS overzoom: 4096 units per tile keep 0.6 m at z14."""
 MAX_ZOOM_FLOOR = 10
+MAX_TILES_AT_MAXZOOM = 4096
+"""Bounding-box tiles allowed at maxzoom: keeps a country-wide build (VG5000 Gemeinden) to
+minutes and its archive small; overzooming such generalised boundaries loses nothing."""
 TILE_FIELDS = ("status",)
 """Per indicator every tile carries the rate ``<ind>`` and ``<ind>_status`` (latest year)."""
 DETAIL_FIELDS = ("ci_low", "ci_high", "numerator", "denominator")
@@ -89,8 +92,10 @@ def _lat_factor(lat: float) -> float:
 
 
 def zoom_range(published: PublishedBuild) -> ZoomRange:
-    """Choose zooms from the geography's size: whole area in a tile or two at ``minzoom``,
-    finest areas at least ~4 tiles wide at ``maxzoom`` (street level is overzoomed from there).
+    """Choose zooms from the geography's size: the whole area in a tile or two at ``minzoom``;
+    at ``maxzoom`` a median area of the finest level spans one to two tiles, i.e. 2,000 to
+    4,000 tile units (street level is overzoomed from there), within MAX_ZOOM_FLOOR..CEILING
+    and at most MAX_TILES_AT_MAXZOOM tiles of bounding box.
     """
     total = published.shapes[TOTAL]
     minx, miny, maxx, maxy = total.total_bounds
@@ -104,8 +109,25 @@ def zoom_range(published: PublishedBuild) -> ZoomRange:
     side_km = math.sqrt(float(np.median(km2))) if len(km2) else width_km
     maxzoom = int(math.floor(math.log2(world_km / max(side_km, 0.01)))) + 1
     maxzoom = min(max(maxzoom, MAX_ZOOM_FLOOR), MAX_ZOOM_CEILING)
+    while maxzoom > 0 and _bbox_tiles(total.total_bounds, maxzoom) > MAX_TILES_AT_MAXZOOM:
+        maxzoom -= 1
     minzoom = min(max(minzoom, MIN_ZOOM_FLOOR), maxzoom)
     return ZoomRange(minzoom, maxzoom)
+
+
+def _bbox_tiles(bounds: np.ndarray, z: int) -> int:
+    """Number of tiles of zoom ``z`` that the lon/lat box touches."""
+    x0, y0 = _lonlat_tile(bounds[0], bounds[3], z)
+    x1, y1 = _lonlat_tile(bounds[2], bounds[1], z)
+    return (x1 - x0 + 1) * (y1 - y0 + 1)
+
+
+def _lonlat_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 1 << z
+    lat = max(min(lat, 85.05112878), -85.05112878)
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
 
 
 # --- MVT encoding (protobuf by hand: the schema is six small messages) -----------------------

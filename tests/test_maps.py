@@ -286,8 +286,7 @@ def server(data_dir: Path) -> Iterator[str]:
 def test_page_works_in_a_browser_without_third_parties(server: str) -> None:
     """Chromium draws every area, asks only the service, and shows the withheld tooltip."""
     executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
+    assert executable, "Debian's chromium is missing: `make browser-deps` installs it"
     from playwright.sync_api import sync_playwright
 
     hosts: set[str] = set()

@@ -451,8 +451,7 @@ def _has_qgis() -> bool:
 def test_qgis_loads_xyz_url_with_style(mini_build: Path, tmp_path: Path) -> None:
     """QGIS (python3-qgis) opens the z/x/y URL as a vector tile layer with the style URL and
     renders the class colours and the hatch of withheld areas."""
-    if not _has_qgis():
-        pytest.skip("python3-qgis is not installed")
+    assert _has_qgis(), "Debian's python3-qgis is missing: `make browser-deps` installs it"
     published = read_build(mini_build)
     archive = PMTilesArchive(mini_build / TILES_FILE)
     style = maplibre_style(published, "auslaenderanteil", source={}, level="quartier")

@@ -56,8 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def browser() -> Iterator[object]:
     """Debian's Chromium (never a downloaded browser)."""
     executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (make browser-deps)")
+    assert executable, "Debian's chromium is missing: `make browser-deps` installs it"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

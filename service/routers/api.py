@@ -123,7 +123,9 @@ def _select(build: PublishedBuild, indicator: str | None, year: int | None,
         chosen = year if year is not None else build.latest_year(ind)
         rows = values[(values["indicator"] == ind) & (values["year"] == chosen)]
         # the level's areas in area order, then the total for comparison
-        frames += [rows[rows["level"] == level], rows[rows["level"] == TOTAL]]
+        frames.append(rows[rows["level"] == level])
+        if level != TOTAL:
+            frames.append(rows[rows["level"] == TOTAL])
     return pd.concat(frames, ignore_index=True)[VALUE_FIELDS]
 
 
