@@ -222,6 +222,21 @@ def berlin_cases(n_vars: int, share: float, seed: int = 5) -> list:
     ]
 
 
+def berlin_men_women(n: int, share: float = 0.15, seed: int = 3) -> list:
+    """Berlin 12 > 58 with men + women = all (a linked table small enough for the MILP)."""
+    areas = berlin_areas()
+    rng = np.random.default_rng(seed)
+    k = int((areas["level"] == "prognoseraum").sum())
+    cat = _Cat((_Var("m"), _Var("w"), _Var("all", sensitive=False)), (),
+               (_Sum("all", ("m", "w")),))
+    out = []
+    for _ in range(n):
+        parts = small_counts(rng, (2, 1, k), share, high=60)
+        leaf = {"m": parts[0], "w": parts[1], "all": parts.sum(axis=0)}
+        out.append((aggregate_cells(areas, leaf, [2022]), areas, cat))
+    return out
+
+
 def berlin_linked(share: float = 0.25, seed: int = 9) -> tuple:
     """Berlin 12 > 58, eight age bands adding up to the population (a linked table)."""
     areas = berlin_areas()
@@ -292,6 +307,7 @@ def run() -> str:
         _compare("small trees, 2–3 levels, fan-out 1–4", small_cases(30, sums=False)),
         _compare("small linked tables (m + w = all)", small_cases(10, sums=True)),
         _compare("Berlin 12 > 58, 10 generated variables (25 % small)", berlin_cases(10, 0.25)),
+        _compare("Berlin 12 > 58, m + w = all (15 % small)", berlin_men_women(3), 120.0),
         "",
         "### Speed",
         "",

@@ -104,7 +104,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings(data=Path(args.data))
     print(f"Quartier auf http://{args.host}:{args.port}/ (Daten: {settings.data})", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_level="info",
+        access_log=not args.no_access_log,
+    )
     return 0
 
 
@@ -162,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data", default="data")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--no-access-log", action="store_true", help="do not log every request")
     s.set_defaults(func=_cmd_serve)
 
     f = sub.add_parser("fetch", help="download a geography's official boundary file (online)")

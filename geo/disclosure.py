@@ -55,6 +55,8 @@ PROTECTION = 3
 TOTAL_LEVEL = "total"
 _KEY = ["level", "area_id", "variable", "year"]
 _INF = math.inf
+_LP_BATCH = 20_000  # variables per batched LP
+_LOCAL_RADIUS = 3  # tree distance of the neighbourhood a local attacker LP frees
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,9 +401,6 @@ def _lp_intervals(
     return lo, hi
 
 
-_LP_BATCH = 20_000  # variables per batched LP
-
-
 def _solve_batch(
     batch: list[tuple[sp.csr_matrix, np.ndarray, int, np.ndarray]],
     cap: float,
@@ -445,20 +444,6 @@ def _table_intervals(
         return cells, lo[cells], hi[cells]
     lo, hi = _lp_intervals(table.relations, known, val, cells)
     return cells, lo, hi
-
-
-def _components(relations: sp.csr_matrix, unknown: np.ndarray) -> np.ndarray:
-    """Block label of every unknown cell (cells sharing a relation share a block); -1 else."""
-    cols = np.flatnonzero(unknown)
-    sub = relations[:, cols].tocoo()
-    k, m = len(cols), relations.shape[0]
-    graph = sp.coo_matrix(
-        (np.ones(len(sub.data)), (sub.col, k + sub.row)), shape=(k + m, k + m)
-    ).tocsr()
-    _, label = connected_components(graph, directed=False)
-    out = np.full(relations.shape[1], -1)
-    out[cols] = label[:k]
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -746,9 +731,6 @@ def _repair(table: _Table, cell: int, withheld: np.ndarray, width: int) -> list[
 # --------------------------------------------------------------------------------------------
 # Protecting one table
 # --------------------------------------------------------------------------------------------
-
-
-_LOCAL_RADIUS = 3  # tree distance of the neighbourhood a local attacker LP frees
 
 
 def _near_cells(table: _Table, node: int, radius: int) -> np.ndarray:

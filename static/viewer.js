@@ -11,6 +11,8 @@
   const SECRET = "geheim (Datenschutz)";
   const NODATA = "keine Daten";
   const VS = { higher: "höher als", lower: "niedriger als", similar: "kein deutlicher Unterschied zu" };
+  const METHODS = { fisher_jenks: "Fisher-Jenks", quantiles: "Quantile", equal_interval: "gleiche Intervalle",
+                    natural_breaks: "natürliche Brüche" };
 
   const protocol = new pmtiles.Protocol();
   maplibregl.addProtocol("pmtiles", protocol.tile);
@@ -201,7 +203,7 @@
     const geo = geoOf(state.g);
     const ind = indicatorOf(geo, state.i);
     const unit = ind.unit ? ` in ${ind.unit}` : "";
-    $("legend-sub").textContent = `${ind.name}${unit}, ${state.y} · ${legend.level_name} · Klassen: ${legend.method.replace("_", " ")}`;
+    $("legend-sub").textContent = `${ind.name}${unit}, ${state.y} · ${legend.level_name} · Klassen: ${METHODS[legend.method] || legend.method}`;
     const items = legend.classes.map((c) => `<li><span class="swatch" style="background:${esc(c.color)}"></span>${esc(c.label)}<span class="count">${c.count}</span></li>`);
     if (legend.withheld.count) items.push(`<li><span class="swatch hatch"></span>${SECRET}<span class="count">${legend.withheld.count}</span></li>`);
     if (legend.missing.count) items.push(`<li><span class="swatch" style="background:${esc(legend.missing.color)}"></span>${NODATA}<span class="count">${legend.missing.count}</span></li>`);
@@ -256,15 +258,17 @@
       const c = typeof x === "string" ? x.localeCompare(y, "de", { numeric: true }) : x - y;
       return c * dir;
     });
-    $("table-caption").textContent = `${ind.name} ${state.y}, ${level.name} (${data.length} Gebiete) – ${geo.name}. `
-      + "Spaltenköpfe sortieren die Tabelle; gesperrte Werte: geheim (Datenschutz).";
+    $("table-caption").textContent = `${ind.name} ${state.y}, ${level.name} (${data.length} Gebiete) – ${geo.name}`
+      + `${geo.notice ? ` (${geo.notice})` : ""}. Spaltenköpfe sortieren die Tabelle; Pfeiltasten wechseln die Zeile; `
+      + "gesperrte Werte: geheim (Datenschutz).";
     const thead = $("table").tHead;
     thead.innerHTML = "<tr>" + cols.map((c) => {
       const aria = c.key === col.key ? sortDir : "none";
       return `<th scope="col" aria-sort="${aria}"><button type="button" data-key="${c.key}">${esc(c.label)}</button></th>`;
     }).join("") + "</tr>";
     const body = $("table").tBodies[0];
-    body.innerHTML = data.map((r) => "<tr tabindex=\"0\" data-id=\"" + esc(r.area_id) + "\">" + cols.map((c, k) =>
+    // one tab stop for the whole body (roving tabindex); arrow keys move between rows
+    body.innerHTML = data.map((r, n) => `<tr tabindex="${n === 0 ? 0 : -1}" data-id="${esc(r.area_id)}">` + cols.map((c, k) =>
       k === 0 ? `<th scope="row">${esc(r.name)}</th>` : `<td${c.num ? ' class="num"' : ""}>${cell(r, c.key, ind)}</td>`).join("") + "</tr>").join("");
   }
 
@@ -290,11 +294,15 @@
   });
   $("table").addEventListener("focusin", (e) => {
     const tr = e.target.closest("tbody tr");
-    if (tr) highlight(tr.dataset.id);
+    if (!tr) return;
+    tr.parentElement.querySelectorAll('tr[tabindex="0"]').forEach((t) => { if (t !== tr) t.tabIndex = -1; });
+    tr.tabIndex = 0;
+    highlight(tr.dataset.id);
   });
 
   function selectArea(areaId) {
     highlight(areaId);
+    $("details").setAttribute("aria-live", "polite");
     $("details").innerHTML = detailsHTML(areaId);
     document.querySelectorAll("tbody tr.active").forEach((t) => t.classList.remove("active"));
     const tr = document.querySelector(`tbody tr[data-id="${CSS.escape(areaId)}"]`);
@@ -323,6 +331,7 @@
     const id = String(f.properties.area_id);
     if (!hovered || hovered.id !== id) {
       highlight(id);
+      $("details").setAttribute("aria-live", "off"); // hovering should not flood screen readers
       $("details").innerHTML = detailsHTML(id, f.properties.name);
     }
   }

@@ -433,22 +433,24 @@ def test_property_protect_then_audit_passes(case, with_missing):
     assert again.status.reindex(cells.index).equals(prot.status)
 
 
-@given(hierarchies(max_leaves=30), st.integers(0, 2**31 - 1))
+@given(hierarchies(max_leaves=30), st.integers(0, 2**31 - 1), st.booleans())
 @settings(PROFILE)
-def test_property_tree_intervals_match_lp(case, seed):
-    """The tree walk gives the same intervals as one LP per cell, for any withheld pattern."""
+def test_property_tree_intervals_match_lp(case, seed, with_missing):
+    """The tree walk gives the same intervals as the LP, for any withheld pattern."""
     areas, values = case
+    if with_missing:
+        values = {**values, next(iter(values)): None}
     cells = make_cells(areas, {"x": values})
     tree = dc._build_tree(areas)
     cube = dc._build_cube(cells, tree, ["x"])
     x = cube.x[0, 0]
     rng = np.random.default_rng(seed)
-    withheld = rng.random(len(x)) < 0.45
     table = dc._Table(tree, [0], [], x, x < 0)
-    known = ~withheld
-    lo, hi = dc._tree_intervals(tree.parent, tree.depth, known, x, table.missing)
+    withheld = (rng.random(len(x)) < 0.45) & ~table.missing
+    known = ~withheld & ~table.missing
+    lo, hi = dc._tree_intervals(tree.parent, tree.depth, known, np.maximum(x, 0), table.missing)
     cells_ = np.flatnonzero(withheld)
-    lp_lo, lp_hi = dc._lp_intervals(table.relations, known, x, cells_)
+    lp_lo, lp_hi = dc._lp_intervals(table.relations, known, np.maximum(x, 0), cells_)
     assert np.allclose(lo[cells_], lp_lo)
     assert np.array_equal(np.isinf(hi[cells_]), np.isinf(lp_hi))
     finite = ~np.isinf(lp_hi)

@@ -197,6 +197,13 @@ def test_table_is_sortable_by_keyboard_and_accessible(server: str, browser: obje
     assert names == sorted(names, key=str.casefold) or names[0] < names[-1]
     page.page.keyboard.press("Enter")
     assert th.get_attribute("aria-sort") == "descending"
+    assert page.page.locator('#table tbody tr[tabindex="0"]').count() == 1  # one tab stop
+    page.page.locator("#table tbody tr").first.focus()
+    page.page.keyboard.press("ArrowDown")
+    page.page.keyboard.press("Enter")
+    second = page.page.locator("#table tbody tr").nth(1)
+    assert second.get_attribute("tabindex") == "0"
+    assert second.locator("th").inner_text() in page.page.inner_text("#details h3")
     assert page.errors == []
     page.close()
 
