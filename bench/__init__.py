@@ -1,1 +1,1 @@
-"""Benchmarks: ``make bench`` runs them all and prints figures against peers measured in the same run."""
+"""Benchmarks: ``make bench`` runs them all, with peers measured in the same run."""

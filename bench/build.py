@@ -1,4 +1,4 @@
-"""Build at national scale: VG5000 (16 Länder > 401 Kreise > 10,997 Gemeinden) with generated counts."""
+"""Build at national scale: VG5000 (Länder > Kreise > Gemeinden) with generated counts."""
 
 from __future__ import annotations
 
@@ -26,19 +26,26 @@ def write_counts(folder: Path, *, seed: int = 7) -> tuple[int, int]:
     rows = []
     small = 0
     for year in YEARS:
-        rows.append(pd.DataFrame({"area_id": ars, "year": year, "variable": "einwohner", "value": ewz}))
+        rows.append(
+            pd.DataFrame({"area_id": ars, "year": year, "variable": "einwohner", "value": ewz})
+        )
         for i in range(VARIABLES):
             # rates chosen so that about a fifth of the Gemeinde cells are 1 or 2
             rate = rng.uniform(0.0005, 0.004)
             values = rng.poisson(ewz * rate)
             small += int(((values == 1) | (values == 2)).sum())
-            rows.append(pd.DataFrame({"area_id": ars, "year": year, "variable": f"v{i:02d}",
-                                      "value": values}))
+            rows.append(
+                pd.DataFrame(
+                    {"area_id": ars, "year": year, "variable": f"v{i:02d}", "value": values}
+                )
+            )
     counts = pd.concat(rows, ignore_index=True)
     counts.to_csv(folder / "counts.csv", index=False)
     catalogue = ['[[variables]]\nid = "einwohner"\nname = "Einwohner"\nsensitive = false\n']
     for i in range(VARIABLES):
-        catalogue.append(f'[[variables]]\nid = "v{i:02d}"\nname = "Merkmal {i}"\nsensitive = true\n')
+        catalogue.append(
+            f'[[variables]]\nid = "v{i:02d}"\nname = "Merkmal {i}"\nsensitive = true\n'
+        )
     for i in range(VARIABLES):
         catalogue.append(
             f'[[indicators]]\nid = "q{i:02d}"\nname = "Anteil Merkmal {i}"\ntheme = "Test"\n'
@@ -81,7 +88,9 @@ def run() -> str:
         "| stage (time until the next stage began) | s |",
         "|---|---|",
     ]
-    for (msg, _), (_, dt) in zip(stages, stages[1:] + [("end", time.perf_counter() - last[0])], strict=False):
+    for (msg, _), (_, dt) in zip(
+        stages, stages[1:] + [("end", time.perf_counter() - last[0])], strict=False
+    ):
         lines.append(f"| {msg.strip()} | {dt:.1f} |")
     return "\n".join(lines) + "\n"
 

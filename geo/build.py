@@ -65,12 +65,10 @@ def _check_proportions(cells: pd.DataFrame, catalogue: Catalogue) -> None:
             problems.append(
                 f"indicator '{ind.id}' is a proportion but '{ind.numerator}' exceeds "
                 f"'{ind.denominator}' in {level} '{area_id}', year {year} "
-                "(check the counts, or declare kind = \"rate\")"
+                '(check the counts, or declare kind = "rate")'
             )
     if problems:
-        raise CountsError(
-            f"{len(problems)} indicator problem(s) in the counts", problems=problems
-        )
+        raise CountsError(f"{len(problems)} indicator problem(s) in the counts", problems=problems)
 
 
 def _input_hashes(geography: Geography, counts: Path, indicators: Path) -> dict[str, str]:
@@ -181,7 +179,9 @@ def build(
     counts_by_status = published.cells["status"].value_counts()
     say(
         "      fertig: "
-        + ", ".join(f"{int(counts_by_status.get(s, 0))} {s}" for s in ("published", "suppressed", "missing"))
+        + ", ".join(
+            f"{int(counts_by_status.get(s, 0))} {s}" for s in ("published", "suppressed", "missing")
+        )
         + f"; Release {published.release_id}"
     )
     return BuildResult(out, suppression_log_path(out), published, gate)
@@ -214,4 +214,3 @@ def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path) -
     os.rename(tmp, out)
     os.replace(tmp_log, log_path)
     shutil.rmtree(old, ignore_errors=True)
-

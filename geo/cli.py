@@ -105,7 +105,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings(data=Path(args.data))
     print(f"Quartier auf http://{args.host}:{args.port}/ (Daten: {settings.data})", file=sys.stderr)
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level="info",
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
         access_log=not args.no_access_log,
     )
     return 0
@@ -125,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(
         prog="quartier",
-        description="Geschützte kleinräumige Statistik: Grenzen + Zahlen -> veröffentlichter Build.",
+        description="Geschützte kleinräumige Statistik: Grenzen + Zahlen -> Build.",
     )
     p.add_argument("--version", action="version", version=f"quartier {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -136,17 +139,31 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="build a geography into a published release")
     b.add_argument("geography", metavar="GEOGRAPHY_DIR")
-    b.add_argument("--counts", type=Path, help="counts CSV (default: counts.csv beside the manifest)")
+    b.add_argument(
+        "--counts", type=Path, help="counts CSV (default: counts.csv beside the manifest)"
+    )
     b.add_argument("--indicators", type=Path, help="catalogue (default: indicators.toml beside it)")
     b.add_argument("--out", type=Path, help="build folder (default: data/<geography id>)")
     b.add_argument("--year", type=int, help="year of a wide counts file without a year column")
     b.add_argument("--id-column", help="column with the area ids in a wide counts file")
-    b.add_argument("--min-count", type=int, default=MIN_COUNT,
-                   help=f"withhold sensitive values 1..N-1 (default {MIN_COUNT})")
-    b.add_argument("--protection", type=int, default=PROTECTION,
-                   help=f"protection width of withheld small values (default {PROTECTION})")
-    b.add_argument("--reliable-min", type=int, default=RELIABLE_MIN,
-                   help=f"denominators below this are flagged unreliable (default {RELIABLE_MIN})")
+    b.add_argument(
+        "--min-count",
+        type=int,
+        default=MIN_COUNT,
+        help=f"withhold sensitive values 1..N-1 (default {MIN_COUNT})",
+    )
+    b.add_argument(
+        "--protection",
+        type=int,
+        default=PROTECTION,
+        help=f"protection width of withheld small values (default {PROTECTION})",
+    )
+    b.add_argument(
+        "--reliable-min",
+        type=int,
+        default=RELIABLE_MIN,
+        help=f"denominators below this are flagged unreliable (default {RELIABLE_MIN})",
+    )
     b.set_defaults(func=_cmd_build)
 
     a = sub.add_parser("build-all", help="build every bundled geography that has its files")

@@ -6,8 +6,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,16 @@ GPKG_FILE = "layers.gpkg"
 TILES_FILE = "tiles.pmtiles"
 ATTRIBUTION_FILE = "ATTRIBUTION.txt"
 TOTAL = "total"
-WIDE_FIELDS = ("ci_low", "ci_high", "numerator", "denominator", "reliable", "vs_total", "status", "year")
+WIDE_FIELDS = (
+    "ci_low",
+    "ci_high",
+    "numerator",
+    "denominator",
+    "reliable",
+    "vs_total",
+    "status",
+    "year",
+)
 """Per indicator, the wide tables carry ``<ind>`` (the rate) and ``<ind>_<field>``."""
 
 
@@ -117,7 +126,11 @@ class PublishedBuild:
 
 def _release_id(inputs: Mapping[str, str], parameters: Mapping[str, Any]) -> str:
     payload = json.dumps(
-        {"inputs": dict(sorted(inputs.items())), "parameters": dict(parameters), "version": __version__},
+        {
+            "inputs": dict(sorted(inputs.items())),
+            "parameters": dict(parameters),
+            "version": __version__,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -222,7 +235,9 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False, lineterminator="\n")
 
 
-def write_build(published: PublishedBuild, out_dir: Path, *, extra_files: Mapping[str, str] = {}) -> None:
+def write_build(
+    published: PublishedBuild, out_dir: Path, *, extra_files: Mapping[str, str] = {}
+) -> None:
     """Write the published files into ``out_dir`` (which must be empty or new)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_csv(published.areas, out_dir / AREAS_FILE)
@@ -279,7 +294,9 @@ def write_manifest(published: PublishedBuild, out_dir: Path, files: list[str]) -
         "cells": {s: int(counts.get(s, 0)) for s in ("published", "suppressed", "missing")},
         "files": sorted(files),
     }
-    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out_dir / MANIFEST_FILE).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
 
 
 def read_build(build_dir: Path) -> PublishedBuild:
@@ -293,22 +310,51 @@ def read_build(build_dir: Path) -> PublishedBuild:
         areas = pd.read_csv(build_dir / AREAS_FILE, dtype=str, keep_default_na=False)
         cells = pd.read_csv(
             build_dir / CELLS_FILE,
-            dtype={"level": str, "area_id": str, "variable": str, "year": "int64",
-                   "value": "Int64", "status": str},
-            keep_default_na=False, na_values={"value": [""]},
+            dtype={
+                "level": str,
+                "area_id": str,
+                "variable": str,
+                "year": "int64",
+                "value": "Int64",
+                "status": str,
+            },
+            keep_default_na=False,
+            na_values={"value": [""]},
         )
         values = pd.read_csv(
             build_dir / VALUES_FILE,
-            dtype={"level": str, "area_id": str, "name": str, "indicator": str, "year": "int64",
-                   "numerator": "Int64", "denominator": "Int64", "status": str,
-                   "vs_total": str, "reliable": "boolean"},
+            dtype={
+                "level": str,
+                "area_id": str,
+                "name": str,
+                "indicator": str,
+                "year": "int64",
+                "numerator": "Int64",
+                "denominator": "Int64",
+                "status": str,
+                "vs_total": str,
+                "reliable": "boolean",
+            },
             keep_default_na=False,
-            na_values={c: [""] for c in ("numerator", "denominator", "rate", "ci_low", "ci_high",
-                                         "reliable", "vs_total")},
+            na_values={
+                c: [""]
+                for c in (
+                    "numerator",
+                    "denominator",
+                    "rate",
+                    "ci_low",
+                    "ci_high",
+                    "reliable",
+                    "vs_total",
+                )
+            },
         )
         g = manifest["geography"]
         info = GeographyInfo(
-            id=g["id"], name=g["name"], attribution=g["attribution"], total_id=g["total_id"],
+            id=g["id"],
+            name=g["name"],
+            attribution=g["attribution"],
+            total_id=g["total_id"],
             total_name=g["total_name"],
             levels=tuple(LevelInfo(lv["id"], lv["name"], int(lv["count"])) for lv in g["levels"]),
             notice=g.get("notice") or "",
@@ -339,5 +385,3 @@ def read_build(build_dir: Path) -> PublishedBuild:
         inputs=MappingProxyType(manifest.get("inputs", {})),
         downloads=files,
     )
-
-

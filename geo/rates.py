@@ -19,8 +19,19 @@ BYAR_FROM = 10
 DECIMALS = 4
 
 VALUE_COLUMNS = [
-    "level", "area_id", "name", "indicator", "year", "numerator", "denominator",
-    "rate", "ci_low", "ci_high", "status", "vs_total", "reliable",
+    "level",
+    "area_id",
+    "name",
+    "indicator",
+    "year",
+    "numerator",
+    "denominator",
+    "rate",
+    "ci_low",
+    "ci_high",
+    "status",
+    "vs_total",
+    "reliable",
 ]
 
 
@@ -77,10 +88,12 @@ def compute_values(
         ["level", "area_id", "year"],
     ].reset_index(drop=True)
     for ind in catalogue.indicators:
-        idx_num = pd.MultiIndex.from_frame(base.assign(variable=ind.numerator)[
-            ["level", "area_id", "variable", "year"]])
-        idx_den = pd.MultiIndex.from_frame(base.assign(variable=ind.denominator)[
-            ["level", "area_id", "variable", "year"]])
+        idx_num = pd.MultiIndex.from_frame(
+            base.assign(variable=ind.numerator)[["level", "area_id", "variable", "year"]]
+        )
+        idx_den = pd.MultiIndex.from_frame(
+            base.assign(variable=ind.denominator)[["level", "area_id", "variable", "year"]]
+        )
         num_status = keyed["status"].reindex(idx_num).to_numpy()
         den_status = keyed["status"].reindex(idx_den).to_numpy()
         num = keyed["value"].reindex(idx_num).to_numpy(dtype="float64", na_value=np.nan)
@@ -89,7 +102,9 @@ def compute_values(
             (num_status == "missing") | (den_status == "missing"),
             "missing",
             np.where(
-                (num_status == "suppressed") | (den_status == "suppressed"), "suppressed", "published"
+                (num_status == "suppressed") | (den_status == "suppressed"),
+                "suppressed",
+                "published",
             ),
         )
         published = status == "published"

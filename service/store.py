@@ -45,7 +45,9 @@ class BuildStore:
         with self._lock:
             self._checked = now
             seen: set[str] = set()
-            folders = sorted(self.data_dir.glob(f"*/{MANIFEST_FILE}")) if self.data_dir.is_dir() else []
+            folders = (
+                sorted(self.data_dir.glob(f"*/{MANIFEST_FILE}")) if self.data_dir.is_dir() else []
+            )
             for manifest in folders:
                 folder = manifest.parent
                 if folder.name.startswith("."):

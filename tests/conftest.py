@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from geo.build import build
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-# Stadtbezirk "1" = Quartiere 10, 11, 12; Stadtbezirk "2" = Quartiere 20, 21 (2 km squares, EPSG:25832)
+# Stadtbezirk "1" = Quartiere 10, 11, 12; "2" = Quartiere 20, 21 (2 km squares, EPSG:25832)
 SQUARES = {"10": (0, 0), "11": (1, 0), "12": (2, 0), "20": (0, 1), "21": (1, 1)}
 NAMES = {"10": "Arrenberg", "11": "Brill", "12": "Clausen", "20": "Dönberg", "21": "Eckbusch"}
 
@@ -106,8 +108,11 @@ parent_prefix = 1
     (folder / "indicators.toml").write_text(CATALOGUE, encoding="utf-8")
     rows = ["area_id,year,variable,value"]
     for area, (ew, aus, sgb) in (counts or COUNTS).items():
-        rows += [f"{area},2023,einwohner,{ew}", f"{area},2023,auslaender,{aus}",
-                 f"{area},2023,sgb2,{sgb}"]
+        rows += [
+            f"{area},2023,einwohner,{ew}",
+            f"{area},2023,auslaender,{aus}",
+            f"{area},2023,sgb2,{sgb}",
+        ]
     (folder / "counts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return folder
 
@@ -116,3 +121,12 @@ parent_prefix = 1
 def small_geography(tmp_path: Path) -> Path:
     """A small geography folder (5 Quartiere in 2 Stadtbezirke) with counts and catalogue."""
     return write_small_geography(tmp_path / "mini")
+
+
+def bundled_build(tmp_path_factory: pytest.TempPathFactory, gid: str) -> Path:
+    """Build a bundled geography once per test session (shared with test_viewer)."""
+    root = tmp_path_factory.getbasetemp() / "bundled-builds"
+    out = root / gid
+    if not (out / "manifest.json").exists():
+        build(ROOT / "boundaries" / gid, out=out, data_dir=root, say=lambda _: None)
+    return out

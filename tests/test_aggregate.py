@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
 from conftest import COUNTS, write_small_geography
+
 from geo.aggregate import aggregate
 from geo.catalogue import load_catalogue
 from geo.counts import read_counts
@@ -17,13 +17,16 @@ def _cells(folder: Path) -> pd.DataFrame:
     geography = load_geography(folder)
     catalogue = load_catalogue(folder / "indicators.toml")
     ids = set(geography.areas.loc[geography.areas["level"] == "quartier", "area_id"])
-    counts = read_counts(folder / "counts.csv", area_ids=ids,
-                         variables=[v.id for v in catalogue.variables])
+    counts = read_counts(
+        folder / "counts.csv", area_ids=ids, variables=[v.id for v in catalogue.variables]
+    )
     return aggregate(geography, counts, catalogue)
 
 
 def _value(cells: pd.DataFrame, level: str, area: str, variable: str) -> object:
-    row = cells[(cells["level"] == level) & (cells["area_id"] == area) & (cells["variable"] == variable)]
+    row = cells[
+        (cells["level"] == level) & (cells["area_id"] == area) & (cells["variable"] == variable)
+    ]
     assert len(row) == 1
     return row["value"].iloc[0]
 
@@ -50,7 +53,9 @@ def test_a_missing_child_makes_the_parent_missing(tmp_path: Path) -> None:
 
 def test_an_area_absent_from_the_counts_is_missing(tmp_path: Path) -> None:
     """Areas without any row in the counts file are missing, and so are their parents."""
-    folder = write_small_geography(tmp_path / "g", counts={k: v for k, v in COUNTS.items() if k != "21"})
+    folder = write_small_geography(
+        tmp_path / "g", counts={k: v for k, v in COUNTS.items() if k != "21"}
+    )
     cells = _cells(folder)
     assert pd.isna(_value(cells, "quartier", "21", "einwohner"))
     assert pd.isna(_value(cells, "stadtbezirk", "2", "einwohner"))

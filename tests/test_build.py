@@ -24,8 +24,15 @@ def _built(folder: Path, tmp_path: Path) -> Path:
 def test_build_writes_every_file(small_geography: Path, tmp_path: Path) -> None:
     """A build folder holds the CSVs, the GeoPackage, the catalogue and the manifest."""
     out = _built(small_geography, tmp_path)
-    for name in ("areas.csv", "cells.csv", "values.csv", "layers.gpkg", "manifest.json",
-                 "indicators.json", "ATTRIBUTION.txt"):
+    for name in (
+        "areas.csv",
+        "cells.csv",
+        "values.csv",
+        "layers.gpkg",
+        "manifest.json",
+        "indicators.json",
+        "ATTRIBUTION.txt",
+    ):
         assert (out / name).exists(), name
     assert suppression_log_path(out).exists()
     assert not (out / "mini.suppression.csv").exists()
@@ -34,12 +41,35 @@ def test_build_writes_every_file(small_geography: Path, tmp_path: Path) -> None:
 def test_csv_columns_are_the_contract(small_geography: Path, tmp_path: Path) -> None:
     """areas, cells and values carry exactly the columns of the issue."""
     out = _built(small_geography, tmp_path)
-    assert pd.read_csv(out / "areas.csv").columns.tolist() == ["level", "area_id", "name", "parent_id"]
+    assert pd.read_csv(out / "areas.csv").columns.tolist() == [
+        "level",
+        "area_id",
+        "name",
+        "parent_id",
+    ]
     assert pd.read_csv(out / "cells.csv").columns.tolist() == [
-        "level", "area_id", "variable", "year", "value", "status"]
+        "level",
+        "area_id",
+        "variable",
+        "year",
+        "value",
+        "status",
+    ]
     assert pd.read_csv(out / "values.csv").columns.tolist() == [
-        "level", "area_id", "name", "indicator", "year", "numerator", "denominator", "rate",
-        "ci_low", "ci_high", "status", "vs_total", "reliable"]
+        "level",
+        "area_id",
+        "name",
+        "indicator",
+        "year",
+        "numerator",
+        "denominator",
+        "rate",
+        "ci_low",
+        "ci_high",
+        "status",
+        "vs_total",
+        "reliable",
+    ]
     log = pd.read_csv(suppression_log_path(out))
     assert log.columns.tolist() == ["level", "area_id", "variable", "year", "reason"]
 
@@ -62,7 +92,12 @@ def test_withheld_cells_carry_no_value_anywhere(small_geography: Path, tmp_path:
     assert withheld["value"].isna().all()
     values = pd.read_csv(out / "values.csv", dtype={"area_id": str})
     hidden = values[values["status"] != "published"]
-    assert hidden[["numerator", "denominator", "rate", "ci_low", "ci_high", "reliable"]].isna().all().all()
+    assert (
+        hidden[["numerator", "denominator", "rate", "ci_low", "ci_high", "reliable"]]
+        .isna()
+        .all()
+        .all()
+    )
     layer = pyogrio.read_dataframe(out / "layers.gpkg", layer="quartier")
     brill = layer[layer["area_id"] == "11"].iloc[0]
     assert pd.isna(brill["auslaenderanteil"]) and pd.isna(brill["auslaenderanteil_numerator"])
@@ -97,7 +132,9 @@ def test_manifest_counts_and_inputs(small_geography: Path, tmp_path: Path) -> No
     cells = pd.read_csv(out / "cells.csv")
     assert manifest["cells"]["published"] == int((cells["status"] == "published").sum())
     assert manifest["geography"]["id"] == "mini"
-    assert {"counts.csv", "indicators.toml", "geography.toml", "quartiere.geojson"} <= set(manifest["inputs"])
+    assert {"counts.csv", "indicators.toml", "geography.toml", "quartiere.geojson"} <= set(
+        manifest["inputs"]
+    )
     assert manifest["parameters"]["min_count"] == 3
 
 
@@ -126,7 +163,9 @@ def test_read_build_round_trip(small_geography: Path, tmp_path: Path) -> None:
     assert back.values["status"].tolist() == pd.read_csv(out / "values.csv")["status"].tolist()
 
 
-def test_cli_build_and_error_exit(small_geography: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_build_and_error_exit(
+    small_geography: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`quartier build` succeeds; an unknown area fails with exit 2 and names file and line."""
     out = tmp_path / "cli" / "mini"
     assert main(["build", str(small_geography), "--out", str(out)]) == 0
@@ -138,7 +177,9 @@ def test_cli_build_and_error_exit(small_geography: Path, tmp_path: Path, capsys:
     assert "counts.csv" in err and "line 17" in err and "'5'" in err
 
 
-def test_cli_check_reports_without_building(small_geography: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_check_reports_without_building(
+    small_geography: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`quartier check` prints the validation report and builds nothing."""
     assert main(["check", str(small_geography)]) == 0
     assert "0 errors" in capsys.readouterr().out

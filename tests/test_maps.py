@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 import shapely
 import uvicorn
-from conftest import write_small_geography
+from conftest import bundled_build, write_small_geography
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from test_tiles import bundled_build
 
 from geo import maps
 from geo.build import build

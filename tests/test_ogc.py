@@ -13,10 +13,9 @@ from pathlib import Path
 import httpx
 import pyogrio
 import pytest
-from conftest import write_small_geography
+from conftest import bundled_build, write_small_geography
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from test_tiles import bundled_build
 
 from geo.build import build
 from geo.publish import read_build

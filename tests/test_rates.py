@@ -67,18 +67,27 @@ class _Cat:
 
 
 AREAS = pd.DataFrame(
-    {"level": ["total", "q", "q"], "area_id": ["t", "a", "b"], "name": ["T", "A", "B"],
-     "parent_id": ["", "t", "t"]}
+    {
+        "level": ["total", "q", "q"],
+        "area_id": ["t", "a", "b"],
+        "name": ["T", "A", "B"],
+        "parent_id": ["", "t", "t"],
+    }
 )
 
 
 def test_rows_with_a_withheld_cell_carry_nothing() -> None:
     """A row whose numerator is withheld has no numerator, denominator, rate, interval or flags."""
-    cells = _cells([
-        ("total", "t", "n", 2023, 50, "published"), ("total", "t", "d", 2023, 1000, "published"),
-        ("q", "a", "n", 2023, None, "suppressed"), ("q", "a", "d", 2023, 400, "published"),
-        ("q", "b", "n", 2023, 48, "published"), ("q", "b", "d", 2023, 600, "published"),
-    ])
+    cells = _cells(
+        [
+            ("total", "t", "n", 2023, 50, "published"),
+            ("total", "t", "d", 2023, 1000, "published"),
+            ("q", "a", "n", 2023, None, "suppressed"),
+            ("q", "a", "d", 2023, 400, "published"),
+            ("q", "b", "n", 2023, 48, "published"),
+            ("q", "b", "d", 2023, 600, "published"),
+        ]
+    )
     values = compute_values(cells, AREAS, _Cat()).set_index("area_id")
     row = values.loc["a"]
     assert row["status"] == "suppressed"
@@ -90,11 +99,16 @@ def test_rows_with_a_withheld_cell_carry_nothing() -> None:
 
 def test_comparison_with_total_and_reliability() -> None:
     """An interval above the total's rate is 'higher'; a base under 300 is unreliable."""
-    cells = _cells([
-        ("total", "t", "n", 2023, 100, "published"), ("total", "t", "d", 2023, 2000, "published"),
-        ("q", "a", "n", 2023, 80, "published"), ("q", "a", "d", 2023, 400, "published"),
-        ("q", "b", "n", 2023, 15, "published"), ("q", "b", "d", 2023, 250, "published"),
-    ])
+    cells = _cells(
+        [
+            ("total", "t", "n", 2023, 100, "published"),
+            ("total", "t", "d", 2023, 2000, "published"),
+            ("q", "a", "n", 2023, 80, "published"),
+            ("q", "a", "d", 2023, 400, "published"),
+            ("q", "b", "n", 2023, 15, "published"),
+            ("q", "b", "d", 2023, 250, "published"),
+        ]
+    )
     values = compute_values(cells, AREAS, _Cat()).set_index("area_id")
     assert values.loc["a", "vs_total"] == "higher"
     assert values.loc["b", "vs_total"] == "similar"
@@ -105,11 +119,16 @@ def test_comparison_with_total_and_reliability() -> None:
 
 def test_missing_wins_over_suppressed() -> None:
     """A row with a missing cell is 'missing' even when the other cell is withheld."""
-    cells = _cells([
-        ("total", "t", "n", 2023, None, "missing"), ("total", "t", "d", 2023, None, "suppressed"),
-        ("q", "a", "n", 2023, 5, "published"), ("q", "a", "d", 2023, 400, "published"),
-        ("q", "b", "n", 2023, 5, "published"), ("q", "b", "d", 2023, 400, "published"),
-    ])
+    cells = _cells(
+        [
+            ("total", "t", "n", 2023, None, "missing"),
+            ("total", "t", "d", 2023, None, "suppressed"),
+            ("q", "a", "n", 2023, 5, "published"),
+            ("q", "a", "d", 2023, 400, "published"),
+            ("q", "b", "n", 2023, 5, "published"),
+            ("q", "b", "d", 2023, 400, "published"),
+        ]
+    )
     values = compute_values(cells, AREAS, _Cat()).set_index("area_id")
     assert values.loc["t", "status"] == "missing"
     assert pd.isna(values.loc["a", "vs_total"])

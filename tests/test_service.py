@@ -15,13 +15,20 @@ def _client(data: Path) -> TestClient:
     return TestClient(create_app(Settings(data=data, reload_check_seconds=0)))
 
 
-def test_builds_page_lists_geographies_indicators_and_downloads(small_geography: Path, tmp_path: Path) -> None:
+def test_builds_page_lists_geographies_indicators_and_downloads(
+    small_geography: Path, tmp_path: Path
+) -> None:
     """/builds names each build, its indicators by theme, its downloads and attribution."""
     build(small_geography, out=tmp_path / "data" / "mini", say=lambda _: None)
     page = _client(tmp_path / "data").get("/builds")
     assert page.status_code == 200
-    for text in ("Mini-Stadt", "Anteil Ausländer:innen", "Soziale Sicherung", "values.csv",
-                 "Testdaten (erzeugt)"):
+    for text in (
+        "Mini-Stadt",
+        "Anteil Ausländer:innen",
+        "Soziale Sicherung",
+        "values.csv",
+        "Testdaten (erzeugt)",
+    ):
         assert text in page.text
 
 
@@ -29,8 +36,12 @@ def test_suppression_log_is_never_served(small_geography: Path, tmp_path: Path) 
     """The sign-off log beside the build cannot be downloaded under any name."""
     build(small_geography, out=tmp_path / "data" / "mini", say=lambda _: None)
     client = _client(tmp_path / "data")
-    for url in ("/downloads/mini/mini.suppression.csv", "/downloads/mini/..%2Fmini.suppression.csv",
-                "/downloads/mini.suppression.csv", "/static/../data/mini.suppression.csv"):
+    for url in (
+        "/downloads/mini/mini.suppression.csv",
+        "/downloads/mini/..%2Fmini.suppression.csv",
+        "/downloads/mini.suppression.csv",
+        "/static/../data/mini.suppression.csv",
+    ):
         response = client.get(url)
         assert response.status_code == 404, url
         assert "primary" not in response.text

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import shapely
 import uvicorn
+from conftest import bundled_build
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pmtiles.reader import MmapSource, Reader
@@ -34,15 +35,6 @@ from service.store import BuildStore
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = [p.parent.name for p in sorted((ROOT / "boundaries").glob("*/counts.csv"))]
-
-
-def bundled_build(tmp_path_factory: pytest.TempPathFactory, gid: str) -> Path:
-    """Build a bundled geography once per test session (shared with test_viewer)."""
-    root = tmp_path_factory.getbasetemp() / "bundled-builds"
-    out = root / gid
-    if not (out / "manifest.json").exists():
-        build(ROOT / "boundaries" / gid, out=out, data_dir=root, say=lambda _: None)
-    return out
 
 
 def _jagged_quartiere(folder: Path) -> None:

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import pandas as pd
 import pytest
 import uvicorn
-from test_tiles import bundled_build
+from conftest import bundled_build
 
 from service.main import create_app
 from service.settings import Settings

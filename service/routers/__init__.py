@@ -1,0 +1,1 @@
+"""Routers, one module per resource; each exposes ``router(store, settings)``."""

@@ -31,7 +31,8 @@ def _builds_page(store: BuildStore) -> str:
         years = ", ".join(str(y) for y in build.years)
         parts.append(
             f'<section id="{escape(geo.id)}"><h2>{escape(geo.name)}</h2>{notice}'
-            f"<p>Ebenen: {levels}; Jahre: {years}; Release <code>{escape(build.release_id)}</code></p>"
+            f"<p>Ebenen: {levels}; Jahre: {years}; "
+            f"Release <code>{escape(build.release_id)}</code></p>"
             f"<h3>Indikatoren</h3>{''.join(themes)}<h3>Downloads</h3><ul>{files}</ul>"
             f'<p class="attribution">Quelle: {escape(geo.attribution)}</p></section>'
         )
