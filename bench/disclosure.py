@@ -251,6 +251,20 @@ def berlin_linked(share: float = 0.25, seed: int = 9) -> tuple:
     return aggregate_cells(areas, leaf, [2022]), areas, cat
 
 
+def bavaria_linked(share: float = 0.1, seed: int = 1) -> tuple:
+    """Bayern from VG5000 (96 Kreise, 2,230 Gemeinden) with men + women = all."""
+    areas = vg5000_areas()
+    areas = areas[areas["level"].eq("total") | areas["area_id"].str.startswith("09")]
+    areas = areas.reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    n = int((areas["level"] == "gemeinde").sum())
+    parts = small_counts(rng, (2, 1, n), share, high=200)
+    leaf = {"m": parts[0], "w": parts[1], "all": parts.sum(axis=0)}
+    cat = _Cat((_Var("m"), _Var("w"), _Var("all", sensitive=False)), (),
+               (_Sum("all", ("m", "w")),))
+    return aggregate_cells(areas, leaf, [2022]), areas, cat
+
+
 def bench_national(n_vars: int = 20, years: int = 5, share: float = 0.2) -> list[str]:
     """VG5000 with generated counts: time, counts, audit."""
     areas = vg5000_areas()
@@ -315,6 +329,8 @@ def run() -> str:
         "|---|---:|---:|---:|---:|---:|---|",
         bench_linked(*berlin_linked(), "Berlin 12 > 58, 8 age bands + population (linked)"),
     ]
+    lines.append(bench_linked(*bavaria_linked(),
+                              "Bayern 96 > 2,230 Gemeinden, m + w = all, 10 % small (linked)"))
     lines += bench_national()
     return "\n".join(lines) + "\n"
 

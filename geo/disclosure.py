@@ -641,10 +641,13 @@ def _neighbourhood(tree: _Tree, node: int, radius: int) -> np.ndarray:
 
 def _cell_costs(table: _Table) -> np.ndarray:
     """Cost of withholding a cell: 1 per cell, then value, the total row dearest."""
+    if "_cost" in table.__dict__:
+        return table.__dict__["_cost"]
     x = np.maximum(table.x, 0).astype(float)
     scale = 1.0 / (2.0 * (x.max() + 1.0))
     total = np.tile(table.tree.depth == 0, len(table.var_codes))
-    return 1.0 + x * scale + total * 1000.0
+    table.__dict__["_cost"] = 1.0 + x * scale + total * 1000.0
+    return table.__dict__["_cost"]
 
 
 def _repair(table: _Table, cell: int, withheld: np.ndarray, width: int) -> list[int]:
@@ -666,8 +669,8 @@ def _repair(table: _Table, cell: int, withheld: np.ndarray, width: int) -> list[
         nodes = _neighbourhood(table.tree, node, radius)
         cols = np.concatenate([j * n_nodes + nodes for j in range(nv)])
         cols = cols[~table.missing[cols]]
-        rel = table.relations[:, cols]
-        rows = np.flatnonzero(np.diff(rel.tocsr().indptr) > 0)
+        rel = _rel_views(table)[1][:, cols].tocsr()
+        rows = np.flatnonzero(np.diff(rel.indptr) > 0)
         rel = rel[rows]
         k = len(cols)
         p = int(np.flatnonzero(cols == cell)[0])
@@ -759,7 +762,7 @@ def _local_widths(
     if not len(cells):
         return hi - lo
     x = np.maximum(table.x, 0).astype(float)
-    rel = table.relations.tocsc()
+    rel = _rel_views(table)[1]
     cap = 4.0 * float(x.sum()) + 1000.0
     batch = []
     size = 0
@@ -796,11 +799,45 @@ def _under_protected(
         targets = np.flatnonzero(need & withheld)
     if not len(targets):
         return []
-    if not table.is_tree and local_first:  # cheap sufficient check, exact LP where it fails
+    if table.is_tree:
+        cells, lo, hi = _table_intervals(table, known, np.maximum(table.x, 0), targets)
+        return sorted(cells[hi - lo < width - 1e-9].tolist())
+    if local_first:  # cheap sufficient check, exact LP where it fails
         targets = targets[_local_widths(table, withheld, targets) < width - 1e-9]
-    cells, lo, hi = _table_intervals(table, known, np.maximum(table.x, 0), targets)
-    bad = cells[hi - lo < width - 1e-9]
-    return sorted(bad.tolist())
+    widths = _exact_widths(table, withheld, targets)
+    return sorted(targets[widths < width - 1e-9].tolist())
+
+
+def _exact_widths(table: _Table, withheld: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Exact interval widths of withheld ``cells``, one LP block per block of withheld cells.
+
+    Same answer as ``_lp_intervals`` but only the blocks of the given cells are built.
+    """
+    lo = np.zeros(len(cells))
+    hi = np.full(len(cells), _INF)
+    x = np.maximum(table.x, 0).astype(float)
+    rel = _rel_views(table)[1]
+    cap = 4.0 * float(x.sum()) + 1000.0
+    block_id: dict[int, int] = {}
+    blocks: list[tuple[sp.csr_matrix, np.ndarray, np.ndarray]] = []
+    batch = []
+    for k, cell in enumerate(cells.tolist()):
+        if cell not in block_id:
+            cols = _block_of(table, withheld, cell)
+            sub = rel[:, cols]
+            rows = np.flatnonzero(np.diff(sub.tocsr().indptr) > 0)
+            a = sub.tocsr()[rows]
+            # true values satisfy every relation, so the published rest equals a @ x[cols]
+            blocks.append((a, a @ x[cols], cols))
+            for c in cols.tolist():
+                block_id[c] = len(blocks) - 1
+        a, b, cols = blocks[block_id[cell]]
+        if a.shape[0] == 0:
+            continue  # in no relation: [0, inf)
+        batch.append((a, b, int(np.searchsorted(cols, cell)), np.array([k])))
+    for start in range(0, len(batch), 64):
+        _solve_batch(batch[start : start + 64], cap, lo, hi)
+    return hi - lo
 
 
 def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) -> None:
@@ -823,6 +860,9 @@ def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) ->
             # only by the exact check are re-checked every time
             near = _near_cells(table, c % table.n_nodes, _LOCAL_RADIUS)
             targets = np.union1d(near[need[near] & withheld[near]], fragile)
+            withheld[c] = True  # only cells linked to c through withheld cells can change
+            targets = np.intersect1d(targets, _block_of(table, withheld, c))
+            withheld[c] = False
             local = _local_widths(table, withheld, targets)
             weak = targets[local < width - 1e-9]
             ok = not _under_protected(table, withheld, need, width, weak, local_first=False)
@@ -830,6 +870,34 @@ def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) ->
                 fragile = np.union1d(fragile, weak)
         if not ok:
             withheld[c] = True
+
+
+def _rel_views(table: _Table) -> tuple[sp.csr_matrix, sp.csc_matrix]:
+    """The relation matrix by rows and by columns (cached on the table)."""
+    cache = table.__dict__
+    if "_csr" not in cache:
+        cache["_csr"] = table.relations.tocsr()
+        cache["_csc"] = table.relations.tocsc()
+    return cache["_csr"], cache["_csc"]
+
+
+def _block_of(table: _Table, withheld: np.ndarray, cell: int) -> np.ndarray:
+    """Withheld cells linked to ``cell`` through relations whose other cells are withheld."""
+    cells_of, rows_of = _rel_views(table)
+    seen = {cell}
+    todo = [cell]
+    seen_rows: set[int] = set()
+    while todo:
+        c = todo.pop()
+        for r in rows_of.indices[rows_of.indptr[c] : rows_of.indptr[c + 1]].tolist():
+            if r in seen_rows:
+                continue
+            seen_rows.add(r)
+            for d in cells_of.indices[cells_of.indptr[r] : cells_of.indptr[r + 1]].tolist():
+                if d not in seen and withheld[d]:
+                    seen.add(d)
+                    todo.append(d)
+    return np.array(sorted(seen), dtype=np.int64)
 
 
 def _block_top(tree: _Tree, withheld: np.ndarray, node: int) -> int:
