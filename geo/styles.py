@@ -307,6 +307,11 @@ def maplibre_style(
     ind = published.catalogue.indicator(indicator)
     geo = published.geography
     level = level or geo.level_ids[-1]
+    if level == TOTAL:
+        raise ParameterError(
+            f"level 'total' is one area and has no class map; choose one of "
+            f"{', '.join(geo.level_ids)}"
+        )
     geo.level(level)
     latest_year = published.latest_year(indicator)
     year = latest_year if year is None else published.check_year(year)

@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 
 from geo import disclosure as dc
 from geo.catalogue import Catalogue, Indicator, SumRule, Variable
+from geo.disclosure.intervals import _lp_intervals
+from geo.disclosure.table import _build_cube, _build_tree, _Table
+from geo.disclosure.tree import _tree_intervals
 from geo.errors import DisclosureError
 
 settings.register_profile(
@@ -441,16 +444,16 @@ def test_property_tree_intervals_match_lp(case, seed, with_missing):
     if with_missing:
         values = {**values, next(iter(values)): None}
     cells = make_cells(areas, {"x": values})
-    tree = dc._build_tree(areas)
-    cube = dc._build_cube(cells, tree, ["x"])
+    tree = _build_tree(areas)
+    cube = _build_cube(cells, tree, ["x"])
     x = cube.x[0, 0]
     rng = np.random.default_rng(seed)
-    table = dc._Table(tree, [0], [], x, x < 0)
+    table = _Table(tree, [0], [], x, x < 0)
     withheld = (rng.random(len(x)) < 0.45) & ~table.missing
     known = ~withheld & ~table.missing
-    lo, hi = dc._tree_intervals(tree.parent, tree.depth, known, np.maximum(x, 0), table.missing)
+    lo, hi = _tree_intervals(tree.parent, tree.depth, known, np.maximum(x, 0), table.missing)
     cells_ = np.flatnonzero(withheld)
-    lp_lo, lp_hi = dc._lp_intervals(table.relations, known, np.maximum(x, 0), cells_)
+    lp_lo, lp_hi = _lp_intervals(table.relations, known, np.maximum(x, 0), cells_)
     assert np.allclose(lo[cells_], lp_lo)
     assert np.array_equal(np.isinf(hi[cells_]), np.isinf(lp_hi))
     finite = ~np.isinf(lp_hi)

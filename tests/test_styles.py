@@ -166,3 +166,13 @@ def test_sprite_is_a_png_of_the_declared_size() -> None:
         entry = index[HATCH_IMAGE]
         assert (width, height) == (entry["width"], entry["height"])
         assert entry["pixelRatio"] == ratio
+
+
+def test_total_level_has_no_style_and_says_so(small_geography: Path, tmp_path: Path) -> None:
+    """Asking a class map of the single total area is a parameter error naming the levels."""
+    from geo.publish import read_build
+
+    out = tmp_path / "data" / "mini"
+    build(small_geography, out=out, say=lambda _: None)
+    with pytest.raises(ParameterError, match="stadtbezirk, quartier"):
+        maplibre_style(read_build(out), "auslaenderanteil", source={}, level="total")

@@ -242,3 +242,33 @@ def test_earlier_year_recolours_from_the_style(server: str, browser: object) -> 
     assert f" {earliest}," in page.page.inner_text("#table-caption")
     assert page.errors == []
     page.close()
+
+
+def test_basemap_only_when_configured(tmp_path_factory: pytest.TempPathFactory,
+                                      browser: object) -> None:
+    """A configured basemap is requested (intercepted here, nothing leaves the machine)."""
+    data = bundled_build(tmp_path_factory, "berlin-lor-2021").parent
+    port = _free_port()
+    settings = Settings(data=data, basemap_url="http://basemap.test/{z}/{x}/{y}.png",
+                        basemap_attribution="© Testkarte")
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.05)
+    png = (Path(__file__).resolve().parents[1] / "static" / "vendor" / "folium"
+           / "leaflet.awesome-markers-2.0.2" / "images" / "markers-matte.png")
+    asked: list[str] = []
+    try:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.route("http://basemap.test/**", lambda route: (asked.append(route.request.url),
+                   route.fulfill(status=200, content_type="image/png", body=png.read_bytes())))
+        page.goto(f"http://127.0.0.1:{port}/#g=berlin-lor-2021")
+        page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60000)
+        assert asked and all(u.endswith(".png") for u in asked)
+        assert "© Testkarte" in page.inner_text("body")
+        page.close()
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)

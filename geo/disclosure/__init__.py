@@ -1,0 +1,41 @@
+"""Disclosure control: primary suppression, secondary suppression and the attacker audit.
+
+The model (see docs/DISCLOSURE.md). A *table* is one year and one group of variables linked
+by declared sums. Its cells are (area, variable); its relations are "parent = sum of its
+children" per variable and "sum total = sum of its parts" per area. Published cells are
+constants; withheld cells are unknowns >= 0. The attacker's knowledge of a withheld cell is its
+feasible interval over all such solutions. A primary cell is protected when that interval is at
+least ``protection`` wide.
+
+Modules, in the order data flows through them:
+
+- ``table``: the area tree, the cell cube and one table's relations (shared structures).
+- ``primary``: the primary rule (small counts and their complements), ``MIN_COUNT``,
+  ``PROTECTION``.
+- ``tree``: the exact interval walk and the bottom-up secondary pass on tree tables.
+- ``intervals``: exact feasible intervals of withheld cells (tree walk or LP per block).
+- ``linked``: the cheap local and exact attacker checks on linked tables.
+- ``repair``: the min-cost move LP that protects one under-protected cell.
+- ``secondary``: secondary suppression of one table (start, repair, prune).
+- ``protection``: ``protect`` and its result ``Protection``.
+- ``optimal``: ``protect_optimal``, the exact MILP reference for small inputs.
+- ``audit``: ``audit``, ``audit_build`` and ``AuditReport``.
+"""
+
+from geo.disclosure.audit import AuditReport, audit, audit_build
+from geo.disclosure.optimal import protect_optimal
+from geo.disclosure.primary import MIN_COUNT, PROTECTION
+from geo.disclosure.protection import Protection, protect
+from geo.disclosure.table import TOTAL_LEVEL
+
+__all__ = [
+    "MIN_COUNT",
+    "PROTECTION",
+    "TOTAL_LEVEL",
+    "AuditReport",
+    "Protection",
+    "audit",
+    "audit_build",
+    "protect",
+    "protect_optimal",
+]

@@ -1,0 +1,245 @@
+"""The attacker audit: what an outsider can compute about every withheld cell, and the verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo.disclosure.intervals import _table_intervals
+from geo.disclosure.primary import PROTECTION
+from geo.disclosure.table import _KEY, _build_cube, _build_tree, _Table, _variable_groups
+from geo.errors import DisclosureError
+
+
+def _fmt_bound(v: float) -> str:
+    return "∞" if math.isinf(v) else str(int(round(v)))
+
+
+def _interval_lines(frame: pd.DataFrame) -> list[str]:
+    out = []
+    for row in frame.itertuples():
+        tag = " zu schützen / protect" if row.primary else ""
+        out.append(
+            f"  {row.level}/{row.area_id} {row.variable} {row.year}: "
+            f"[{_fmt_bound(row.lower)}, {_fmt_bound(row.upper)}] "
+            f"Breite / width {_fmt_bound(row.width)}{tag}"
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """What an outsider can compute about every withheld cell, from published figures only."""
+
+    ok: bool
+    protection: int
+    intervals: pd.DataFrame  # level, area_id, variable, year, lower, upper, width, primary
+    under_protected: pd.DataFrame  # the primary rows of intervals narrower than protection
+    published_primary: pd.DataFrame  # primary cells that were published (must be empty)
+    contradictions: int  # withheld cells whose published surroundings are inconsistent
+
+    @property
+    def n_withheld(self) -> int:
+        """Number of withheld cells."""
+        return len(self.intervals)
+
+    @property
+    def n_primary(self) -> int:
+        """Number of withheld cells that need protection (primary)."""
+        return int(self.intervals["primary"].sum())
+
+    def format(self, limit: int = 20) -> str:
+        """A plain report for the people who sign off a release (German and English)."""
+        lines = [
+            "Geheimhaltungsprüfung / disclosure audit",
+            f"Schutzbreite / protection width: {self.protection}",
+            f"Gesperrte Zellen / withheld cells: {self.n_withheld} "
+            f"(davon zu schützen / needing protection: {self.n_primary})",
+        ]
+        verdict = "BESTANDEN / PASSED" if self.ok else "NICHT BESTANDEN / FAILED"
+        lines.append(f"Ergebnis / result: {verdict}")
+        if len(self.published_primary):
+            lines.append(
+                f"FEHLER / ERROR: {len(self.published_primary)} zu schützende Zellen sind "
+                "veröffentlicht / cells needing protection are published:"
+            )
+            for row in self.published_primary.head(limit).itertuples():
+                lines.append(f"  {row.level}/{row.area_id} {row.variable} {row.year}")
+        if self.contradictions:
+            lines.append(
+                f"FEHLER / ERROR: {self.contradictions} gesperrte Zellen stehen im Widerspruch "
+                "zu veröffentlichten Summen / withheld cells contradict published sums"
+            )
+        if len(self.under_protected):
+            lines.append(
+                f"FEHLER / ERROR: {len(self.under_protected)} Zellen zu eng eingrenzbar / "
+                "cells can be narrowed too far:"
+            )
+            lines += _interval_lines(self.under_protected.head(limit))
+        if len(self.intervals) and limit > 0:
+            lines.append(
+                f"Die {min(limit, len(self.intervals))} engsten Intervalle / narrowest intervals "
+                "(was ein Außenstehender berechnen kann / what an outsider can compute):"
+            )
+            lines += _interval_lines(self.intervals.head(limit))
+        lines.append(
+            "Lesart / how to read: [untere, obere] Grenze, die jeder aus den veröffentlichten "
+            "Zahlen ableiten kann; 'zu schützen' = muss mindestens die Schutzbreite haben. / "
+            "[lower, upper] bounds anyone can derive from the published figures; cells marked "
+            "'protect' must be at least the protection width wide."
+        )
+        return "\n".join(lines)
+
+
+def _as_keys(primary: Any) -> pd.DataFrame:
+    if isinstance(primary, pd.DataFrame):
+        frame = primary[_KEY].copy()
+    else:
+        frame = pd.DataFrame(list(primary), columns=_KEY)
+    frame["level"] = frame["level"].astype(str)
+    frame["area_id"] = frame["area_id"].astype(str)
+    frame["variable"] = frame["variable"].astype(str)
+    frame["year"] = frame["year"].astype(np.int64)
+    return frame
+
+
+def audit(
+    cells: pd.DataFrame,
+    areas: pd.DataFrame,
+    sums: Iterable[Any],
+    primary: Any,
+    *,
+    protection: int = PROTECTION,
+) -> AuditReport:
+    """Compute the outsider's exact interval of every withheld cell from published cells only.
+
+    Args:
+        cells: ``level, area_id, variable, year, value, status``; only ``value`` of
+            ``published`` cells is read.
+        areas: ``level, area_id, name, parent_id``.
+        sums: declared sum rules (``total``, ``parts``).
+        primary: cells needing protection (frame or iterable of
+            ``(level, area_id, variable, year)``), e.g. the log's primary rows.
+        protection: required interval width.
+    """
+    if "status" not in cells.columns:
+        raise DisclosureError("audit: cells need a status column")
+    sums = list(sums)
+    tree = _build_tree(areas)
+    status = cells["status"].astype(str).to_numpy()
+    published = status == "published"
+    frame = cells[_KEY].copy()
+    frame["value"] = pd.Series(
+        pd.array(cells["value"], dtype="Int64"), index=cells.index
+    ).where(published, pd.NA)
+    # withheld cells get a placeholder so that the cube marks them present, not missing
+    frame["value"] = frame["value"].where(status != "suppressed", 0)
+    cube = _build_cube(frame, tree, [])
+    withheld = np.zeros(cube.x.shape, dtype=bool)
+    withheld.reshape(-1)[cube.rows[status == "suppressed"]] = True
+    need = np.zeros(cube.x.shape, dtype=bool)
+    keys = _as_keys(primary)
+    if len(keys):
+        node = tree.index.get_indexer(pd.MultiIndex.from_arrays([keys["level"], keys["area_id"]]))
+        vpos = {v: i for i, v in enumerate(cube.variables)}
+        ypos = {y: i for i, y in enumerate(cube.years)}
+        for k, (v, y) in enumerate(zip(keys["variable"], keys["year"], strict=True)):
+            if node[k] >= 0 and v in vpos and int(y) in ypos:
+                need[ypos[int(y)], vpos[v], node[k]] = True
+    pub_primary = need & ~withheld
+    records = []
+    contradictions = 0
+    groups = _variable_groups(cube.variables, sums)
+    for y in range(len(cube.years)):
+        for var_codes, rules in groups:
+            w = withheld[y, var_codes, :].reshape(-1)
+            if not w.any():
+                continue
+            x = cube.x[y, var_codes, :].reshape(-1)
+            table = _Table(tree, var_codes, rules, np.where(w, 0, x), (x < 0) & ~w)
+            known = ~w & ~table.missing
+            cells_, lo, hi = _table_intervals(table, known, np.maximum(x, 0))
+            contradictions += int(np.sum(lo > hi + 1e-9))
+            node = cells_ % tree.size
+            var = np.array(var_codes)[cells_ // tree.size]
+            records.append(
+                pd.DataFrame(
+                    {
+                        "level": tree.level[node].astype(str),
+                        "area_id": tree.area_id[node].astype(str),
+                        "variable": np.array(cube.variables, dtype=object)[var].astype(str),
+                        "year": cube.years[y],
+                        "lower": np.round(lo, 6),
+                        "upper": np.round(hi, 6),
+                        "primary": need[y, var, node],
+                        "_order": (node * len(cube.variables) + var) * len(cube.years) + y,
+                    }
+                )
+            )
+    if records:
+        intervals = pd.concat(records, ignore_index=True)
+    else:
+        intervals = pd.DataFrame(
+            {c: pd.Series(dtype=t) for c, t in [("level", str), ("area_id", str),
+             ("variable", str), ("year", np.int64), ("lower", float), ("upper", float),
+             ("primary", bool), ("_order", np.int64)]}
+        )
+    intervals["width"] = intervals["upper"] - intervals["lower"]
+    intervals = intervals.sort_values(["width", "_order"], kind="mergesort")
+    intervals = intervals.drop(columns="_order").reset_index(drop=True)
+    intervals = intervals[_KEY + ["lower", "upper", "width", "primary"]]
+    under = intervals[intervals["primary"] & (intervals["width"] < protection - 1e-9)]
+    y, v, node = np.nonzero(pub_primary)
+    pub = pd.DataFrame(
+        {
+            "level": tree.level[node].astype(str),
+            "area_id": tree.area_id[node].astype(str),
+            "variable": np.array(cube.variables, dtype=object)[v].astype(str),
+            "year": np.array(cube.years, dtype=np.int64)[y],
+        }
+    )
+    ok = not len(under) and not len(pub) and contradictions == 0
+    return AuditReport(
+        ok=ok,
+        protection=protection,
+        intervals=intervals,
+        under_protected=under.reset_index(drop=True),
+        published_primary=pub,
+        contradictions=contradictions,
+    )
+
+
+def audit_build(build_dir: Path, *, protection: int | None = None) -> AuditReport:
+    """Audit a written build as an outsider would, plus the suppression log beside it."""
+    from geo.catalogue import Catalogue
+
+    build_dir = Path(build_dir)
+    log_path = build_dir.parent / f"{build_dir.name}.suppression.csv"
+    for path in (build_dir / "cells.csv", build_dir / "areas.csv", build_dir / "indicators.json"):
+        if not path.exists():
+            raise DisclosureError(f"{path}: not found; is {build_dir} a build folder?")
+    if not log_path.exists():
+        raise DisclosureError(f"{log_path}: suppression log not found (it lies beside the build)")
+    text = {"level": str, "area_id": str, "parent_id": str, "variable": str, "status": str}
+    cells = pd.read_csv(build_dir / "cells.csv", dtype=text, keep_default_na=False,
+                        na_values={"value": [""]})
+    cells["value"] = pd.array(pd.to_numeric(cells["value"]), dtype="Int64")
+    cells["year"] = cells["year"].astype(np.int64)
+    areas = pd.read_csv(build_dir / "areas.csv", dtype=str, keep_default_na=False)
+    catalogue = Catalogue.from_dict(json.loads((build_dir / "indicators.json").read_text("utf-8")))
+    if protection is None:
+        manifest = build_dir / "manifest.json"
+        protection = PROTECTION
+        if manifest.exists():
+            params = json.loads(manifest.read_text("utf-8")).get("parameters", {})
+            protection = int(params.get("protection", PROTECTION))
+    log = pd.read_csv(log_path, dtype=text, keep_default_na=False)
+    primary = log[log["reason"] == "primary"]
+    return audit(cells, areas, catalogue.sums, primary, protection=protection)
