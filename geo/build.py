@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import os
+import secrets
 import shutil
 import sys
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from geo.rates import RELIABLE_MIN
 COUNTS_FILE = "counts.csv"
 INDICATORS_FILE = "indicators.toml"
 LOG_SUFFIX = ".suppression.csv"
+KEY_FILE = ".quartier-key"
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,26 @@ def _check_proportions(cells: pd.DataFrame, catalogue: Catalogue) -> None:
         raise CountsError(f"{len(problems)} indicator problem(s) in the counts", problems=problems)
 
 
-def _input_hashes(geography: Geography, counts: Path, indicators: Path) -> dict[str, str]:
+def _secret_key(data_dir: Path) -> bytes:
+    """The installation's key for digests of secret inputs (created once, never published)."""
+    path = data_dir / KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def _input_hashes(
+    geography: Geography, counts: Path, indicators: Path, key: bytes
+) -> dict[str, str]:
+    """Digests of every input: sha256 of public files, a keyed HMAC of the counts.
+
+    A plain hash of the raw counts would let anyone confirm a guess of the withheld cells
+    (few combinations on a small table) against the published manifest; the HMAC needs the
+    installation's key, which stays beside the data folder and is never served.
+    """
     folder = geography.spec.folder
     files = {geography.spec.manifest_path, counts, indicators}
     for level in geography.spec.levels:
@@ -85,7 +107,10 @@ def _input_hashes(geography: Geography, counts: Path, indicators: Path) -> dict[
             name = str(path.resolve().relative_to(folder.resolve()))
         except ValueError:
             name = path.name
-        out[name] = file_hash(path)
+        if path == counts:
+            out[name] = "hmac-sha256:" + hmac.new(key, path.read_bytes(), "sha256").hexdigest()
+        else:
+            out[name] = file_hash(path)
     return out
 
 
@@ -159,6 +184,7 @@ def build(
         raise DisclosureError(
             "the audit found under-protected cells; nothing was published\n" + gate.format()
         )
+    out = Path(out) if out else Path(data_dir) / geography.id
     parameters = {
         "min_count": min_count,
         "protection": protection,
@@ -171,9 +197,8 @@ def build(
         cells,
         protected,
         parameters=parameters,
-        inputs=_input_hashes(geography, counts, indicators),
+        inputs=_input_hashes(geography, counts, indicators, _secret_key(out.parent)),
     )
-    out = Path(out) if out else Path(data_dir) / geography.id
     say(f"[6/6] Schreiben: {out}")
     _write_atomically(published, protected.log, out)
     counts_by_status = published.cells["status"].value_counts()

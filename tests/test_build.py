@@ -115,14 +115,20 @@ def test_log_never_says_why_in_published_files(small_geography: Path, tmp_path: 
 
 def test_rebuild_is_byte_identical(small_geography: Path, tmp_path: Path) -> None:
     """The same inputs give the same cells, values, log and release id."""
-    first = _built(small_geography, tmp_path / "a")
-    second = _built(small_geography, tmp_path / "b")
-    for name in ("cells.csv", "values.csv", "areas.csv"):
-        assert (first / name).read_bytes() == (second / name).read_bytes()
-    assert suppression_log_path(first).read_bytes() == suppression_log_path(second).read_bytes()
-    m1 = json.loads((first / "manifest.json").read_text())
-    m2 = json.loads((second / "manifest.json").read_text())
+    out = _built(small_geography, tmp_path)
+    names = ("cells.csv", "values.csv", "areas.csv", "manifest.json")
+    before = {name: (out / name).read_bytes() for name in names}
+    log_before = suppression_log_path(out).read_bytes()
+    _built(small_geography, tmp_path)
+    for name in names[:3]:
+        assert (out / name).read_bytes() == before[name]
+    assert suppression_log_path(out).read_bytes() == log_before
+    m1 = json.loads(before["manifest.json"])
+    m2 = json.loads((out / "manifest.json").read_text())
     assert m1["release_id"] == m2["release_id"]
+    elsewhere = _built(small_geography, tmp_path / "other")
+    for name in names[:3]:
+        assert (elsewhere / name).read_bytes() == before[name]
 
 
 def test_manifest_counts_and_inputs(small_geography: Path, tmp_path: Path) -> None:
@@ -149,7 +155,8 @@ def test_failed_build_leaves_the_previous_release(small_geography: Path, tmp_pat
         build(small_geography, out=out, say=lambda _: None)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert suppression_log_path(out).read_bytes() == log_before
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    leftovers = [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    assert [p.name for p in leftovers] == [".quartier-key"]
 
 
 def test_read_build_round_trip(small_geography: Path, tmp_path: Path) -> None:
@@ -184,3 +191,18 @@ def test_cli_check_reports_without_building(
     assert main(["check", str(small_geography)]) == 0
     assert "0 errors" in capsys.readouterr().out
     assert not (small_geography / "data").exists()
+
+
+def test_manifest_cannot_confirm_a_guess_of_the_counts(
+    small_geography: Path, tmp_path: Path
+) -> None:
+    """The counts digest is keyed (HMAC with a key beside the data folder), not a plain sha256."""
+    import hashlib
+
+    out = _built(small_geography, tmp_path)
+    digest = json.loads((out / "manifest.json").read_text())["inputs"]["counts.csv"]
+    plain = hashlib.sha256((small_geography / "counts.csv").read_bytes()).hexdigest()
+    assert digest.startswith("hmac-sha256:") and plain not in digest
+    key = out.parent / ".quartier-key"
+    assert key.exists() and oct(key.stat().st_mode)[-3:] == "600"
+    assert not any(p.name == ".quartier-key" for p in out.iterdir())
