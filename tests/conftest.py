@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 
 from geo.build import build
 
@@ -130,3 +137,42 @@ def bundled_build(tmp_path_factory: pytest.TempPathFactory, gid: str) -> Path:
     if not (out / "manifest.json").exists():
         build(ROOT / "boundaries" / gid, out=out, data_dir=root, say=lambda _: None)
     return out
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+"""Debian's Chromium, never a downloaded browser; Playwright's defaults (swiftshader) stay on."""
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    try:
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def mini_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the small geography built once (Quartiere 11, 12 have withheld cells)."""
+    tmp = tmp_path_factory.mktemp("mini")
+    source = write_small_geography(tmp / "src" / "mini")
+    build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
+    return tmp / "data"

@@ -7,11 +7,9 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import write_small_geography
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from geo.build import build
 from service.errors import add_exception_handlers
 from service.main import create_app
 from service.routers import api
@@ -20,12 +18,9 @@ from service.store import BuildStore
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with the small geography built (Quartier 11 has a withheld count)."""
-    tmp = tmp_path_factory.mktemp("api")
-    source = write_small_geography(tmp / "src" / "mini")
-    build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
-    return tmp / "data"
+def data_dir(mini_data: Path) -> Path:
+    """The session's small geography build (Quartiere 11 and 12 have withheld cells)."""
+    return mini_data
 
 
 @pytest.fixture(scope="module")

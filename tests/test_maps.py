@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -16,13 +13,11 @@ import folium
 import numpy as np
 import pytest
 import shapely
-import uvicorn
-from conftest import bundled_build, write_small_geography
+from conftest import CHROMIUM_ARGS, bundled_build, serving
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from geo import maps
-from geo.build import build
 from geo.errors import ParameterError
 from geo.publish import PublishedBuild, read_build
 from service.errors import add_exception_handlers
@@ -37,12 +32,9 @@ LINK = re.compile(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with the small geography built (Quartier 11 and 12 have withheld cells)."""
-    tmp = tmp_path_factory.mktemp("maps")
-    source = write_small_geography(tmp / "src" / "mini")
-    build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
-    return tmp / "data"
+def data_dir(mini_data: Path) -> Path:
+    """The session's small geography build (Quartiere 11 and 12 have withheld cells)."""
+    return mini_data
 
 
 @pytest.fixture(scope="module")
@@ -253,32 +245,11 @@ def test_berlin_page_is_far_below_one_megabyte(berlin: PublishedBuild) -> None:
     assert not [u for u in LINK.findall(page) if "//" in u]
 
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(data_dir: Path) -> Iterator[str]:
     """The whole service under uvicorn in a thread, on a free port."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(Settings(data=data_dir)), host="127.0.0.1", port=port,
-                            log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(Settings(data=data_dir))) as url:
+        yield url
 
 
 @pytest.mark.browser

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,11 +12,10 @@ from pathlib import Path
 import httpx
 import pyogrio
 import pytest
-from conftest import bundled_build, write_small_geography
+from conftest import bundled_build, free_port
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from geo.build import build
 from geo.publish import read_build
 from service.errors import add_exception_handlers
 from service.routers import ogc
@@ -29,12 +27,9 @@ ITEMS = "/ogc/collections/mini.quartier/items"
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with the small geography built (Quartier 11 has a withheld count)."""
-    tmp = tmp_path_factory.mktemp("ogc")
-    source = write_small_geography(tmp / "src" / "mini")
-    build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
-    return tmp / "data"
+def data_dir(mini_data: Path) -> Path:
+    """The session's small geography build (Quartiere 11 and 12 have withheld cells)."""
+    return mini_data
 
 
 @pytest.fixture(scope="module")
@@ -157,19 +152,13 @@ def test_content_negotiation(client: TestClient) -> None:
     assert geo.headers["content-type"] == "application/geo+json"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(data_dir: Path) -> Iterator[str]:
     """The whole service under uvicorn on a free port.
 
     A separate process, not a thread: GDAL holds the GIL while it reads features over HTTP,
     so a server thread in the same interpreter would never answer.
     """
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "QUARTIER_DATA": str(data_dir)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory",

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pyogrio
 import pytest
-from conftest import write_small_geography
 from fastapi.testclient import TestClient
 
 from geo import maps, qgis
-from geo.build import build
 from geo.publish import GPKG_FILE, PublishedBuild, read_build
 from service.main import create_app
 from service.settings import Settings
@@ -23,12 +21,9 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with the small geography built (the build writes the styles)."""
-    tmp = tmp_path_factory.mktemp("qgis")
-    source = write_small_geography(tmp / "src" / "mini")
-    build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
-    return tmp / "data"
+def data_dir(mini_data: Path) -> Path:
+    """The session's small geography build (Quartiere 11 and 12 have withheld cells)."""
+    return mini_data
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,14 @@ import gzip
 import io
 import json
 import os
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
-import uvicorn
-from conftest import bundled_build
+from conftest import bundled_build, serving
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pmtiles.reader import MmapSource, Reader
@@ -76,12 +72,6 @@ def _client(data: Path, **settings: object) -> TestClient:
     store = BuildStore(data, check_seconds=0)
     app.include_router(tiles_router.router(store, Settings(data=data, **settings)))
     return TestClient(app)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _holes(geoms: list[shapely.Geometry]) -> int:
@@ -451,22 +441,13 @@ def test_qgis_loads_xyz_url_with_style(mini_build: Path, tmp_path: Path) -> None
     app = FastAPI()
     add_exception_handlers(app)
     app.include_router(tiles_router.router(BuildStore(mini_build.parent), Settings()))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
+    with serving(app) as url:
         out = subprocess.run(
-            [QGIS_PYTHON, "-c", QGIS_SCRIPT, f"http://127.0.0.1:{port}", str(archive.minzoom),
+            [QGIS_PYTHON, "-c", QGIS_SCRIPT, url, str(archive.minzoom),
              str(archive.maxzoom), json.dumps(list(archive.bounds))],
             capture_output=True, text=True, timeout=180, check=True,
             env={**os.environ, "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)},
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["valid"] and result["style"]
     assert "quartier-fill-0" in result["styles"] and "quartier-withheld" in result["styles"]

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
-import uvicorn
-from conftest import bundled_build
+from conftest import CHROMIUM_ARGS, bundled_build, serving
 
 from service.main import create_app
 from service.settings import Settings
@@ -21,15 +17,7 @@ from service.settings import Settings
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -37,19 +25,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """uvicorn in a thread, serving the bundled builds berlin-lor-2021 and nrw-demo."""
     data = bundled_build(tmp_path_factory, "nrw-demo").parent
     bundled_build(tmp_path_factory, "berlin-lor-2021")
-    port = _free_port()
-    config = uvicorn.Config(create_app(Settings(data=data)), host="127.0.0.1", port=port,
-                            log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(Settings(data=data))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -248,27 +225,17 @@ def test_basemap_only_when_configured(tmp_path_factory: pytest.TempPathFactory,
                                       browser: object) -> None:
     """A configured basemap is requested (intercepted here, nothing leaves the machine)."""
     data = bundled_build(tmp_path_factory, "berlin-lor-2021").parent
-    port = _free_port()
     settings = Settings(data=data, basemap_url="http://basemap.test/{z}/{x}/{y}.png",
                         basemap_attribution="© Testkarte")
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
     png = (Path(__file__).resolve().parents[1] / "static" / "vendor" / "folium"
            / "leaflet.awesome-markers-2.0.2" / "images" / "markers-matte.png")
     asked: list[str] = []
-    try:
+    with serving(create_app(settings)) as url:
         page = browser.new_page()  # type: ignore[attr-defined]
         page.route("http://basemap.test/**", lambda route: (asked.append(route.request.url),
                    route.fulfill(status=200, content_type="image/png", body=png.read_bytes())))
-        page.goto(f"http://127.0.0.1:{port}/#g=berlin-lor-2021")
+        page.goto(f"{url}/#g=berlin-lor-2021")
         page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60000)
         assert asked and all(u.endswith(".png") for u in asked)
         assert "© Testkarte" in page.inner_text("body")
         page.close()
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
