@@ -12,7 +12,6 @@ import io
 import json
 import math
 import threading
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -20,7 +19,6 @@ from typing import Any, Literal, cast
 import branca.element
 import folium
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
@@ -30,6 +28,7 @@ from branca.utilities import color_brewer
 from geo.catalogue import Indicator
 from geo.errors import ParameterError
 from geo.publish import TOTAL, LevelInfo, PublishedBuild
+from geo.styles import mapclassify_bins
 
 Scheme = Literal["fisher_jenks", "quantiles", "equal_interval"]
 SCHEMES: tuple[str, ...] = ("fisher_jenks", "quantiles", "equal_interval")
@@ -140,11 +139,8 @@ def classify(values: np.ndarray, scheme: str = DEFAULT_SCHEME, k: int = CLASSES,
     if k == 1:
         only = float(distinct[0])
         return Classes(scheme, (only, only), (color_brewer(ramp, 3)[1],))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Numba not installed" and small-sample notes
-        classifier = mapclassify.classify(data, scheme, k=k)
     edges = [float(data.min())]
-    for b in (float(b) for b in classifier.bins):
+    for b in (float(b) for b in mapclassify_bins(data, scheme, k)):
         if b > edges[-1] or len(edges) == 1:
             edges.append(b)
     colors = _ramp(ramp, len(edges) - 1)

@@ -12,6 +12,7 @@ data light grey.
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,28 @@ def ramp_colors(ramp: str, k: int) -> list[str]:
     return list(RAMPS[ramp][k])
 
 
+FISHER_JENKS_SAMPLE = 500
+"""Fisher-Jenks is quadratic (minutes for 11,000 values without numba): above this many values
+its breaks come from a deterministic quantile sample of this size that keeps both extremes."""
+
+
+def mapclassify_bins(values: np.ndarray, method: str, k: int) -> np.ndarray:
+    """Upper class bounds from mapclassify, the last one at least the maximum.
+
+    Shared by the MapLibre styles, the Folium and PNG maps and the QGIS styles, so one map
+    has the same classes everywhere.
+    """
+    y = np.asarray(values, dtype=float)
+    data = y
+    if method == "fisher_jenks" and y.size > FISHER_JENKS_SAMPLE:
+        data = np.quantile(y, np.linspace(0.0, 1.0, FISHER_JENKS_SAMPLE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Numba not installed" and small-sample notes
+        bins = np.asarray(mapclassify.classify(data, method, k=k).bins, dtype=float)
+    bins[-1] = max(bins[-1], float(y.max()))
+    return bins
+
+
 @lru_cache(maxsize=512)
 def _bins(values: tuple[float, ...], method: str, k: int) -> tuple[float, ...]:
     y = np.asarray(values, dtype=float)
@@ -102,9 +125,7 @@ def _bins(values: tuple[float, ...], method: str, k: int) -> tuple[float, ...]:
         return (float(unique.max()),)
     if len(unique) == k:
         return tuple(float(v) for v in unique)
-    result = mapclassify.classify(y, method, k=k)
-    bins = np.unique(np.asarray(result.bins, dtype=float))
-    bins[-1] = max(bins[-1], float(y.max()))
+    bins = np.unique(mapclassify_bins(y, method, k))
     return tuple(float(b) for b in bins)
 
 

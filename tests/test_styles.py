@@ -176,3 +176,15 @@ def test_total_level_has_no_style_and_says_so(small_geography: Path, tmp_path: P
     build(small_geography, out=out, say=lambda _: None)
     with pytest.raises(ParameterError, match="stadtbezirk, quartier"):
         maplibre_style(read_build(out), "auslaenderanteil", source={}, level="total")
+
+
+def test_fisher_jenks_on_many_values_is_sampled_deterministically() -> None:
+    """Above the sample size the breaks come from a quantile sample: same input, same breaks."""
+    from geo.styles import FISHER_JENKS_SAMPLE, mapclassify_bins
+
+    y = np.random.default_rng(3).gamma(2.0, 3.0, FISHER_JENKS_SAMPLE * 8)
+    first = mapclassify_bins(y, "fisher_jenks", 5)
+    assert np.array_equal(first, mapclassify_bins(y[::-1].copy(), "fisher_jenks", 5))
+    assert first[-1] == y.max() and np.all(np.diff(first) > 0) and len(first) == 5
+    # every class of the sampled breaks is populated in the full data
+    assert np.all(np.bincount(np.searchsorted(first, y), minlength=5) > 0)
