@@ -74,6 +74,23 @@ def _check_proportions(cells: pd.DataFrame, catalogue: Catalogue) -> None:
         raise CountsError(f"{len(problems)} indicator problem(s) in the counts", problems=problems)
 
 
+def _refusal(gate: AuditReport, limit: int = 20) -> str:
+    """Why the audit refused a build: cell ids and widths, never bounds (they could be values)."""
+    lines = [
+        "the audit found under-protected cells; nothing was published "
+        f"({len(gate.under_protected)} too narrow, {len(gate.published_primary)} published, "
+        f"{gate.contradictions} contradictory)"
+    ]
+    for row in gate.under_protected.head(limit).itertuples():
+        lines.append(
+            f"  {row.level}/{row.area_id} {row.variable} {row.year}: "
+            f"width {row.width:g} < {gate.protection}"
+        )
+    for row in gate.published_primary.head(limit).itertuples():
+        lines.append(f"  {row.level}/{row.area_id} {row.variable} {row.year}: published")
+    return "\n".join(lines)
+
+
 def _secret_key(data_dir: Path) -> bytes:
     """The installation's key for digests of secret inputs (created once, never published)."""
     path = data_dir / KEY_FILE
@@ -181,9 +198,7 @@ def build(
         protection=protection,
     )
     if not gate.ok:
-        raise DisclosureError(
-            "the audit found under-protected cells; nothing was published\n" + gate.format()
-        )
+        raise DisclosureError(_refusal(gate))
     out = Path(out) if out else Path(data_dir) / geography.id
     parameters = {
         "min_count": min_count,

@@ -206,3 +206,35 @@ def test_manifest_cannot_confirm_a_guess_of_the_counts(
     key = out.parent / ".quartier-key"
     assert key.exists() and oct(key.stat().st_mode)[-3:] == "600"
     assert not any(p.name == ".quartier-key" for p in out.iterdir())
+
+
+def test_failing_audit_publishes_nothing(
+    small_geography: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit is the build's last gate: a pattern without secondaries is refused."""
+    import geo.build
+    from geo.disclosure import Protection
+    from geo.errors import DisclosureError
+
+    out = _built(small_geography, tmp_path)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real_protect = geo.build.protect
+
+    def primary_only(cells: pd.DataFrame, *args: object, **kwargs: object) -> Protection:
+        protected = real_protect(cells, *args, **kwargs)  # type: ignore[arg-type]
+        secondary = protected.log[protected.log["reason"] == "secondary"]
+        status = protected.status.copy()
+        for row in secondary.itertuples():
+            hit = (cells["level"] == row.level) & (cells["area_id"] == row.area_id) & (
+                cells["variable"] == row.variable) & (cells["year"] == row.year)
+            status[hit] = "published"
+        log = protected.log[protected.log["reason"] == "primary"]
+        return Protection(status=status, log=log)
+
+    monkeypatch.setattr(geo.build, "protect", primary_only)
+    with pytest.raises(DisclosureError, match="nothing was published") as refused:
+        build(small_geography, out=out, say=lambda _: None)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # the refusal names cells and widths, never bounds that could be the withheld value
+    assert "quartier/11 auslaender 2023: width 0" in str(refused.value)
+    assert "[" not in str(refused.value)
