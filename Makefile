@@ -40,8 +40,10 @@ browser-deps:
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+## Prints every figure; a copy lands in bench-out/ (docs/BENCHMARKS.md records a run)
 bench: $(STAMP) browser-deps
-	$(BIN)/python -m bench
+	mkdir -p bench-out
+	$(BIN)/python -m bench --out bench-out/BENCHMARKS-$$(date +%Y%m%d-%H%M).md
 
 lint: $(STAMP)
 	$(BIN)/ruff check geo service tests

@@ -5,7 +5,7 @@ command (``quartier serve``, one uvicorn process, access log on) on loopback. Ea
 first fetched once (the cold time includes rendering a map or serialising a collection; later
 requests hit the in-memory caches), then wrk runs for a fixed time with several connections.
 A run counts every non-2xx answer and socket error: concurrent requests must give none.
-Run as ``python -m bench.api`` (writes docs/bench/api.md) or through ``make bench``.
+Run as ``python -m bench.api`` or through ``make bench``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ GEOGRAPHIES = ("berlin-lor-2021", "nrw-demo")
 WRK_SECONDS = 10
 WRK_THREADS = 2
 WRK_CONNECTIONS = 16
-REPORT = ROOT / "docs" / "bench" / "api.md"
 
 
 @dataclass
@@ -205,5 +204,3 @@ def _page_sizes(data: Path) -> list[str]:
 if __name__ == "__main__":
     report = run()
     print(report)
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(report, encoding="utf-8")

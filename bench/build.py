@@ -67,8 +67,7 @@ def run() -> str:
 
         def say(msg: str) -> None:
             if msg.startswith("["):  # the numbered stages, not warnings
-                stages.append((msg.split(":")[0] + ":" + msg.split(":")[1].split("/tmp")[0],
-                               time.perf_counter()))
+                stages.append((msg.split(tmp)[0].rstrip(": "), time.perf_counter()))
 
         result = build(folder, out=Path(tmp) / "out" / "vg5000", say=say)
         end = time.perf_counter()

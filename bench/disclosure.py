@@ -306,7 +306,7 @@ def bench_linked(cells: pd.DataFrame, areas: pd.DataFrame, cat: _Cat, label: str
 def run() -> str:
     """All disclosure benchmarks as markdown."""
     lines = [
-        "## Disclosure control (geo/disclosure.py)",
+        "## Disclosure control (geo/disclosure/)",
         "",
         "Protection width 3, values 1 and 2 primary. *Secondary* = cells withheld to protect "
         "them; *optimum* = exact minimum by MILP (HiGHS via scipy, Fischetti–Salazar with one "

@@ -9,7 +9,7 @@ statistical map: areas missing at some zoom, and tiles where neighbours no longe
 Serving: ``quartier serve`` and ``tileserver-gl-light`` (npm, installed into a cache folder
 outside the repository) serve the same nrw-demo archive on loopback; wrk requests every
 non-empty tile of the archive in turn, with ``Accept-Encoding: gzip``, for a fixed time.
-Run as ``python -m bench.tiles`` (writes docs/bench/tiles.md) or through ``make bench``.
+Run as ``python -m bench.tiles`` or through ``make bench``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ ROUNDS = 2
 """Each build and each wrk run is repeated; the best round counts (the machine is shared)."""
 TILESERVER = "tileserver-gl-light@5.6.0"
 NODE_DIR = Path.home() / ".cache" / "quartier" / "bench-node"
-REPORT = ROOT / "docs" / "bench" / "tiles.md"
 
 
 @dataclass
@@ -299,6 +298,4 @@ def run() -> str:
 
 if __name__ == "__main__":
     text = run()
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text + "\n", encoding="utf-8")
     print(text)
