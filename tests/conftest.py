@@ -176,3 +176,18 @@ def mini_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = write_small_geography(tmp / "src" / "mini")
     build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
     return tmp / "data"
+
+
+def router_app(router_module: Any, data: Path, **settings: Any) -> Any:
+    """One router mounted on a bare FastAPI app with the library-error handlers (STYLE.md)."""
+    from fastapi import FastAPI
+
+    from service.errors import add_exception_handlers
+    from service.settings import Settings
+    from service.store import BuildStore
+
+    app = FastAPI()
+    add_exception_handlers(app)
+    store = BuildStore(data, check_seconds=0)
+    app.include_router(router_module.router(store, Settings(data=data, **settings)))
+    return app

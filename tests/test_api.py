@@ -7,14 +7,12 @@ import io
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from conftest import router_app
 from fastapi.testclient import TestClient
 
-from service.errors import add_exception_handlers
 from service.main import create_app
 from service.routers import api
 from service.settings import Settings
-from service.store import BuildStore
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +23,7 @@ def data_dir(mini_data: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def client(data_dir: Path) -> TestClient:
-    app = FastAPI()
-    add_exception_handlers(app)
-    app.include_router(api.router(BuildStore(data_dir), Settings(data=data_dir)))
-    return TestClient(app)
+    return TestClient(router_app(api, data_dir))
 
 
 def test_geographies_lists_builds(client: TestClient) -> None:

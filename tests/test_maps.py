@@ -13,18 +13,15 @@ import folium
 import numpy as np
 import pytest
 import shapely
-from conftest import CHROMIUM_ARGS, bundled_build, serving
-from fastapi import FastAPI
+from conftest import CHROMIUM_ARGS, bundled_build, router_app, serving
 from fastapi.testclient import TestClient
 
 from geo import maps
 from geo.errors import ParameterError
 from geo.publish import PublishedBuild, read_build
-from service.errors import add_exception_handlers
 from service.main import create_app
 from service.routers import maps as maps_router
 from service.settings import Settings
-from service.store import BuildStore
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "static"
@@ -49,11 +46,7 @@ def _text(response: object) -> str:
 
 
 def _client(data_dir: Path, **settings: str) -> TestClient:
-    config = Settings(data=data_dir, **settings)
-    app = FastAPI()
-    add_exception_handlers(app)
-    app.include_router(maps_router.router(BuildStore(data_dir), config))
-    return TestClient(app)
+    return TestClient(router_app(maps_router, data_dir, **settings))
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,11 @@ from pathlib import Path
 import httpx
 import pyogrio
 import pytest
-from conftest import bundled_build, free_port
-from fastapi import FastAPI
+from conftest import bundled_build, free_port, router_app
 from fastapi.testclient import TestClient
 
 from geo.publish import read_build
-from service.errors import add_exception_handlers
 from service.routers import ogc
-from service.settings import Settings
-from service.store import BuildStore
 
 ROOT = Path(__file__).resolve().parents[1]
 ITEMS = "/ogc/collections/mini.quartier/items"
@@ -34,10 +30,7 @@ def data_dir(mini_data: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def client(data_dir: Path) -> TestClient:
-    app = FastAPI()
-    add_exception_handlers(app)
-    app.include_router(ogc.router(BuildStore(data_dir), Settings(data=data_dir)))
-    return TestClient(app)
+    return TestClient(router_app(ogc, data_dir))
 
 
 def test_landing_page_links(client: TestClient) -> None:

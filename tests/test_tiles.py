@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import bundled_build, serving
-from fastapi import FastAPI
+from conftest import bundled_build, router_app, serving
 from fastapi.testclient import TestClient
 from pmtiles.reader import MmapSource, Reader
 from pmtiles.tile import Compression, TileType
@@ -24,10 +23,7 @@ from geo.build import build
 from geo.publish import TILES_FILE, TOTAL, read_build
 from geo.styles import maplibre_style
 from geo.tiles import PMTilesArchive, decode_tile, open_archive, write_pmtiles, zoom_range
-from service.errors import add_exception_handlers
 from service.routers import tiles as tiles_router
-from service.settings import Settings
-from service.store import BuildStore
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = [p.parent.name for p in sorted((ROOT / "boundaries").glob("*/counts.csv"))]
@@ -67,11 +63,7 @@ def mini_build(small_geography: Path, tmp_path: Path) -> Path:
 
 
 def _client(data: Path, **settings: object) -> TestClient:
-    app = FastAPI()
-    add_exception_handlers(app)
-    store = BuildStore(data, check_seconds=0)
-    app.include_router(tiles_router.router(store, Settings(data=data, **settings)))
-    return TestClient(app)
+    return TestClient(router_app(tiles_router, data, **settings))
 
 
 def _holes(geoms: list[shapely.Geometry]) -> int:
@@ -438,10 +430,7 @@ def test_qgis_loads_xyz_url_with_style(mini_build: Path, tmp_path: Path) -> None
     archive = PMTilesArchive(mini_build / TILES_FILE)
     style = maplibre_style(published, "auslaenderanteil", source={}, level="quartier")
     class_colours = {c["color"] for c in style["metadata"]["quartier:legend"]["classes"]}
-    app = FastAPI()
-    add_exception_handlers(app)
-    app.include_router(tiles_router.router(BuildStore(mini_build.parent), Settings()))
-    with serving(app) as url:
+    with serving(router_app(tiles_router, mini_build.parent)) as url:
         out = subprocess.run(
             [QGIS_PYTHON, "-c", QGIS_SCRIPT, url, str(archive.minzoom),
              str(archive.maxzoom), json.dumps(list(archive.bounds))],
