@@ -121,7 +121,9 @@ def _draw_year(rng: np.random.Generator, p: dict[str, float], year: int) -> dict
     # Rechtsstatus und Aufenthalt (2022: arrivals from Ukraine raise the foreign population)
     share = p["foreign"] * (1.0, 1.07, 1.10)[t]
     v["auslaender"] = b(ew, min(share, 0.5))
-    dg = min(_overdispersed(rng, 0.035 * p["refugees"] * v["auslaender"], 0.7), v["auslaender"])
+    # even a Gemeinde with a large shared housing stays below a quarter of its foreigners
+    dg = min(_overdispersed(rng, 0.035 * p["refugees"] * v["auslaender"], 0.7),
+             int(0.25 * v["auslaender"]))
     v["duldung_gestattung"] = dg
     v["auslaender_langfristig"] = b(v["auslaender"] - dg, 0.66)
     v["auslaender_befristet"] = v["auslaender"] - dg - v["auslaender_langfristig"]
