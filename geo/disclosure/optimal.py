@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from geo.disclosure.primary import MIN_COUNT, PROTECTION, _primary
-from geo.disclosure.protection import Protection, _log_frame, _tables
+from geo.disclosure.protection import Protection, _tables, protection_from
 from geo.disclosure.table import _build_cube, _build_tree, _Table
 
 
@@ -130,14 +130,4 @@ def protect_optimal(
         if mask is None:
             return None
         withheld[y, var_codes, :] = mask.reshape(len(var_codes), -1)
-    flat_w = withheld.reshape(-1)[cube.rows]
-    flat_x = cube.x.reshape(-1)[cube.rows]
-    status = np.where(flat_x < 0, "missing", np.where(flat_w, "suppressed", "published"))
-    log = pd.concat(
-        [_log_frame(cube, primary, "primary"), _log_frame(cube, withheld & ~primary, "secondary")]
-    )
-    log = log.sort_values("_order", kind="mergesort").drop(columns="_order")
-    return Protection(
-        pd.Series(status, index=cells.index, name="status", dtype="string"),
-        log.reset_index(drop=True),
-    )
+    return protection_from(cells, cube, primary, withheld)

@@ -76,6 +76,23 @@ def _log_frame(cube: _Cube, mask: np.ndarray, reason: str) -> pd.DataFrame:
     )
 
 
+def protection_from(
+    cells: pd.DataFrame, cube: _Cube, primary: np.ndarray, withheld: np.ndarray
+) -> Protection:
+    """The cells' status and the deterministic sign-off log of a withheld pattern."""
+    flat_w = withheld.reshape(-1)[cube.rows]
+    flat_x = cube.x.reshape(-1)[cube.rows]
+    status = np.where(flat_x < 0, "missing", np.where(flat_w, "suppressed", "published"))
+    log = pd.concat(
+        [_log_frame(cube, primary, "primary"), _log_frame(cube, withheld & ~primary, "secondary")]
+    )
+    log = log.sort_values("_order", kind="mergesort").drop(columns="_order")
+    return Protection(
+        status=pd.Series(status, index=cells.index, name="status", dtype="string"),
+        log=log.reset_index(drop=True),
+    )
+
+
 def protect(
     cells: pd.DataFrame,
     areas: pd.DataFrame,
@@ -116,14 +133,4 @@ def protect(
         withheld = _run_tables(cube, jobs, primary, protection, prune, workers)
     else:
         withheld = primary
-    flat_w = withheld.reshape(-1)[cube.rows]
-    flat_x = cube.x.reshape(-1)[cube.rows]
-    status = np.where(flat_x < 0, "missing", np.where(flat_w, "suppressed", "published"))
-    log = pd.concat(
-        [_log_frame(cube, primary, "primary"), _log_frame(cube, withheld & ~primary, "secondary")]
-    )
-    log = log.sort_values("_order", kind="mergesort").drop(columns="_order")
-    return Protection(
-        status=pd.Series(status, index=cells.index, name="status", dtype="string"),
-        log=log.reset_index(drop=True),
-    )
+    return protection_from(cells, cube, primary, withheld)
