@@ -76,7 +76,7 @@ def _wrk(url: str) -> Load:
 
 
 def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-c", "import sys; from geo.cli import main; sys.exit(main())",
+    command = [sys.executable, "-c", "import sys; from service.cli import main; sys.exit(main())",
                "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port)]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -94,7 +94,7 @@ def _wait(base: str) -> None:
 
 
 def _urls(data: Path) -> list[tuple[str, str]]:
-    from geo.publish import read_build
+    from geo.release import read_build
 
     berlin = read_build(data / "berlin-lor-2021")
     nrw = read_build(data / "nrw-demo")
@@ -178,8 +178,8 @@ def _page_sizes(data: Path) -> list[str]:
     """Vertices and page size of each finest-level map, simplified and not."""
     import shapely
 
-    from geo import maps
-    from geo.publish import read_build
+    from geo.release import read_build
+    from geo.render import maps
 
     rows = []
     for geography in GEOGRAPHIES:

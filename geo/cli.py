@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from geo import __version__
@@ -21,7 +22,7 @@ def _print_error(exc: QuartierError) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from geo.geography import check_geography
+    from geo.inputs.geography import check_geography
 
     report = check_geography(Path(args.geography))
     print(report.format())
@@ -49,7 +50,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_build_all(args: argparse.Namespace) -> int:
     from geo.build import build
-    from geo.fetch import missing_files
+    from geo.inputs.fetch import missing_files
 
     root = Path(args.boundaries)
     failed = 0
@@ -83,48 +84,38 @@ def _up_to_date(folder: Path, out: Path) -> bool:
     code = Path(__file__).resolve().parent
     newest = max(
         [p.stat().st_mtime for p in folder.rglob("*") if p.is_file()]
-        + [p.stat().st_mtime for p in code.glob("*.py")]
+        + [p.stat().st_mtime for p in code.rglob("*.py")]
     )
     return newest <= built
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from geo.disclosure import audit_build
+    from geo.release import audit_build
 
     report = audit_build(Path(args.build), protection=args.protection)
     print(report.format(limit=args.limit))
     return 0 if report.ok else 1
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from service.main import create_app
-    from service.settings import Settings
-
-    settings = Settings(data=Path(args.data))
-    print(f"Quartier auf http://{args.host}:{args.port}/ (Daten: {settings.data})", file=sys.stderr)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        access_log=not args.no_access_log,
-    )
-    return 0
-
-
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from geo.fetch import fetch_geography
+    from geo.inputs.fetch import fetch_geography
 
     path = fetch_geography(args.name, Path(args.dest) if args.dest else None)
     print(path)
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+Command = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+"""Adds one sub-command to the ``quartier`` parser (``sub.add_parser(...)``)."""
+
+
+def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
+    """The ``quartier`` parser with the library's commands and any ``extra`` ones.
+
+    The library knows no service: ``service.cli`` adds ``serve`` through ``extra``.
+    """
     from geo.disclosure import MIN_COUNT, PROTECTION
-    from geo.rates import RELIABLE_MIN
+    from geo.stats.rates import RELIABLE_MIN
 
     p = argparse.ArgumentParser(
         prog="quartier",
@@ -178,23 +169,18 @@ def _parser() -> argparse.ArgumentParser:
     au.add_argument("--limit", type=int, default=20, help="how many narrowest intervals to print")
     au.set_defaults(func=_cmd_audit)
 
-    s = sub.add_parser("serve", help="serve every build in a data folder")
-    s.add_argument("--data", default="data")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--no-access-log", action="store_true", help="do not log every request")
-    s.set_defaults(func=_cmd_serve)
-
     f = sub.add_parser("fetch", help="download a geography's official boundary file (online)")
     f.add_argument("name")
     f.add_argument("--dest")
     f.set_defaults(func=_cmd_fetch)
+    for add in extra:
+        add(sub)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the ``quartier`` command."""
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, *, extra: Iterable[Command] = ()) -> int:
+    """Run the ``quartier`` command (with ``extra`` commands composed by the caller)."""
+    args = parser(extra).parse_args(argv)
     try:
         return int(args.func(args))
     except QuartierError as exc:

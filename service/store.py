@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo.errors import BuildError, NotFoundError
-from geo.publish import MANIFEST_FILE, PublishedBuild, read_build
+from geo.release import MANIFEST_FILE, PublishedBuild, read_build
 
 log = logging.getLogger("quartier.service")
 

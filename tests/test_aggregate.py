@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 from conftest import COUNTS, write_small_geography
 
-from geo.aggregate import aggregate
-from geo.catalogue import load_catalogue
-from geo.counts import read_counts
-from geo.geography import load_geography
+from geo.inputs.catalogue import load_catalogue
+from geo.inputs.counts import read_counts
+from geo.inputs.geography import load_geography
+from geo.stats.aggregate import aggregate
 
 
 def _cells(folder: Path) -> pd.DataFrame:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from geo.catalogue import load_catalogue
-from geo.counts import read_counts
-from geo.fetch import missing_files
-from geo.geography import load_geography, load_manifest
+from geo.inputs.catalogue import load_catalogue
+from geo.inputs.counts import read_counts
+from geo.inputs.fetch import missing_files
+from geo.inputs.geography import load_geography, load_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUNDARIES = ROOT / "boundaries"

@@ -9,10 +9,10 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from geo.build import build, suppression_log_path
-from geo.cli import main
+from geo.build import build
 from geo.errors import CountsError
-from geo.publish import read_build
+from geo.release import read_build, suppression_log_path
+from service.cli import main
 
 
 def _built(folder: Path, tmp_path: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Tests for geo.catalogue: reading and validating indicators.toml."""
+"""Tests for geo.inputs.catalogue: reading and validating indicators.toml."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from geo.catalogue import Catalogue, Indicator, SumRule, Variable, load_catalogue
 from geo.errors import CatalogueError, NotFoundError
+from geo.inputs.catalogue import Catalogue, Indicator, SumRule, Variable, load_catalogue
 
 VARIABLES = """
 [[variables]]

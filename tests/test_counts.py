@@ -1,4 +1,4 @@
-"""Tests for geo.counts: reading counts CSVs as offices export them, and reporting problems."""
+"""Tests for geo.inputs.counts: reading counts CSVs as offices export them, and problems."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.counts import MAX_COUNT, MAX_SHOWN, read_counts
 from geo.errors import CountsError
+from geo.inputs.counts import MAX_COUNT, MAX_SHOWN, read_counts
 
 AREAS = ["00", "01", "05", "10", "11"]
 VARIABLES = ["einwohner", "auslaender"]

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo import disclosure as dc
-from geo.catalogue import Catalogue, Indicator, SumRule, Variable
 from geo.disclosure.intervals import _lp_intervals
 from geo.disclosure.table import _build_cube, _build_tree, _Table
 from geo.disclosure.tree import _tree_intervals
 from geo.errors import DisclosureError
+from geo.inputs.catalogue import Catalogue, Indicator, SumRule, Variable
 
 settings.register_profile(
     "disclosure",
@@ -309,36 +309,6 @@ def test_format_shows_bounds_not_values():
     for value in withheld:
         if value >= 10:
             assert str(int(value)) not in text
-
-
-def test_audit_build_reads_files(tmp_path: Path):
-    """audit_build reads cells.csv, areas.csv, indicators.json, manifest.json and the log."""
-    areas = make_areas(KREIS, ["bezirk", "quartier"])
-    leaf = {"x": {"A1": 1, "A2": 2, "A3": 7, "A4": 3, "B1": 10, "B2": 20, "B3": 9}}
-    cells = make_cells(areas, leaf)
-    cat = catalogue(["x"])
-    prot = dc.protect(cells, areas, cat)
-    build = tmp_path / "demo"
-    build.mkdir()
-    shown(cells, prot)[["level", "area_id", "variable", "year", "value", "status"]].to_csv(
-        build / "cells.csv", index=False
-    )
-    areas.to_csv(build / "areas.csv", index=False)
-    (build / "indicators.json").write_text(json.dumps(cat.to_dict()))
-    (build / "manifest.json").write_text(json.dumps({"parameters": {"protection": 3}}))
-    prot.log.to_csv(tmp_path / "demo.suppression.csv", index=False)
-    assert dc.audit_build(build).ok
-    assert not dc.audit_build(build, protection=50).ok
-
-
-def test_audit_build_without_log(tmp_path: Path):
-    """Without the suppression log the audit cannot know what to check, and says so."""
-    build = tmp_path / "demo"
-    build.mkdir()
-    for name in ("cells.csv", "areas.csv", "indicators.json"):
-        (build / name).write_text("")
-    with pytest.raises(DisclosureError, match="suppression log"):
-        dc.audit_build(build)
 
 
 # ---------------------------------------------------------------------------------------------

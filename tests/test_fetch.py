@@ -1,4 +1,4 @@
-"""geo.fetch: downloading official boundary files and finding template folders."""
+"""geo.inputs.fetch: downloading official boundary files and finding template folders."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from geo import fetch
-from geo.fetch import FetchError, OfficialFile, fetch_geography, missing_files
+from geo.inputs import fetch
+from geo.inputs.fetch import FetchError, OfficialFile, fetch_geography, missing_files
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_ZIP = ROOT / "tests/fixtures/wuppertal/FIXTURE_Quartiere_EPSG25832_SHAPE.zip"

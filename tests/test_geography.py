@@ -14,7 +14,7 @@ import shapely
 from shapely.geometry import Point, Polygon, box
 
 from geo.errors import GeographyError, ManifestError, NotFoundError
-from geo.geography import (
+from geo.inputs.geography import (
     Finding,
     Report,
     check_geography,

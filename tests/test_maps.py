@@ -16,9 +16,9 @@ import shapely
 from conftest import CHROMIUM_ARGS, bundled_build, router_app, serving
 from fastapi.testclient import TestClient
 
-from geo import maps
 from geo.errors import ParameterError
-from geo.publish import PublishedBuild, read_build
+from geo.release import PublishedBuild, read_build
+from geo.render import maps
 from service.main import create_app
 from service.routers import maps as maps_router
 from service.settings import Settings

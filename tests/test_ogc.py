@@ -15,7 +15,7 @@ import pytest
 from conftest import bundled_build, free_port, router_app
 from fastapi.testclient import TestClient
 
-from geo.publish import read_build
+from geo.release import read_build
 from service.routers import ogc
 
 ROOT = Path(__file__).resolve().parents[1]

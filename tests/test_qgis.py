@@ -12,8 +12,8 @@ import pyogrio
 import pytest
 from fastapi.testclient import TestClient
 
-from geo import maps, qgis
-from geo.publish import GPKG_FILE, PublishedBuild, read_build
+from geo.release import GPKG_FILE, PublishedBuild, read_build
+from geo.render import maps, qgis
 from service.main import create_app
 from service.settings import Settings
 

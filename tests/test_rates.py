@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest, poisson
 
-from geo.rates import BYAR_FROM, compute_values, poisson_interval, wilson_interval
+from geo.stats.rates import BYAR_FROM, compute_values, poisson_interval, wilson_interval
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 10), (1, 40), (17, 250), (300, 1200), (40, 40)])

@@ -11,8 +11,8 @@ import pytest
 
 from geo.build import build
 from geo.errors import NotFoundError, ParameterError
-from geo.publish import PublishedBuild
-from geo.styles import (
+from geo.release import PublishedBuild
+from geo.render.styles import (
     HATCH_IMAGE,
     RAMPS,
     class_breaks,
@@ -170,7 +170,7 @@ def test_sprite_is_a_png_of_the_declared_size() -> None:
 
 def test_total_level_has_no_style_and_says_so(small_geography: Path, tmp_path: Path) -> None:
     """Asking a class map of the single total area is a parameter error naming the levels."""
-    from geo.publish import read_build
+    from geo.release import read_build
 
     out = tmp_path / "data" / "mini"
     build(small_geography, out=out, say=lambda _: None)
@@ -180,7 +180,7 @@ def test_total_level_has_no_style_and_says_so(small_geography: Path, tmp_path: P
 
 def test_fisher_jenks_on_many_values_is_sampled_deterministically() -> None:
     """Above the sample size the breaks come from a quantile sample: same input, same breaks."""
-    from geo.styles import FISHER_JENKS_SAMPLE, mapclassify_bins
+    from geo.render.styles import FISHER_JENKS_SAMPLE, mapclassify_bins
 
     y = np.random.default_rng(3).gamma(2.0, 3.0, FISHER_JENKS_SAMPLE * 8)
     first = mapclassify_bins(y, "fisher_jenks", 5)

@@ -20,9 +20,9 @@ from pmtiles.tile import Compression, TileType
 from shapely.geometry import shape
 
 from geo.build import build
-from geo.publish import TILES_FILE, TOTAL, read_build
-from geo.styles import maplibre_style
-from geo.tiles import PMTilesArchive, decode_tile, open_archive, write_pmtiles, zoom_range
+from geo.release import TILES_FILE, TOTAL, read_build
+from geo.render.styles import maplibre_style
+from geo.render.tiles import PMTilesArchive, decode_tile, open_archive, write_pmtiles, zoom_range
 from service.routers import tiles as tiles_router
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,23 +19,23 @@ Modules, in the order data flows through them:
 - ``secondary``: secondary suppression of one table (start, repair, prune).
 - ``protection``: ``protect`` and its result ``Protection``.
 - ``optimal``: ``protect_optimal``, the exact MILP reference for small inputs.
-- ``audit``: ``audit``, ``audit_build`` and ``AuditReport``.
+- ``audit``: ``audit`` and ``AuditReport`` (``geo.release.audit_build`` audits a written
+  release).
 """
 
-from geo.disclosure.audit import AuditReport, audit, audit_build
+from geo.disclosure.audit import AuditReport, audit
 from geo.disclosure.optimal import protect_optimal
 from geo.disclosure.primary import MIN_COUNT, PROTECTION
 from geo.disclosure.protection import Protection, protect
-from geo.disclosure.table import TOTAL_LEVEL
+from geo.disclosure.table import TOTAL
 
 __all__ = [
     "MIN_COUNT",
     "PROTECTION",
-    "TOTAL_LEVEL",
+    "TOTAL",
     "AuditReport",
     "Protection",
     "audit",
-    "audit_build",
     "protect",
     "protect_optimal",
 ]

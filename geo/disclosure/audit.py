@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -214,32 +212,3 @@ def audit(
         published_primary=pub,
         contradictions=contradictions,
     )
-
-
-def audit_build(build_dir: Path, *, protection: int | None = None) -> AuditReport:
-    """Audit a written build as an outsider would, plus the suppression log beside it."""
-    from geo.catalogue import Catalogue
-
-    build_dir = Path(build_dir)
-    log_path = build_dir.parent / f"{build_dir.name}.suppression.csv"
-    for path in (build_dir / "cells.csv", build_dir / "areas.csv", build_dir / "indicators.json"):
-        if not path.exists():
-            raise DisclosureError(f"{path}: not found; is {build_dir} a build folder?")
-    if not log_path.exists():
-        raise DisclosureError(f"{log_path}: suppression log not found (it lies beside the build)")
-    text = {"level": str, "area_id": str, "parent_id": str, "variable": str, "status": str}
-    cells = pd.read_csv(build_dir / "cells.csv", dtype=text, keep_default_na=False,
-                        na_values={"value": [""]})
-    cells["value"] = pd.array(pd.to_numeric(cells["value"]), dtype="Int64")
-    cells["year"] = cells["year"].astype(np.int64)
-    areas = pd.read_csv(build_dir / "areas.csv", dtype=str, keep_default_na=False)
-    catalogue = Catalogue.from_dict(json.loads((build_dir / "indicators.json").read_text("utf-8")))
-    if protection is None:
-        manifest = build_dir / "manifest.json"
-        protection = PROTECTION
-        if manifest.exists():
-            params = json.loads(manifest.read_text("utf-8")).get("parameters", {})
-            protection = int(params.get("protection", PROTECTION))
-    log = pd.read_csv(log_path, dtype=text, keep_default_na=False)
-    primary = log[log["reason"] == "primary"]
-    return audit(cells, areas, catalogue.sums, primary, protection=protection)

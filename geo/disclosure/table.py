@@ -21,8 +21,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from geo.errors import DisclosureError
+from geo.inputs.geography import TOTAL
 
-TOTAL_LEVEL = "total"
 _KEY = ["level", "area_id", "variable", "year"]
 _INF = math.inf
 
@@ -46,13 +46,13 @@ class _Tree:
 
 def _level_order(lv: np.ndarray, ids: np.ndarray, pid: np.ndarray) -> list[str]:
     """Levels coarsest first, following parent ids down from the total (row order as fallback)."""
-    names = [str(n) for n in pd.unique(lv) if n != TOTAL_LEVEL]
-    order = [TOTAL_LEVEL]
+    names = [str(n) for n in pd.unique(lv) if n != TOTAL]
+    order = [TOTAL]
     while len(order) <= len(names):
         above = set(ids[lv == order[-1]].tolist())
         nxt = [n for n in names if n not in order and set(pid[lv == n].tolist()) <= above]
         if not nxt:
-            return [TOTAL_LEVEL, *names]
+            return [TOTAL, *names]
         order.append(nxt[0])
     return order
 
@@ -64,8 +64,8 @@ def _build_tree(areas: pd.DataFrame) -> _Tree:
     lv = areas["level"].astype(str).to_numpy()
     ids = areas["area_id"].astype(str).to_numpy()
     pid = areas["parent_id"].fillna("").astype(str).to_numpy()
-    if (lv == TOTAL_LEVEL).sum() != 1:
-        raise DisclosureError(f"areas: expected exactly one row with level '{TOTAL_LEVEL}'")
+    if (lv == TOTAL).sum() != 1:
+        raise DisclosureError(f"areas: expected exactly one row with level '{TOTAL}'")
     levels = _level_order(lv, ids, pid)
     rank = {name: i for i, name in enumerate(levels)}
     depth = np.array([rank[v] for v in lv], dtype=np.int64)

@@ -15,7 +15,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from geo.publish import TOTAL, PublishedBuild, wide_values
+from geo.release import TOTAL, PublishedBuild, wide_values
 from service.settings import Settings
 from service.store import BuildStore
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo import maps
+from geo.render import maps
 from service.routers.api import Rendered, ResponseCache, header_text
 from service.settings import Settings
 from service.store import BuildStore

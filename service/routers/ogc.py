@@ -1,7 +1,7 @@
 """OGC API Features, Part 1 Core: one collection per geography and level.
 
 Features are the areas of a level with the published values of each indicator's latest year
-(``geo.publish.wide_values``), so GIS clients such as QGIS or GDAL read what the GeoPackage
+(``geo.release.wide_values``), so GIS clients such as QGIS or GDAL read what the GeoPackage
 holds. Invalid parameters give 400 as the standard requires (not FastAPI's 422): the route
 class below maps them in one place.
 """
@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from geo.errors import NotFoundError, ParameterError
-from geo.publish import PublishedBuild, wide_values
+from geo.release import PublishedBuild, wide_values
 from service.routers.api import header_text, records
 from service.settings import Settings
 from service.store import BuildStore

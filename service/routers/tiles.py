@@ -2,7 +2,8 @@
 
 Caching: a URL that names the current release (``?v=<release_id>``) is immutable for a
 year; every other URL is cached for ``settings.cache_seconds`` only, so a rebuild shows up
-without stale tiles. The archive is reopened when its file changes (see geo.tiles.open_archive).
+without stale tiles. The archive is reopened when its file changes
+(see geo.render.tiles.open_archive).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from geo.errors import NotFoundError
-from geo.publish import TILES_FILE, PublishedBuild
-from geo.styles import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP, maplibre_style, sprite
-from geo.tiles import PMTilesArchive, open_archive
+from geo.release import TILES_FILE, PublishedBuild
+from geo.render.styles import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP, maplibre_style, sprite
+from geo.render.tiles import PMTilesArchive, open_archive
 from service.settings import Settings
 from service.store import BuildStore
 

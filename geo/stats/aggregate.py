@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from geo.catalogue import Catalogue
-    from geo.geography import Geography
+    from geo.inputs.catalogue import Catalogue
+    from geo.inputs.geography import Geography
 
 CELL_COLUMNS = ["level", "area_id", "variable", "year", "value"]
 

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.stats import chi2
 
 if TYPE_CHECKING:
-    from geo.catalogue import Catalogue
+    from geo.inputs.catalogue import Catalogue
 
 Z95 = 1.959963984540054
 RELIABLE_MIN = 300

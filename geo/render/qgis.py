@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from geo.maps import (
+from geo.release import TOTAL, WIDE_FIELDS, PublishedBuild, wide_values
+from geo.render.maps import (
     DEFAULT_SCHEME,
     MISSING_COLOR,
     MISSING_LABEL,
@@ -27,7 +28,6 @@ from geo.maps import (
     classify,
     range_label,
 )
-from geo.publish import TOTAL, WIDE_FIELDS, PublishedBuild, wide_values
 
 STYLES_TABLE = "layer_styles"
 QGIS_VERSION = "3.22.0"

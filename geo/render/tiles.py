@@ -44,7 +44,7 @@ from pmtiles.writer import optimize_directories
 
 from geo import __version__
 from geo.errors import BuildError, NotFoundError
-from geo.publish import TOTAL, PublishedBuild, wide_values
+from geo.release import TOTAL, PublishedBuild, wide_values
 
 EXTENT = 4096
 """Tile grid of every MVT layer."""

@@ -25,10 +25,10 @@ import shapely
 import shapely.geometry
 from branca.utilities import color_brewer
 
-from geo.catalogue import Indicator
 from geo.errors import ParameterError
-from geo.publish import TOTAL, LevelInfo, PublishedBuild
-from geo.styles import mapclassify_bins
+from geo.inputs.catalogue import Indicator
+from geo.release import TOTAL, LevelInfo, PublishedBuild
+from geo.render.styles import mapclassify_bins
 
 Scheme = Literal["fisher_jenks", "quantiles", "equal_interval"]
 SCHEMES: tuple[str, ...] = ("fisher_jenks", "quantiles", "equal_interval")

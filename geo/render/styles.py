@@ -22,9 +22,9 @@ from typing import Any
 import mapclassify
 import numpy as np
 
-from geo.catalogue import Indicator
 from geo.errors import ParameterError
-from geo.publish import TOTAL, PublishedBuild
+from geo.inputs.catalogue import Indicator
+from geo.release import TOTAL, PublishedBuild
 
 METHODS = ("fisher_jenks", "quantiles", "equal_interval", "natural_breaks")
 DEFAULT_METHOD = "fisher_jenks"

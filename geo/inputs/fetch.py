@@ -20,7 +20,7 @@ from pathlib import Path
 from geo import __version__
 from geo.errors import ManifestError, QuartierError
 
-BOUNDARIES = Path(__file__).resolve().parents[1] / "boundaries"
+BOUNDARIES = Path(__file__).resolve().parents[2] / "boundaries"
 """The bundled geographies of a source checkout; default parent of a fetched file."""
 TIMEOUT = 30.0
 """Seconds to wait for the server before giving up."""
@@ -56,7 +56,7 @@ def missing_files(folder: Path) -> list[str]:
     An empty list means the folder can be built. A manifest that cannot be read also gives an
     empty list: the build then reports the manifest error itself.
     """
-    from geo.geography import load_manifest
+    from geo.inputs.geography import load_manifest
 
     folder = Path(folder)
     try:

@@ -1,0 +1,47 @@
+"""The published release: the frozen type, its files, its manifest and derived tables.
+
+- ``published``: ``PublishedBuild`` (withheld cells carry no value) and ``publish``.
+- ``parameters``: ``BuildParameters``, the typed settings of a build.
+- ``identity``: release ids and file digests.
+- ``layout``: the file names of a build folder.
+- ``tables``: the per-level table and the indicator x level x year selection, once per release.
+- ``files``: CSV/JSON writers and ``read_build``.
+- ``manifest``: ``manifest.json``.
+- ``audit``: ``audit_build``, the outsider's audit of a written release.
+"""
+
+from geo.inputs.geography import TOTAL
+from geo.release.audit import audit_build
+from geo.release.files import attribution_text, read_build, write_build
+from geo.release.identity import file_hash, release_id
+from geo.release.layout import (
+    AREAS_FILE,
+    ATTRIBUTION_FILE,
+    CATALOGUE_FILE,
+    CELLS_FILE,
+    GPKG_FILE,
+    MANIFEST_FILE,
+    TILES_FILE,
+    VALUES_FILE,
+    suppression_log_path,
+)
+from geo.release.manifest import write_manifest
+from geo.release.parameters import BuildParameters
+from geo.release.published import GeographyInfo, LevelInfo, PublishedBuild, publish
+from geo.release.tables import (
+    WIDE_FIELDS,
+    indicator_rows,
+    level_area_ids,
+    resolve_year,
+    total_rate,
+    wide_values,
+)
+
+__all__ = [
+    "AREAS_FILE", "ATTRIBUTION_FILE", "CATALOGUE_FILE", "CELLS_FILE", "GPKG_FILE",
+    "MANIFEST_FILE", "TILES_FILE", "TOTAL", "VALUES_FILE", "WIDE_FIELDS", "BuildParameters",
+    "GeographyInfo", "LevelInfo", "PublishedBuild", "attribution_text", "audit_build",
+    "file_hash", "indicator_rows", "level_area_ids", "publish", "read_build", "release_id",
+    "resolve_year", "suppression_log_path", "total_rate", "wide_values", "write_build",
+    "write_manifest",
+]

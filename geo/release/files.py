@@ -1,0 +1,149 @@
+"""The CSV and JSON files of a release, written and read back (the service's only way in)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import MappingProxyType
+
+import pandas as pd
+import pyogrio
+
+from geo import __version__
+from geo.errors import BuildError
+from geo.inputs.catalogue import Catalogue
+from geo.inputs.geography import TOTAL
+from geo.release.layout import (
+    AREAS_FILE,
+    ATTRIBUTION_FILE,
+    CATALOGUE_FILE,
+    CELLS_FILE,
+    GPKG_FILE,
+    VALUES_FILE,
+)
+from geo.release.manifest import geography_from_manifest, read_manifest
+from geo.release.parameters import BuildParameters
+from geo.release.published import PublishedBuild
+from geo.stats.rates import VALUE_COLUMNS
+
+_CELL_TYPES = {
+    "level": str,
+    "area_id": str,
+    "variable": str,
+    "year": "int64",
+    "value": "Int64",
+    "status": str,
+}
+_VALUE_TYPES = {
+    "level": str,
+    "area_id": str,
+    "name": str,
+    "indicator": str,
+    "year": "int64",
+    "numerator": "Int64",
+    "denominator": "Int64",
+    "status": str,
+    "vs_total": str,
+    "reliable": "boolean",
+}
+_VALUE_EMPTY = ("numerator", "denominator", "rate", "ci_low", "ci_high", "reliable", "vs_total")
+
+
+def attribution_text(published: PublishedBuild) -> str:
+    """``ATTRIBUTION.txt``: source, notice, what withheld means, release and version."""
+    geo = published.geography
+    lines = [
+        f"{geo.name} ({geo.id}), Release {published.release_id}",
+        f"Quelle / Source: {geo.attribution}",
+    ]
+    if geo.notice:
+        lines.append(f"Hinweis: {geo.notice}")
+    lines += [
+        "Gesperrte Werte (Geheimhaltung) sind leer; status = suppressed.",
+        "Withheld values are empty; status = suppressed.",
+        f"Erstellt mit Quartier {__version__} am {published.created}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, lineterminator="\n")
+
+
+def write_build(published: PublishedBuild, out_dir: Path) -> None:
+    """Write the release's CSV and JSON files into ``out_dir`` (which must be empty or new)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_csv(published.areas, out_dir / AREAS_FILE)
+    _write_csv(published.cells, out_dir / CELLS_FILE)
+    _write_csv(published.values, out_dir / VALUES_FILE)
+    (out_dir / CATALOGUE_FILE).write_text(
+        json.dumps(published.catalogue.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    (out_dir / ATTRIBUTION_FILE).write_text(attribution_text(published), encoding="utf-8")
+
+
+def read_cells(path: Path) -> pd.DataFrame:
+    """``cells.csv`` with its types (value empty unless published)."""
+    return pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False, na_values={"value": [""]})
+
+
+def read_values(path: Path) -> pd.DataFrame:
+    """``values.csv`` with its types (withheld fields empty)."""
+    values = pd.read_csv(
+        path,
+        dtype=_VALUE_TYPES,
+        keep_default_na=False,
+        na_values={c: [""] for c in _VALUE_EMPTY},
+    )
+    values = values[VALUE_COLUMNS]
+    values["vs_total"] = values["vs_total"].astype(object).where(values["vs_total"].notna(), None)
+    return values
+
+
+def read_build(build_dir: Path) -> PublishedBuild:
+    """Read a published build back from its folder (what the service serves).
+
+    Raises:
+        BuildError: the folder is not a readable build, or a withheld cell carries a value.
+    """
+    build_dir = Path(build_dir)
+    try:
+        manifest = read_manifest(build_dir)
+        catalogue = Catalogue.from_dict(
+            json.loads((build_dir / CATALOGUE_FILE).read_text(encoding="utf-8"))
+        )
+        areas = pd.read_csv(build_dir / AREAS_FILE, dtype=str, keep_default_na=False)
+        cells = read_cells(build_dir / CELLS_FILE)
+        values = read_values(build_dir / VALUES_FILE)
+        info = geography_from_manifest(manifest)
+        shapes = {}
+        for level in [TOTAL, *info.level_ids]:
+            frame = pyogrio.read_dataframe(
+                build_dir / GPKG_FILE, layer=level, columns=["area_id", "name", "parent_id"]
+            )
+            frame["area_id"] = frame["area_id"].astype(str)
+            shapes[level] = frame
+        parameters = BuildParameters.from_dict(manifest.get("parameters", {}))
+        years = tuple(int(y) for y in manifest["years"])
+        release = str(manifest["release_id"])
+        created = str(manifest["created"])
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise BuildError(f"{build_dir}: not a readable Quartier build ({exc})") from exc
+    files = tuple(n for n in manifest.get("files", []) if (build_dir / n).exists())
+    try:
+        return PublishedBuild(
+            geography=info,
+            catalogue=catalogue,
+            areas=areas,
+            shapes=MappingProxyType(shapes),
+            cells=cells,
+            values=values,
+            years=years,
+            release_id=release,
+            parameters=parameters,
+            created=created,
+            inputs=MappingProxyType(manifest.get("inputs", {})),
+            downloads=files,
+        )
+    except BuildError as exc:
+        raise BuildError(f"{build_dir}: {exc}") from None

@@ -1,0 +1,184 @@
+"""The published release: a frozen object whose withheld cells carry no value.
+
+``publish`` is the only constructor from raw cells: it drops every withheld value before the
+object exists, and ``PublishedBuild`` refuses to exist with a withheld value or rate in it.
+Renderers, writers and the service accept only this type.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.errors import BuildError, NotFoundError
+from geo.inputs.catalogue import Catalogue
+from geo.inputs.geography import TOTAL
+from geo.release.identity import release_id
+from geo.release.parameters import BuildParameters
+from geo.stats.rates import compute_values
+
+if TYPE_CHECKING:
+    from geo.disclosure import Protection
+    from geo.inputs.geography import Geography
+
+WITHHELD_VALUE_COLUMNS = ("numerator", "denominator", "rate", "ci_low", "ci_high")
+"""Columns of ``values`` that must be empty unless the row is published."""
+
+
+@dataclass(frozen=True)
+class LevelInfo:
+    """A level of a published geography."""
+
+    id: str
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class GeographyInfo:
+    """What a published build says about its geography."""
+
+    id: str
+    name: str
+    attribution: str
+    total_id: str
+    total_name: str
+    levels: tuple[LevelInfo, ...]
+    notice: str = ""
+
+    @property
+    def level_ids(self) -> list[str]:
+        """Level ids, coarsest first."""
+        return [lv.id for lv in self.levels]
+
+    def level(self, level_id: str) -> LevelInfo:
+        """Return one level (``total`` included) or raise NotFoundError."""
+        if level_id == TOTAL:
+            return LevelInfo(TOTAL, self.total_name, 1)
+        for lv in self.levels:
+            if lv.id == level_id:
+                return lv
+        known = ", ".join(self.level_ids)
+        raise NotFoundError(f"unknown level '{level_id}' of '{self.id}' (known: {known}, total)")
+
+
+def check_withheld_empty(cells: pd.DataFrame, values: pd.DataFrame, where: str) -> None:
+    """Raise BuildError when a withheld or missing cell carries a value or a rate.
+
+    The message names how many rows are wrong, never a value.
+    """
+    bad_cells = int((cells["value"].notna() & (cells["status"] != "published")).sum())
+    present = pd.DataFrame({c: values[c].notna() for c in WITHHELD_VALUE_COLUMNS})
+    bad_values = int((present.any(axis=1) & (values["status"] != "published")).sum())
+    if bad_cells or bad_values:
+        raise BuildError(
+            f"{where}: {bad_cells} withheld cell(s) and {bad_values} withheld value row(s) "
+            "carry a number; a published build must not contain them"
+        )
+
+
+@dataclass(frozen=True)
+class PublishedBuild:
+    """A release as it may be published: withheld cells have no value at all."""
+
+    geography: GeographyInfo
+    catalogue: Catalogue
+    areas: pd.DataFrame
+    shapes: Mapping[str, gpd.GeoDataFrame]
+    cells: pd.DataFrame
+    values: pd.DataFrame
+    years: tuple[int, ...]
+    release_id: str
+    parameters: BuildParameters
+    created: str
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    downloads: tuple[str, ...] = ()
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Tables derived from this release (``geo.release.tables``), computed once each."""
+    memo_lock: threading.Lock = field(
+        default_factory=threading.Lock, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        check_withheld_empty(self.cells, self.values, f"release {self.release_id}")
+
+    @cached_property
+    def _latest_years(self) -> dict[str, int]:
+        rows = self.values[self.values["status"] != "missing"]
+        return {str(k): int(v) for k, v in rows.groupby("indicator")["year"].max().items()}
+
+    def latest_year(self, indicator: str | None = None) -> int:
+        """Latest year with any non-missing value (of one indicator, or of any)."""
+        if not self.years:
+            raise NotFoundError(f"'{self.geography.id}' has no years")
+        if indicator is None:
+            return max(self._latest_years.values(), default=max(self.years))
+        self.catalogue.indicator(indicator)
+        return self._latest_years.get(indicator, max(self.years))
+
+    def check_year(self, year: int) -> int:
+        """Return the year if the build has it, else raise NotFoundError."""
+        if year not in self.years:
+            known = ", ".join(str(y) for y in self.years)
+            raise NotFoundError(f"year {year} is not in '{self.geography.id}' (known: {known})")
+        return year
+
+
+def geography_info(geography: Geography) -> GeographyInfo:
+    """What a release says about its geography (names, levels and their sizes)."""
+    spec = geography.spec
+    areas = geography.areas
+    return GeographyInfo(
+        id=spec.id,
+        name=spec.name,
+        attribution=spec.attribution,
+        total_id=spec.total_id,
+        total_name=spec.total_name,
+        levels=tuple(
+            LevelInfo(lv.id, lv.name, int((areas["level"] == lv.id).sum())) for lv in spec.levels
+        ),
+        notice=spec.notice or "",
+    )
+
+
+def publish(
+    geography: Geography,
+    catalogue: Catalogue,
+    cells: pd.DataFrame,
+    protection: Protection,
+    *,
+    parameters: BuildParameters,
+    inputs: Mapping[str, str],
+) -> PublishedBuild:
+    """Make the published build: drop every withheld value, then compute the rates."""
+    status = protection.status.reindex(cells.index)
+    if status.isna().any():
+        raise BuildError("disclosure control returned no status for some cells")
+    published_cells = cells[["level", "area_id", "variable", "year"]].copy()
+    published_cells["value"] = cells["value"].astype("Int64").where(status == "published")
+    published_cells["status"] = status.to_numpy()
+    values = compute_values(
+        published_cells, geography.areas, catalogue, reliable_min=parameters.reliable_min
+    )
+    years = tuple(sorted(int(y) for y in published_cells["year"].unique()))
+    return PublishedBuild(
+        geography=geography_info(geography),
+        catalogue=catalogue,
+        areas=geography.areas.reset_index(drop=True),
+        shapes=MappingProxyType(dict(geography.shapes)),
+        cells=published_cells.reset_index(drop=True),
+        values=values,
+        years=years,
+        release_id=release_id(inputs, parameters.to_dict()),
+        parameters=parameters,
+        created=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        inputs=MappingProxyType(dict(inputs)),
+    )

@@ -1,0 +1,32 @@
+"""The GeoPackage of a release: one layer per level (and the total) with the wide values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from geo.release import TOTAL, PublishedBuild, wide_values
+
+
+def write_gpkg(published: PublishedBuild, path: Path) -> None:
+    """Write ``layers.gpkg``: a layer per level with every indicator's latest published values,
+    and ``indicator_values`` with every year (QGIS styles are added by ``geo.render.qgis``)."""
+    description = published.geography.attribution
+    if published.geography.notice:
+        description += f" – {published.geography.notice}"
+    for level in [TOTAL, *published.geography.level_ids]:
+        wide = wide_values(published, level)
+        shapes = published.shapes[level].set_index("area_id").reindex(wide["area_id"])
+        frame = gpd.GeoDataFrame(wide.copy(), geometry=shapes.geometry.to_numpy(), crs="EPSG:4326")
+        for col in frame.columns:
+            if frame[col].dtype == object and col != "geometry":
+                frame[col] = frame[col].astype("string")
+        pyogrio.write_dataframe(
+            frame, path, layer=level, driver="GPKG", layer_options={"DESCRIPTION": description}
+        )
+    pyogrio.write_dataframe(
+        pd.DataFrame(published.values), path, layer="indicator_values", driver="GPKG"
+    )
