@@ -442,7 +442,7 @@ def test_header_without_separator(tmp_path: Path) -> None:
         read(write(tmp_path, "area_id year variable value\n"))
 
 
-@pytest.mark.skipif(not BERLIN.exists(), reason="shared Berlin data not available")
+@pytest.mark.skipif(not BERLIN.exists(), reason="../shared/data is not available")
 def test_real_berlin_export(tmp_path: Path) -> None:
     """The real Einwohnerbestand 2022 (`;`, BOM, CRLF, `–`, id column PLR-ID) reads as is."""
     lor = pd.read_csv(BERLIN / "LOR_2021.csv", dtype=str)

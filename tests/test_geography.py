@@ -1,4 +1,4 @@
-"""Tests of geo/geography.py: manifest, boundary loading, validation and real data."""
+"""Tests of geo.inputs.geography: manifest, boundary loading, validation and real data."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from geo.inputs.geography import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-BERLIN = REPO.parent / "shared/data/berlin-lor-2021"
+SHARED = REPO.parent / "shared/data"
+BERLIN = SHARED / "berlin-lor-2021"
+VG5000 = SHARED / "germany-vg5000-2021"
 SIZE = 1000.0
 X0, Y0 = 360000.0, 5680000.0
 CRS = "EPSG:25832"
@@ -659,6 +661,7 @@ parent = "BEZ"
 """
 
 
+@pytest.mark.skipif(not BERLIN.exists(), reason="../shared/data is not available")
 def test_berlin_lor_real_data_loads_cleanly(tmp_path):
     """The real Berlin Bezirke and Prognoseräume load with 12 + 58 areas and no findings."""
     for name in ("bezirke_dissolved_from_pgr_2021_epsg25833.geojson",
@@ -674,6 +677,7 @@ def test_berlin_lor_real_data_loads_cleanly(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not VG5000.exists(), reason="../shared/data is not available")
 def test_vg5000_germany_loads_and_validates(tmp_path):
     """VG5000 (16 Länder, 401 Kreise, 10,997 Gemeinden) loads, nests and repairs its shapes."""
     folder = load_bench().make_vg5000_geography(tmp_path / "vg5000")

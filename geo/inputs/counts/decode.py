@@ -1,0 +1,134 @@
+"""Decoding a counts file: its bytes as text, the separator, and a table of cell texts.
+
+UTF-8 with or without BOM, or Windows-1252; separators ``,``, ``;`` or tab. Every data row keeps
+its line number in the file, also after quoted fields that span lines.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import CountsError
+from geo.inputs.counts.problems import _Problems
+
+_SEPARATORS = (";", ",", "\t")
+
+
+def _decode(data: bytes, fname: str) -> str:
+    """Decode UTF-8 (with or without BOM), else Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CountsError(
+            f"{fname}: the file is UTF-16 ('Unicode text'); save it as CSV (UTF-8 or Windows-1252)"
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise CountsError(
+            f"{fname}: the file is neither UTF-8 nor Windows-1252 (byte {exc.start + 1})"
+        ) from None
+
+
+def _sniff_separator(header: str) -> str | None:
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] else None
+
+
+def _separators_per_line(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per physical line: all separators, and those outside quotes (= fields - 1)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    starts = np.flatnonzero(arr == ord("\n")) + 1
+    starts = np.concatenate([[0], starts[starts < len(arr)]])
+    positions = np.flatnonzero(arr == ord(sep))
+    line = np.searchsorted(starts, positions, side="right") - 1
+    every = np.bincount(line, minlength=len(starts))
+    quotes = np.flatnonzero(arr == ord('"'))
+    if not len(quotes):
+        return every, every
+    # a separator after an odd number of quote characters lies inside a quoted field
+    outside = np.searchsorted(quotes, positions) % 2 == 0
+    return every, np.bincount(line[outside], minlength=len(starts))
+
+
+def _read_table(path: Path, problems: _Problems) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Parse the file into header names, a data matrix and each data row's line number.
+
+    Blank rows and rows with the wrong number of fields are reported or dropped here.
+    """
+    fname = problems.fname
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CountsError(f"{path}: cannot read the counts file: {exc.strerror}") from None
+    text = _decode(raw, fname)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise CountsError(f"{fname}: the file is empty")
+    end = text.find("\n")
+    header_line = text if end < 0 else text[:end]
+    if not header_line.strip():
+        raise CountsError(f"{fname} line 1: the header line is empty")
+    sep = _sniff_separator(header_line)
+    if sep is None:
+        raise CountsError(
+            f"{fname} line 1: cannot read the header: no ',' or ';' separates its columns"
+        )
+    # separators, newlines and quotes are single bytes in UTF-8 and cp1252 alike
+    data = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    seps, fields_minus_one = _separators_per_line(data, sep)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            names=range(int(seps.max()) + 1),
+            dtype=object,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise CountsError(f"{fname}: cannot read as CSV: {exc}") from None
+    table = frame.to_numpy(dtype=object)
+
+    # a quoted field spanning lines shifts the line numbers of every later row
+    line = np.arange(1, len(table) + 1)
+    embedded = np.zeros(len(table), dtype=np.int64)
+    if len(table) != len(seps):
+        embedded = np.array([sum(str(v).count("\n") for v in row) for row in table])
+        line = line + np.concatenate([[0], np.cumsum(embedded)[:-1]])
+
+    header = [str(v).strip() for v in table[0]]
+    width = len(header)
+    while width and not header[width - 1]:
+        width -= 1
+    names = header[:width]
+    body, line = table[1:], line[1:]
+    embedded_body, body_lines = embedded[1:], line
+
+    blank = (body == "").all(axis=1) if body.size else np.zeros(len(body), dtype=bool)
+    too_long = (
+        (body[:, width:] != "").any(axis=1) if body.shape[1] > width else np.zeros(len(body), bool)
+    )
+    nfields = fields_minus_one[body_lines - 1] + 1
+    too_short = (embedded_body == 0) & (nfields < width) & ~blank
+    for i in np.flatnonzero(too_long | too_short):
+        problems.add(
+            int(body_lines[i]),
+            f"has {'more' if too_long[i] else 'fewer'} fields than the header ({width})",
+        )
+    keep = ~(blank | too_long | too_short)
+    return names, body[keep, :width], body_lines[keep]
