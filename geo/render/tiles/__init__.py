@@ -13,11 +13,11 @@ Modules, in the order data flows through them:
   ``geo.release.wide_values``.
 - ``tiling``: per-zoom coverage simplification and ``iter_tiles``.
 - ``writer``: ``tiles_metadata`` and ``write_pmtiles``, the archive on disk.
-- ``archive``: ``PMTilesArchive``, the reader, and ``open_archive``, a cache of open
-  archives by path.
+- ``archive``: ``PMTilesArchive``, the reader, and ``open_archive``, a small bounded cache
+  of open archives by path.
 """
 
-from geo.render.tiles.archive import PMTilesArchive, open_archive
+from geo.render.tiles.archive import MAX_OPEN_ARCHIVES, PMTilesArchive, open_archive
 from geo.render.tiles.features import DETAIL_FIELDS, TILE_FIELDS, feature_properties
 from geo.render.tiles.mvt import EXTENT, decode_tile
 from geo.render.tiles.tiling import iter_tiles
@@ -25,7 +25,7 @@ from geo.render.tiles.writer import TilesSummary, tiles_metadata, write_pmtiles
 from geo.render.tiles.zoom import ZoomRange, zoom_range
 
 __all__ = [
-    "DETAIL_FIELDS", "EXTENT", "TILE_FIELDS", "PMTilesArchive",
+    "DETAIL_FIELDS", "EXTENT", "MAX_OPEN_ARCHIVES", "TILE_FIELDS", "PMTilesArchive",
     "TilesSummary", "ZoomRange", "decode_tile", "feature_properties", "iter_tiles",
     "open_archive", "tiles_metadata", "write_pmtiles", "zoom_range",
 ]

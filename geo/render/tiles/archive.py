@@ -1,7 +1,17 @@
 """Reading a PMTiles archive: one memory map, directories parsed once, tiles by z/x/y.
 
-``open_archive(path)`` keeps one open archive per path for the service and reopens it when
-the file changes.
+``PMTilesArchive(path)`` is self-contained and cheap to construct (a memory map, the
+127-byte header, the root directory and the metadata; leaf directories are parsed on first
+use and kept in a small LRU of their own). Whoever holds one decides how long it lives:
+``close()`` or a ``with`` block releases the map, otherwise the garbage collector does.
+
+``open_archive(path)`` is a thin convenience for callers that open by path on every request:
+a small LRU of at most ``max_open`` archives (``MAX_OPEN_ARCHIVES``), one per path, checked
+against the file's inode, mtime and size on every call, so a rebuilt file (written beside
+and moved into place) is reopened on the next call without a restart. Archives that fall out
+of it, or are replaced, are not closed: a request still reading one keeps a valid map, and
+the garbage collector releases it afterwards. A service that wants its own policy (size,
+eviction, statistics) keeps ``PMTilesArchive`` objects in its own cache instead.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from pmtiles.tile import (
@@ -30,23 +41,32 @@ from pmtiles.tile import (
 
 from geo.errors import BuildError, NotFoundError
 
+HEADER_SIZE = 127
+"""Bytes of a PMTiles v3 header."""
+LEAF_DIRECTORIES = 256
+"""Parsed leaf directories each archive keeps (least recently used dropped first)."""
+MAX_OPEN_ARCHIVES = 16
+"""Archives ``open_archive`` keeps open, one per path (a service serves a few geographies)."""
+
 
 class PMTilesArchive:
     """A PMTiles archive on disk with its directories parsed once (the pmtiles package
     re-parses them for every tile, ~5 ms; this keeps lookups in microseconds)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, leaf_directories: int = LEAF_DIRECTORIES) -> None:
         self.path = Path(path)
         with open(self.path, "rb") as fh:
             stat = os.fstat(fh.fileno())
             self.size = stat.st_size
-            if self.size < 127:
+            if self.size < HEADER_SIZE:
                 raise BuildError(f"{self.path}: not a PMTiles v3 archive (only {self.size} bytes)")
             self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        # what identifies the file mapped; open_archive compares it with the path's stat
         self.key = (str(self.path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
         try:
-            self.header = deserialize_header(self._map[:127])
+            self.header = deserialize_header(self._map[:HEADER_SIZE])
         except (MagicNumberNotFound, SpecVersionUnsupported, ValueError) as exc:
+            self._map.close()
             raise BuildError(f"{self.path}: not a PMTiles v3 archive ({exc!r})") from exc
         h = self.header
         self.minzoom = int(h["min_zoom"])
@@ -54,6 +74,7 @@ class PMTilesArchive:
         self.compression = h["tile_compression"]
         self._root = deserialize_directory(self._slice(h["root_offset"], h["root_length"]))
         self._leaves: OrderedDict[int, list[Entry]] = OrderedDict()
+        self._max_leaves = leaf_directories
         self._lock = threading.Lock()
         raw = self._slice(h["metadata_offset"], h["metadata_length"])
         if h["internal_compression"] == Compression.GZIP:
@@ -86,7 +107,7 @@ class PMTilesArchive:
         entries = deserialize_directory(self._slice(h["leaf_directory_offset"] + offset, length))
         with self._lock:
             self._leaves[offset] = entries
-            while len(self._leaves) > 256:
+            while len(self._leaves) > self._max_leaves:
                 self._leaves.popitem(last=False)
         return entries
 
@@ -128,28 +149,49 @@ class PMTilesArchive:
         """Release the memory map."""
         self._map.close()
 
+    def __enter__(self) -> PMTilesArchive:
+        return self
 
-_ARCHIVES: dict[str, PMTilesArchive] = {}
-_ARCHIVES_LOCK = threading.Lock()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
 
-def open_archive(path: Path) -> PMTilesArchive:
-    """Return a cached archive for ``path``; a rebuilt file (new inode, mtime or size) is
-    reopened on the next call, so the service picks up a rebuild without restarting."""
+_OPEN: OrderedDict[str, PMTilesArchive] = OrderedDict()
+_OPEN_LOCK = threading.Lock()
+
+
+def open_archive(path: Path, *, max_open: int = MAX_OPEN_ARCHIVES) -> PMTilesArchive:
+    """Return the open archive of ``path`` from a small LRU of ``max_open`` archives; a rebuilt
+    file (new inode, mtime or size) is reopened, so the service picks up a rebuild without
+    restarting.
+
+    Raises:
+        NotFoundError: no file at ``path``.
+        BuildError: the file is not a PMTiles v3 archive.
+    """
     path = Path(path)
+    name = str(path)
     try:
         stat = path.stat()
     except FileNotFoundError:
+        with _OPEN_LOCK:
+            _OPEN.pop(name, None)
         raise NotFoundError(f"no tiles at {path}") from None
-    key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    cached = _ARCHIVES.get(str(path))
-    if cached is not None and cached.key == key:
-        return cached
-    with _ARCHIVES_LOCK:
-        cached = _ARCHIVES.get(str(path))
+    key = (name, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    with _OPEN_LOCK:
+        cached = _OPEN.get(name)
         if cached is not None and cached.key == key:
+            _OPEN.move_to_end(name)
             return cached
-        archive = PMTilesArchive(path)
-        # the old map stays valid for requests still holding it; the GC closes it
-        _ARCHIVES[str(path)] = archive
-        return archive
+    # opened outside the lock, so opening one archive never holds up requests for others
+    archive = PMTilesArchive(path)
+    with _OPEN_LOCK:
+        cached = _OPEN.get(name)
+        if cached is not None and cached.key == archive.key:
+            return cached  # another thread opened the same file meanwhile
+        _OPEN[name] = archive
+        _OPEN.move_to_end(name)
+        while len(_OPEN) > max_open:
+            _OPEN.popitem(last=False)
+    return archive
