@@ -201,6 +201,18 @@ def test_reader_matches_pmtiles_package_and_reopens_on_change(mini_build: Path,
     assert second is not first and second.maxzoom == 13
 
 
+def test_open_archive_keeps_at_most_max_open(mini_build: Path, tmp_path: Path) -> None:
+    """The convenience cache is bounded: the least recently opened archive is dropped."""
+    paths = [tmp_path / f"{name}.pmtiles" for name in "abc"]
+    for path in paths:
+        path.write_bytes((mini_build / TILES_FILE).read_bytes())
+    a, _, c = (open_archive(path, max_open=2) for path in paths)
+    assert open_archive(paths[2], max_open=2) is c
+    assert open_archive(paths[0], max_open=2) is not a
+    with PMTilesArchive(paths[0]) as own:
+        assert own.get(*next(own.tiles())[:3]) == a.get(*next(a.tiles())[:3])
+
+
 # --- routes --------------------------------------------------------------------------------------
 
 
