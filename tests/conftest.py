@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -176,6 +177,16 @@ def mini_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = write_small_geography(tmp / "src" / "mini")
     build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
     return tmp / "data"
+
+
+def decode_tile(data: bytes) -> dict[str, Any]:
+    """Decode stored tile bytes (gzip or not) into ``{layer: {features: ...}}`` with
+    mapbox-vector-tile, an independent decoder (dev dependency)."""
+    import mapbox_vector_tile
+
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return dict(mapbox_vector_tile.decode(data, default_options={"y_coord_down": True}))
 
 
 def router_app(router_module: Any, data: Path, **settings: Any) -> Any:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import bundled_build, router_app, serving
+from conftest import bundled_build, decode_tile, router_app, serving
 from fastapi.testclient import TestClient
 from pmtiles.reader import MmapSource, Reader
 from pmtiles.tile import Compression, TileType
@@ -22,7 +22,7 @@ from shapely.geometry import shape
 from geo.build import build
 from geo.release import TILES_FILE, TOTAL, read_build
 from geo.render.styles import maplibre_style
-from geo.render.tiles import PMTilesArchive, decode_tile, open_archive, write_pmtiles, zoom_range
+from geo.render.tiles import PMTilesArchive, open_archive, write_pmtiles, zoom_range
 from service.routers import tiles as tiles_router
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ only published values ever enter a tile.
 Modules, in the order data flows through them:
 
 - ``zoom``: ``ZoomRange`` and ``zoom_range``, the zooms an archive holds.
-- ``mvt``: the protobuf MVT encoder, and ``decode_tile`` to read a tile back.
+- ``mvt``: the protobuf MVT encoder.
 - ``features``: ``feature_properties``, what each area carries, from
   ``geo.release.wide_values``.
 - ``tiling``: per-zoom coverage simplification and ``iter_tiles``.
@@ -19,13 +19,13 @@ Modules, in the order data flows through them:
 
 from geo.render.tiles.archive import MAX_OPEN_ARCHIVES, PMTilesArchive, open_archive
 from geo.render.tiles.features import DETAIL_FIELDS, TILE_FIELDS, feature_properties
-from geo.render.tiles.mvt import EXTENT, decode_tile
+from geo.render.tiles.mvt import EXTENT
 from geo.render.tiles.tiling import iter_tiles
 from geo.render.tiles.writer import TilesSummary, tiles_metadata, write_pmtiles
 from geo.render.tiles.zoom import ZoomRange, zoom_range
 
 __all__ = [
     "DETAIL_FIELDS", "EXTENT", "MAX_OPEN_ARCHIVES", "TILE_FIELDS", "PMTilesArchive",
-    "TilesSummary", "ZoomRange", "decode_tile", "feature_properties", "iter_tiles",
+    "TilesSummary", "ZoomRange", "feature_properties", "iter_tiles",
     "open_archive", "tiles_metadata", "write_pmtiles", "zoom_range",
 ]

@@ -2,13 +2,12 @@
 
 ``polygon_commands`` turns one polygon in integer tile coordinates into MVT geometry
 commands; ``LayerAttributes`` encodes a level's attribute table once; ``encode_layer``
-assembles one layer of one tile from both. ``decode_tile`` reads a tile back (through
-mapbox-vector-tile) for tests, benchmarks and checks.
+assembles one layer of one tile from both. Tests read tiles back with mapbox-vector-tile
+(a dev dependency; ``tests/conftest.py``'s ``decode_tile``).
 """
 
 from __future__ import annotations
 
-import gzip
 import struct
 from typing import Any
 
@@ -157,13 +156,3 @@ def encode_layer(
     parts += [attrs.value_fields[v] for v in vs]
     parts.append(_varint((5 << 3) | 0) + _varint(EXTENT))
     return _field(3, b"".join(parts))
-
-
-def decode_tile(data: bytes) -> dict[str, Any]:
-    """Decode stored tile bytes (gzip or not) into ``{layer: [properties, ...]}`` plus
-    geometry, via mapbox-vector-tile (for tests, benchmarks and checks)."""
-    import mapbox_vector_tile
-
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return mapbox_vector_tile.decode(data, default_options={"y_coord_down": True})
