@@ -19,6 +19,9 @@ from geo.errors import NotFoundError
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
+Rendered = tuple[bytes, dict[str, str]]
+"""What a response cache holds: a rendered body and its extra headers."""
+
 
 class LRUCache(Generic[K, V]):
     """At most ``maxsize`` entries; the least recently used one goes first (0 keeps nothing)."""
