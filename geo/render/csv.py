@@ -1,0 +1,31 @@
+"""The long value rows of a release as CSV: plain (comma, point) or German (for Excel)."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from geo.release import PublishedBuild
+from geo.render.records import value_rows
+
+
+def _csv_bytes(frame: pd.DataFrame, *, german: bool) -> bytes:
+    frame = frame.copy()
+    frame["reliable"] = frame["reliable"].map({True: "true", False: "false"}).astype(object)
+    buf = io.StringIO()
+    if german:
+        # Excel opens this directly: semicolons, decimal comma, a BOM so it reads UTF-8
+        frame.to_csv(buf, index=False, sep=";", decimal=",", lineterminator="\r\n")
+        return buf.getvalue().encode("utf-8-sig")
+    frame.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def values_csv(published: PublishedBuild, level: str, indicator: str | None = None,
+               year: int | None = None, *, german: bool = False) -> bytes:
+    """The value rows of ``geo.render.records.value_rows`` as CSV (withheld = empty).
+
+    ``german=True`` writes semicolons, decimal commas, CRLF and a UTF-8 BOM.
+    """
+    return _csv_bytes(value_rows(published, level, indicator, year), german=german)
