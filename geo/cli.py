@@ -173,7 +173,9 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
     f.add_argument("name")
     f.add_argument("--dest")
     f.set_defaults(func=_cmd_fetch)
-    for add in extra:
+    from geo.inputs.intake.command import add_intake
+
+    for add in (add_intake, *extra):
         add(sub)
     return p
 
@@ -181,6 +183,7 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, extra: Iterable[Command] = ()) -> int:
     """Run the ``quartier`` command (with ``extra`` commands composed by the caller)."""
     args = parser(extra).parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args))
     except QuartierError as exc:

@@ -1,0 +1,114 @@
+"""Office CSV exports as columns of text: encoding, separator, decimal comma, line numbers.
+
+``;``, ``,`` or tab between fields; UTF-8 (with or without BOM) or Windows-1252; every row
+keeps its line number in the file, also after quoted fields that span lines. ``numbers``
+reads decimals written either way (``7,25``, ``7.25``, ``385.123,5``).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import IntakeError
+
+_SEPARATORS = (";", ",", "\t")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV file as text columns by header name, with each data row's line number."""
+
+    path: Path
+    names: tuple[str, ...]
+    columns: dict[str, np.ndarray]
+    lines: np.ndarray
+    separator: str
+    encoding: str
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def column(self, name: str, role: str) -> np.ndarray:
+        """The column ``name``; raise IntakeError listing the header when it is absent."""
+        if name not in self.columns:
+            raise IntakeError(f"{self.path.name} line 1: no column '{name}' for {role} "
+                              f"(columns: {', '.join(self.names)})")
+        return self.columns[name]
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str]:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise IntakeError(f"{name}: the file is UTF-16; save it as CSV (UTF-8 or Windows-1252)")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "cp1252"
+
+
+def read_table(path: Path) -> Table:
+    """Read a CSV export into text columns; raise IntakeError naming the file and line."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IntakeError(f"{path}: cannot read the file: {exc.strerror}") from None
+    text, encoding = _decode(raw, path.name)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    header = text.split("\n", 1)[0]
+    if not header.strip():
+        raise IntakeError(f"{path.name} line 1: the header line is empty")
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    sep = max(_SEPARATORS, key=lambda s: counts[s])
+    if not counts[sep]:
+        raise IntakeError(f"{path.name} line 1: no ';', ',' or tab separates the columns")
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                            skip_blank_lines=False, engine="c", index_col=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise IntakeError(f"{path.name}: cannot read as CSV: {exc}") from None
+    names = tuple(str(c).strip() for c in frame.columns)
+    if len(set(names)) != len(names) or any(n.startswith("Unnamed:") for n in names):
+        raise IntakeError(f"{path.name} line 1: every column needs its own name "
+                          f"(header: {header[:120]})")
+    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
+    if '"' in text and text.count("\n") + (not text.endswith("\n")) != len(frame) + 1:
+        # a quoted field spanning lines shifts the line numbers of every later row
+        extra = np.zeros(len(frame), dtype=np.int64)
+        for col in frame.columns:
+            extra += frame[col].str.count("\n").to_numpy(dtype=np.int64)
+        lines = lines + np.concatenate([[0], np.cumsum(extra)[:-1]])
+    columns = {n: frame[c].to_numpy(dtype=object) for n, c in zip(names, frame.columns,
+                                                                     strict=True)}
+    blank = np.ones(len(frame), dtype=bool)
+    for values in columns.values():
+        blank &= pd.Series(values).str.strip().eq("").to_numpy()
+    keep = ~blank
+    columns = {n: v[keep] for n, v in columns.items()}
+    return Table(path, names, columns, lines[keep], sep, encoding)
+
+
+def numbers(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decimals from text: values (NaN where not a number) and which cells were empty.
+
+    ``.`` is the decimal point unless the text also has a ``,`` (then ``.`` groups thousands
+    and ``,`` is the decimal comma); a ``,`` alone is a decimal comma.
+    """
+    series = pd.Series(texts, dtype=object).astype(str).str.strip()
+    empty = series.eq("").to_numpy()
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, copy=True)
+    retry = np.isnan(values) & ~empty
+    if retry.any():
+        text = series[retry]
+        both = text.str.contains(",", regex=False) & text.str.contains(".", regex=False)
+        text = text.where(~both, text.str.replace(".", "", regex=False))
+        text = text.str.replace(",", ".", regex=False).str.replace("−", "-", regex=False)
+        values[retry] = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    values[~np.isfinite(values)] = np.nan
+    return values, empty
