@@ -131,7 +131,8 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build a geography into a published release")
     b.add_argument("geography", metavar="GEOGRAPHY_DIR")
     b.add_argument(
-        "--counts", type=Path, help="counts CSV (default: counts.csv beside the manifest)"
+        "--counts", type=Path, action="append",
+        help="counts CSV (default: counts.csv beside the manifest); repeat to combine files",
     )
     b.add_argument("--indicators", type=Path, help="catalogue (default: indicators.toml beside it)")
     b.add_argument("--out", type=Path, help="build folder (default: data/<geography id>)")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from geo import __version__
-from geo.errors import IntakeError
+from geo.errors import CatalogueError, IntakeError
+from geo.inputs.catalogue import Catalogue
 
 SUFFIX = ".provenance.json"
 """A counts file ``x.csv`` has its provenance in ``x.csv.provenance.json``."""
@@ -142,3 +144,47 @@ def summary(data: dict[str, Any], name: str) -> dict[str, Any]:
         "created": data.get("created"),
         "file": name,
     }
+
+
+def attach_provenance(
+    catalogue: Catalogue, counts: Sequence[Path]
+) -> tuple[Catalogue, dict[str, Any], list[str]]:
+    """Read the provenance beside each counts file and check it against the catalogue.
+
+    Returns the catalogue with each intake variable's ``provenance`` summary, the provenance
+    files by counts file name (``PROVENANCE.json``) and warnings (an estimate the catalogue does
+    not mark as one).
+
+    Raises:
+        CatalogueError: a variable's type differs from the one its intake wrote.
+    """
+    found: dict[str, Any] = {}
+    summaries: dict[str, dict[str, Any]] = {}
+    problems, warnings = [], []
+    known = {v.id: v for v in catalogue.variables}
+    for path in counts:
+        data = read_provenance(path)
+        if data is None:
+            continue
+        name = provenance_path(path).name
+        found[Path(path).name] = data
+        for var in data["variables"]:
+            declared = known.get(str(var.get("id"))) if isinstance(var, dict) else None
+            if declared is None:
+                continue
+            summaries[declared.id] = summary(data, name)
+            wanted = var.get("type", "count")
+            if declared.type != wanted:
+                problems.append(f"variable '{declared.id}' is a {wanted} in {name} "
+                                f"({data.get('kind')}): declare type = \"{wanted}\"")
+            if var.get("estimate") and not declared.estimate:
+                warnings.append(f"variable '{declared.id}' is an estimate ({name}): "
+                                "declare estimate = true so that it shows as Schätzung")
+    if problems:
+        source = catalogue.path.name if catalogue.path else "indicators.toml"
+        shown = "\n  ".join(f"{source}: {p}" for p in problems)
+        raise CatalogueError(f"{source}: {len(problems)} variable(s) disagree with their "
+                             f"intake\n  {shown}")
+    variables = tuple(replace(v, provenance=summaries[v.id]) if v.id in summaries else v
+                      for v in catalogue.variables)
+    return replace(catalogue, variables=variables), found, warnings
