@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from pyproj import CRS
 from rasterio.transform import Affine
 from rasterio.windows import Window
@@ -74,14 +75,14 @@ def read_grid(path: Path, value_column: str | None = None) -> GridTable:
     values, _ = numbers(table.column(value_column, "--value-column"))
     values[values < 0] = np.nan
     if id_col is not None:
-        parts = np.array([_ID.fullmatch(str(v).strip()) for v in table.columns[id_col]],
-                         dtype=object)
-        bad = np.array([m is None for m in parts])
+        parts = pd.Series(table.columns[id_col], dtype="str").str.strip().str.extract(
+            f"^{_ID.pattern}$")
+        bad = parts.isna().any(axis=1).to_numpy()
         if bad.any():
             line = int(table.lines[np.argmax(bad)])
             raise IntakeError(f"{fname} line {line}: '{id_col}' is not a grid cell id like "
                               "CRS3035RES100mN2689100E4337000")
-        fields = np.array([m.groups() for m in parts], dtype=np.float64).reshape(-1, 4)
+        fields = parts.astype(np.float64).to_numpy().reshape(-1, 4)
         codes, sizes = np.unique(fields[:, 0]), np.unique(fields[:, 1])
         if len(codes) != 1 or len(sizes) != 1:
             raise IntakeError(f"{fname}: cells of several CRSs or sizes ({codes}, {sizes})")

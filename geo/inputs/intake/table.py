@@ -84,12 +84,12 @@ def read_table(path: Path) -> Table:
         for col in frame.columns:
             extra += frame[col].str.count("\n").to_numpy(dtype=np.int64)
         lines = lines + np.concatenate([[0], np.cumsum(extra)[:-1]])
+    blank = np.ones(len(frame), dtype=bool)
+    for col in frame.columns:
+        blank &= frame[col].astype("str").str.strip().eq("").to_numpy()
+    keep = ~blank
     columns = {n: frame[c].to_numpy(dtype=object) for n, c in zip(names, frame.columns,
                                                                      strict=True)}
-    blank = np.ones(len(frame), dtype=bool)
-    for values in columns.values():
-        blank &= pd.Series(values).str.strip().eq("").to_numpy()
-    keep = ~blank
     columns = {n: v[keep] for n, v in columns.items()}
     return Table(path, names, columns, lines[keep], sep, encoding)
 
@@ -100,7 +100,7 @@ def numbers(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``.`` is the decimal point unless the text also has a ``,`` (then ``.`` groups thousands
     and ``,`` is the decimal comma); a ``,`` alone is a decimal comma.
     """
-    series = pd.Series(texts, dtype=object).astype(str).str.strip()
+    series = pd.Series(texts, dtype="str").str.strip()
     empty = series.eq("").to_numpy()
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, copy=True)
     retry = np.isnan(values) & ~empty

@@ -22,8 +22,9 @@ from geo.inputs.geography.files import _read_level
 from geo.inputs.geography.report import _Findings
 from geo.inputs.geography.rows import _check_rows, _polygonal
 
-DENSIFY = 10.0
-"""Longest edge (metres) before a reprojection; shorter edges bend less than a millimetre."""
+DENSIFY = 100.0
+"""Longest edge (metres) before a reprojection: a straight 100 m edge between two ETRS89
+projections bends by far less than a millimetre."""
 _DEGREE = 111_000.0
 
 
