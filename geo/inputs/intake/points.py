@@ -96,7 +96,7 @@ def _coordinate_columns(names: Sequence[str], x: str | None, y: str | None,
 
 
 def _read_csv(path: Path, x: str | None, y: str | None, crs: str | None,
-              wanted: Sequence[str]) -> PointSource:
+              wanted: Sequence[tuple[str, str]]) -> PointSource:
     table = read_table(path)
     xcol, ycol = _coordinate_columns(table.names, x, y, path.name)
     xs, x_empty = numbers(table.column(xcol, "--x"))
@@ -121,7 +121,8 @@ def _read_csv(path: Path, x: str | None, y: str | None, crs: str | None,
     return PointSource(xs, ys, table.lines, "Zeilen", _crs(crs), attributes, drops)
 
 
-def _read_vector(path: Path, crs: str | None, wanted: Sequence[str]) -> PointSource:
+def _read_vector(path: Path, crs: str | None,
+                 wanted: Sequence[tuple[str, str]]) -> PointSource:
     try:
         info = pyogrio.read_info(path)
         fields = [str(f) for f in info["fields"]]
