@@ -89,9 +89,40 @@ def _write(path: Path, zones: Any, cell: float, fill: str) -> Path:
     return path
 
 
-def _rasters(zones: Any, folder: Path) -> list[str]:
+Pair = tuple[np.ndarray, np.ndarray]
+
+
+def _ours(ones: Path, east: Path, zones: Any, frame: Any) -> Pair:
     from geo.inputs.intake.raster import parse_stat, raster_stats
 
+    s = raster_stats(ones, zones, parse_stat("sum"))[0].values
+    return s, raster_stats(east, zones, parse_stat("mean"))[0].values
+
+
+def _rasterstats(ones: Path, east: Path, zones: Any, frame: Any) -> Pair:
+    from rasterstats import zonal_stats
+
+    s = [r["sum"] for r in zonal_stats(list(zones.geoms), str(ones), stats=["sum"])]
+    m = [r["mean"] for r in zonal_stats(list(zones.geoms), str(east), stats=["mean"])]
+    return np.array(s, dtype=float), np.array(m, dtype=float)
+
+
+def _exactextract(ones: Path, east: Path, zones: Any, frame: Any) -> Pair:
+    from exactextract import exact_extract
+
+    s = exact_extract(str(ones), frame, ["sum"], output="pandas")["sum"]
+    m = exact_extract(str(east), frame, ["mean"], output="pandas")["mean"]
+    return s.to_numpy(dtype=float), m.to_numpy(dtype=float)
+
+
+METHODS: dict[str, Callable[[Path, Path, Any, Any], Pair]] = {
+    "Quartier (exact coverage)": _ours,
+    "rasterstats (cell centre)": _rasterstats,
+    "exactextract (exact coverage)": _exactextract,
+}
+
+
+def _rasters(zones: Any, folder: Path) -> list[str]:
     exact_area = shapely.area(zones.geoms)
     centroid = shapely.get_x(shapely.centroid(zones.geoms))
     lines = [
@@ -107,38 +138,15 @@ def _rasters(zones: Any, folder: Path) -> list[str]:
         east = _write(folder / f"east{cell:g}.tif", zones, cell, "easting")
         area_cells = exact_area / cell**2
         results: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-
-        def ours() -> tuple[np.ndarray, np.ndarray]:
-            s = raster_stats(ones, zones, parse_stat("sum"))[0].values
-            return s, raster_stats(east, zones, parse_stat("mean"))[0].values
-
-        (s, m), t = _timed(ours)
-        results["Quartier (exact coverage)"] = (s, m, t)
-        try:
-            from rasterstats import zonal_stats
-
-            def peer_rs() -> tuple[np.ndarray, np.ndarray]:
-                s = [r["sum"] for r in zonal_stats(list(zones.geoms), str(ones), stats=["sum"])]
-                m = [r["mean"] for r in zonal_stats(list(zones.geoms), str(east),
-                                                     stats=["mean"])]
-                return np.array(s, dtype=float), np.array(m, dtype=float)
-
-            (s, m), t = _timed(peer_rs)
-            results["rasterstats (cell centre)"] = (s, m, t)
-        except ImportError:
-            lines.append("| | rasterstats not installed | | | | |")
-        try:
-            from exactextract import exact_extract
-
-            def peer_ee() -> tuple[np.ndarray, np.ndarray]:
-                s = exact_extract(str(ones), frame, ["sum"], output="pandas")["sum"]
-                m = exact_extract(str(east), frame, ["mean"], output="pandas")["mean"]
-                return s.to_numpy(dtype=float), m.to_numpy(dtype=float)
-
-            (s, m), t = _timed(peer_ee)
-            results["exactextract (exact coverage)"] = (s, m, t)
-        except ImportError:
-            lines.append("| | exactextract not installed | | | | |")
+        for name, method in METHODS.items():
+            try:
+                start = time.perf_counter()
+                s, m = method(ones, east, zones, frame)
+                t = time.perf_counter() - start
+            except ImportError:
+                lines.append(f"| {cell:g} m | {name}: not installed | | | | |")
+                continue
+            results[name] = (s, m, t)
         base = results["Quartier (exact coverage)"][2]
         for name, (s, m, t) in results.items():
             rel = np.max(np.abs(s / area_cells - 1))
