@@ -87,7 +87,7 @@ def test_cli_counts_reports_outside_and_bad_rows(small_geography: Path, tmp_path
                                     "--crs", "EPSG:25832", "--out", out)
     assert code == 0, stderr
     assert "2 Punkte außerhalb der Geografie (Zeilen 4, 5)" in stderr
-    assert "1 Zeilen ohne Koordinaten (Zeile 6)" in stderr
+    assert "1 Zeile ohne Koordinaten (Zeile 6)" in stderr
     assert "(Zeile 7)" in stderr and "keine Zahlen" in stderr
     counts = _counts(out).set_index("area_id")["value"]
     assert counts.to_dict() == {"10": 2, "11": 0, "12": 0, "20": 0, "21": 1}
@@ -145,7 +145,7 @@ def test_vector_file_of_points(small_geography: Path, tmp_path: Path) -> None:
     code, _, stderr = quartier("intake", "points", path, "--geography", small_geography,
                                "--variable", "p", "--year", "2024", "--out", out)
     assert code == 0, stderr
-    assert "1 Features ohne Geometrie" in stderr
+    assert "1 Feature ohne Geometrie" in stderr
     assert _counts(out)["value"].sum() == 2
 
 

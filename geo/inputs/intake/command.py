@@ -173,7 +173,8 @@ def _cmd_areas(args: argparse.Namespace) -> int:
 
     zones = _zones(args)
     source = load_zones(Path(args.from_))
-    _say(f"Quellgebiete: {source.geography_id}, {len(source.ids)} {source.level_name}")
+    _say(f"Quellgebiete: {source.geography_id}, {len(source.ids)} Gebiete der Ebene "
+         f"{source.level_name}")
     weights = Path(args.weights) if args.weights else None
     result = interpolate(Path(args.counts), source, zones, weights=weights, year=args.year,
                          id_column=args.id_column, progress=True)

@@ -29,7 +29,8 @@ MAX_LINES = 20
 """How many line numbers of dropped rows a provenance file and a message name."""
 SHOWN_LINES = 3
 """How many line numbers a terminal message names before ``…``."""
-_SINGULAR = {"Zeilen": "Zeile", "Features": "Feature", "Gebiete": "Gebiet"}
+_SINGULAR = {"Zeilen": "Zeile", "Features": "Feature", "Gebiete": "Gebiet", "Punkte": "Punkt",
+             "Gitterzellen": "Gitterzelle", "Quellgebiete": "Quellgebiet"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class Drop:
         more = ", …" if self.count > SHOWN_LINES else ""
         unit = _SINGULAR.get(self.unit, self.unit) if self.count == 1 else self.unit
         where = f" ({unit} {shown}{more})" if shown else ""
-        return f"{self.count} {self.what}{where}"
+        noun, _, rest = self.what.partition(" ")
+        what = f"{_SINGULAR[noun]} {rest}" if self.count == 1 and noun in _SINGULAR else self.what
+        return f"{self.count} {what}{where}"
 
 
 def drop(reason: str, what: str, mask: np.ndarray, lines: np.ndarray,
