@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo.render import maps
+from geo.render import folium_page, maps, png
 from service.routers.api import Rendered, ResponseCache, header_text
 from service.settings import Settings
 from service.store import BuildStore
@@ -88,8 +88,8 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         key = (build.geography.id, build.release_id, "png", indicator, year, level, scheme)
 
         def render() -> Rendered:
-            data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
-            return maps.png_map(data), {}
+            data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
+            return png.png_map(data), {}
 
         body, extra = cache.get(key, render)
         headers = {**_headers(key, build.geography.attribution), **extra}
@@ -113,10 +113,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
 
         def render() -> Rendered:
-            data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
+            data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
             query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme})
             permalink = f"{request.url.path}?{query}"
-            page = maps.folium_map(
+            page = folium_page.folium_map(
                 data,
                 permalink=permalink,
                 basemap_url=settings.basemap_url,
