@@ -99,9 +99,9 @@ def test_year_other_than_latest_matches_area_ids(published: PublishedBuild) -> N
     import pandas as pd
 
     older = published.values.assign(year=2020)
-    # a new release: its own memo of derived tables (replace would share the old one)
+    # a new release: replace gives it its own memo of derived tables
     two_years = dataclasses.replace(published, values=pd.concat([older, published.values]),
-                                    years=(2020, 2023), memo={})
+                                    years=(2020, 2023))
     style = maplibre_style(two_years, "auslaenderanteil", source=SOURCE, year=2020)
     listed = []
     for fill in _fill_layers(style, "quartier"):
