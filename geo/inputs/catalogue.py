@@ -19,6 +19,9 @@ from geo.errors import CatalogueError, NotFoundError
 
 KINDS = ("proportion", "rate")
 """``proportion``: the numerator is part of the denominator; ``rate``: events per population."""
+HIGHER_IS = ("better", "worse", "neutral")
+"""What a higher value means for an indicator: picks the colour ramp and the words
+"günstig"/"ungünstig"; ``neutral`` (the default) says neither."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Indicator:
     unit: str = "%"
     kind: str = "proportion"
     description: str = ""
+    higher_is: str = "neutral"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class Catalogue:
     sums: tuple[SumRule, ...] = ()
     path: Path | None = field(default=None, compare=False)
     theme_order: tuple[str, ...] = ()
+    population: str = ""
+    """Id of the variable that counts the residents (shown as the population of an area)."""
 
     def variable(self, variable_id: str) -> Variable:
         """Return the variable ``variable_id``; raise NotFoundError listing the known ids."""
@@ -111,6 +117,7 @@ class Catalogue:
         """Plain JSON-ready form; ``Catalogue.from_dict`` reads it back."""
         return {
             "themes": list(self.theme_order),
+            "population": self.population,
             "variables": [
                 {
                     "id": v.id,
@@ -134,6 +141,7 @@ class Catalogue:
                     "unit": i.unit,
                     "kind": i.kind,
                     "description": i.description,
+                    "higher_is": i.higher_is,
                 }
                 for i in self.indicators
             ],
@@ -173,6 +181,7 @@ _INDICATOR_KEYS: dict[str, tuple[type, ...]] = {
     "unit": (str,),
     "kind": (str,),
     "description": (str,),
+    "higher_is": (str,),
 }
 _SUM_KEYS: dict[str, tuple[type, ...]] = {"total": (str,), "parts": (list, tuple)}
 _REQUIRED = {
@@ -180,7 +189,7 @@ _REQUIRED = {
     "indicators": ("id", "name", "theme", "numerator", "denominator"),
     "sums": ("total", "parts"),
 }
-_TOP_LEVEL = ("themes", "variables", "indicators", "sums")
+_TOP_LEVEL = ("themes", "population", "variables", "indicators", "sums")
 _ID_FORBIDDEN = set(",;\"'/\\")
 
 
@@ -335,9 +344,21 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         kind = entry.get("kind", "proportion")
         if kind not in KINDS:
             problems.append(f"{label}: kind must be one of {', '.join(KINDS)}, found {kind!r}")
+        higher_is = entry.get("higher_is", "neutral")
+        if higher_is not in HIGHER_IS:
+            problems.append(
+                f"{label}: higher_is must be one of {', '.join(HIGHER_IS)}, found {higher_is!r}"
+            )
         if theme_order and entry["theme"] not in theme_order:
             problems.append(f"{label}: theme {entry['theme']!r} is not listed in themes = [...]")
         indicators.append(Indicator(**{**entry, "per": per}))
+
+    population = data.get("population", "")
+    if not isinstance(population, str):
+        problems.append(f"'population' must be a variable id, found {population!r}")
+        population = ""
+    elif population:
+        _check_variable_ref("population", "variable", population, declared, problems)
 
     sums: list[SumRule] = []
     for i, entry in enumerate(tables["sums"]):
@@ -379,6 +400,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         sums=tuple(sums),
         path=path,
         theme_order=theme_order,
+        population=population,
     )
 
 
