@@ -301,3 +301,22 @@ def test_missing_file(tmp_path: Path) -> None:
     """A missing catalogue is a CatalogueError, not a bare OSError."""
     with pytest.raises(CatalogueError, match="not found"):
         load_catalogue(tmp_path / "indicators.toml")
+
+
+def test_higher_is_and_population_round_trip(tmp_path: Path) -> None:
+    """``higher_is`` per indicator and the top-level ``population`` survive indicators.json."""
+    text = 'population = "einwohner"\n' + VARIABLES + indicator("q", "T", higher_is="worse")
+    cat = load_catalogue(write(tmp_path, text))
+    assert cat.population == "einwohner"
+    assert cat.indicators[0].higher_is == "worse"
+    again = Catalogue.from_dict(cat.to_dict())
+    assert again.population == "einwohner" and again.indicators[0].higher_is == "worse"
+
+
+def test_higher_is_and_population_are_checked(tmp_path: Path) -> None:
+    """An unknown ``higher_is`` word or population variable is named with what is allowed."""
+    text = 'population = "einwohnr"\n' + VARIABLES + indicator("q", "T", higher_is="good")
+    with pytest.raises(CatalogueError) as err:
+        load_catalogue(write(tmp_path, text))
+    assert "higher_is must be one of better, worse, neutral" in str(err.value)
+    assert "did you mean 'einwohner'" in str(err.value)

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from geo.errors import CatalogueError, NotFoundError
-from geo.inputs.measures import check_types, measure_defaults
+from geo.inputs.measures import COUNT_KINDS, MEASURE_KINDS, check_types, measure_defaults
 from geo.inputs.sums import sum_cycle
 
-KINDS = ("proportion", "rate", "value", "ratio")
-"""``proportion``: the numerator is part of the denominator; ``rate``: events per population;
-``value``: one measure as it is; ``ratio``: a measure divided by a measure (``measures``)."""
+KINDS = COUNT_KINDS + MEASURE_KINDS
+"""``proportion``, ``rate`` (of counts: part of, per population); ``value``, ``ratio`` (measures)."""
+HIGHER_IS = ("better", "worse", "neutral")
+"""What a higher value means for an indicator: picks the colour ramp and the words
+"günstig"/"ungünstig"; ``neutral`` (the default) says neither."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Indicator:
     unit: str = "%"
     kind: str = "proportion"
     description: str = ""
+    higher_is: str = "neutral"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class Catalogue:
     sums: tuple[SumRule, ...] = ()
     path: Path | None = field(default=None, compare=False)
     theme_order: tuple[str, ...] = ()
+    population: str = ""
+    """Id of the variable that counts the residents (shown as the population of an area)."""
 
     def variable(self, variable_id: str) -> Variable:
         """Return the variable ``variable_id``; raise NotFoundError listing the known ids."""
@@ -129,15 +134,10 @@ class Catalogue:
         """Plain JSON-ready form; ``Catalogue.from_dict`` reads it back."""
         return {
             "themes": list(self.theme_order),
-            "variables": [
-                {
-                    f.name: dict(getattr(v, f.name)) if f.name == "provenance" else getattr(
-                        v, f.name)
-                    for f in fields(v)
-                    if f.name != "provenance" or v.provenance is not None
-                }
-                for v in self.variables
-            ],
+            "population": self.population,
+            "variables": [{f.name: getattr(v, f.name) for f in fields(v)
+                           if f.name != "provenance" or v.provenance is not None}
+                          for v in self.variables],
             "indicators": [{f.name: getattr(i, f.name) for f in fields(i)}
                            for i in self.indicators],
             "sums": [{"total": s.total, "parts": list(s.parts)} for s in self.sums],
@@ -180,6 +180,7 @@ _INDICATOR_KEYS: dict[str, tuple[type, ...]] = {
     "unit": (str,),
     "kind": (str,),
     "description": (str,),
+    "higher_is": (str,),
 }
 _SUM_KEYS: dict[str, tuple[type, ...]] = {"total": (str,), "parts": (list, tuple)}
 _REQUIRED = {
@@ -187,7 +188,7 @@ _REQUIRED = {
     "indicators": ("id", "name", "theme", "numerator", "denominator"),
     "sums": ("total", "parts"),
 }
-_TOP_LEVEL = ("themes", "variables", "indicators", "sums")
+_TOP_LEVEL = ("themes", "population", "variables", "indicators", "sums")
 _ID_FORBIDDEN = set(",;\"'/\\")
 
 
@@ -318,10 +319,22 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         kind = entry.get("kind", "proportion")
         if kind not in KINDS:
             problems.append(f"{label}: kind must be one of {', '.join(KINDS)}, found {kind!r}")
+        higher_is = entry.get("higher_is", "neutral")
+        if higher_is not in HIGHER_IS:
+            problems.append(
+                f"{label}: higher_is must be one of {', '.join(HIGHER_IS)}, found {higher_is!r}"
+            )
         if theme_order and entry["theme"] not in theme_order:
             problems.append(f"{label}: theme {entry['theme']!r} is not listed in themes = [...]")
         indicators.append(Indicator(**{**entry, "per": per}))
         ind_labels.append(label)
+
+    population = data.get("population", "")
+    if not isinstance(population, str):
+        problems.append(f"'population' must be a variable id, found {population!r}")
+        population = ""
+    elif population:
+        _check_variable_ref("population", "variable", population, declared, problems)
 
     sums: list[SumRule] = []
     for i, entry in enumerate(tables["sums"]):
@@ -365,6 +378,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         sums=tuple(sums),
         path=path,
         theme_order=theme_order,
+        population=population,
     )
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo.render import maps
+from geo.render import folium_page, maps, png
 from service.cache import LRUCache, Rendered
 from service.headers import header_text
 from service.params import GeographyPath, IndicatorPath, LevelParam, YearParam
@@ -81,8 +81,8 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         key = (build.geography.id, build.release_id, "png", indicator, year, level, scheme)
 
         def render() -> Rendered:
-            data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
-            return maps.png_map(data), {}
+            data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
+            return png.png_map(data), {}
 
         body, extra = cache.get_or_make(key, render)
         headers = {**_headers(key, build.geography.attribution), **extra}
@@ -107,10 +107,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
 
         def render() -> Rendered:
-            data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
+            data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
             query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme})
             permalink = f"{request.url.path}?{query}"
-            page = maps.folium_map(
+            page = folium_page.folium_map(
                 data,
                 permalink=permalink,
                 basemap_url=settings.basemap_url,

@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse, Response
 
 from geo.errors import NotFoundError
 from geo.release import TILES_FILE, PublishedBuild
-from geo.render.styles import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP, maplibre_style, sprite
+from geo.render.classes import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP
+from geo.render.sprite import sprite
+from geo.render.styles import maplibre_style
 from geo.render.tiles import PMTilesArchive
 from service.cache import FileCache
 from service.params import GeographyPath, IndicatorPath, LevelParam, ReleaseParam, YearParam
