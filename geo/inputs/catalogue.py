@@ -20,7 +20,7 @@ from geo.inputs.measures import COUNT_KINDS, MEASURE_KINDS, check_types, measure
 from geo.inputs.sums import sum_cycle
 
 KINDS = COUNT_KINDS + MEASURE_KINDS
-"""``proportion``, ``rate`` of counts (part of; per population); ``value``, ``ratio`` of measures."""
+"""``proportion``, ``rate``: of counts (part of; per population); ``value``, ``ratio``: measures."""
 HIGHER_IS = ("better", "worse", "neutral")
 """What a higher value means for an indicator: picks the colour ramp and the words
 "günstig"/"ungünstig"; ``neutral`` (the default) says neither."""
