@@ -38,7 +38,7 @@ from scipy.ndimage import binary_dilation
 from geo.errors import IntakeError
 from geo.inputs.intake.output import Column, check_variable_id
 from geo.inputs.intake.provenance import Drop, drop
-from geo.inputs.intake.table import numbers, read_table
+from geo.inputs.intake.table import read_header, read_table
 from geo.inputs.intake.zones import Zones
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -97,10 +97,15 @@ def _coordinate_columns(names: Sequence[str], x: str | None, y: str | None,
 
 def _read_csv(path: Path, x: str | None, y: str | None, crs: str | None,
               wanted: Sequence[tuple[str, str]]) -> PointSource:
-    table = read_table(path)
-    xcol, ycol = _coordinate_columns(table.names, x, y, path.name)
-    xs, x_empty = numbers(table.column(xcol, "--x"))
-    ys, y_empty = numbers(table.column(ycol, "--y"))
+    names = read_header(path)
+    xcol, ycol = _coordinate_columns(names, x, y, path.name)
+    for name, role in [(xcol, "--x"), (ycol, "--y"), *wanted]:
+        if name not in names:
+            raise IntakeError(f"{path.name} line 1: no column '{name}' for {role} "
+                              f"(columns: {', '.join(names)})")
+    table = read_table(path, numeric=[xcol, ycol], only=[xcol, ycol, *(n for n, _ in wanted)])
+    xs, x_empty = table.numeric[xcol]
+    ys, y_empty = table.numeric[ycol]
     if crs is None:
         if not {xcol.casefold(), ycol.casefold()} <= _LONLAT:
             ok = ~np.isnan(xs)
