@@ -101,6 +101,18 @@ def test_cli_counts_reports_outside_and_bad_rows(small_geography: Path, tmp_path
     assert "count" not in json.dumps(provenance["variables"]).replace('"count"', "")
 
 
+def test_quoted_field_across_lines_keeps_line_numbers(small_geography: Path,
+                                                      tmp_path: Path) -> None:
+    """A quoted name spanning two lines: the bad row after it is named by its real line."""
+    rows = ['"Kita\nam Markt";a;361000;5681000', "Zweite;b;361000;abc"]
+    points = _write_points(tmp_path / "p.csv", rows, encoding="utf-8")
+    code, _, stderr = quartier("intake", "points", points, "--geography", small_geography,
+                               "--variable", "p", "--year", "2024", "--crs", "EPSG:25832",
+                               "--out", tmp_path / "o.csv")
+    assert code == 0, stderr
+    assert "keine Zahlen" in stderr and "(Zeile 4)" in stderr
+
+
 def test_group_where_and_year_column(small_geography: Path, tmp_path: Path) -> None:
     """--group-column writes <ID>_<value>; --where selects; --year-column gives each year."""
     header = "x,y,art,jahr,traeger"
