@@ -15,6 +15,7 @@ from geo.render.classes import EMPTY
 from geo.render.profiles import words
 from geo.render.profiles.charts import spine_svg, trend_svg
 from geo.render.profiles.data import AreaProfile, AreaRef, IndicatorProfile, YearValue
+from geo.render.profiles.definitions import Definition
 from geo.render.profiles.svg import esc
 
 PROFILE_CSS = """
@@ -126,9 +127,8 @@ def _year_table(item: IndicatorProfile, total_name: str) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-def definition_html(item: IndicatorProfile) -> str:
+def definition_html(d: Definition) -> str:
     """Definition, counts, source and reference date as a description list."""
-    d = item.definition
     rows = []
     if d.description:
         rows.append(("Definition", esc(d.description)))
@@ -167,7 +167,7 @@ def _indicator(item: IndicatorProfile, profile: AreaProfile, uid: str,
     return (
         f'<article class="indicator" id="{esc(uid)}"><h3>{esc(ind.name)}{unit}</h3>'
         f"<div>{_facts(item, profile)}{_year_table(item, total) if item.values else ''}"
-        f"{map_link}</div><div>{''.join(figures)}</div>{definition_html(item)}</article>"
+        f"{map_link}</div><div>{''.join(figures)}</div>{definition_html(item.definition)}</article>"
     )
 
 
