@@ -46,10 +46,11 @@ def table_csv(frame: pd.DataFrame, *, german: bool = True) -> bytes:
     CRLF, UTF-8 BOM); booleans as true/false, text that could start a formula quoted with '."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == "boolean" or out[column].dtype == bool:
+        if pd.api.types.is_bool_dtype(out[column]):
             out[column] = out[column].map({True: "true", False: "false"}).astype(object)
-        elif out[column].dtype == object:
-            out[column] = out[column].map(_defuse)
+        elif pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(
+                out[column]):
+            out[column] = out[column].map(_defuse).astype(object)
     buf = io.StringIO()
     if german:
         out.to_csv(buf, index=False, sep=";", decimal=",", lineterminator="\r\n")
