@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from geo.release import PublishedBuild
-from geo.render.classes import DEFAULT_K, EMPTY, METHOD_NAMES, DEFAULT_METHOD
+from geo.render.classes import DEFAULT_K, DEFAULT_METHOD, EMPTY, METHOD_NAMES
 from geo.render.profiles import words
 from geo.render.profiles.definitions import indicator_definition
 from geo.render.profiles.page import definition_html
@@ -211,7 +211,7 @@ def report_page(published: PublishedBuild, content: ReportContent) -> str:
                 f"{_development_html(part, ind.unit, geo.total_name)}</section></article>")
         body.append(f'<section id="thema-{t}"><h2>{esc(theme)}</h2>{"".join(articles)}</section>')
     notice = f'<p class="notice">{esc(geo.notice)}</p>' if geo.notice else ""
-    levels = ", ".join(lv.name for lv in geo.levels)
+    level_names = ", ".join(lv.name for lv in geo.levels)
     years = ", ".join(words.year_label(y) for y in published.years)
     return (
         '<!doctype html><html lang="de"><head><meta charset="utf-8">'
@@ -223,7 +223,7 @@ def report_page(published: PublishedBuild, content: ReportContent) -> str:
         '<section id="einleitung"><h2>Einleitung</h2>'
         "<p>[Einleitungstext der Autorin oder des Autors.]</p>"
         f"<p>Dieser Bericht zeigt {len(catalogue.indicators)} Indikatoren in "
-        f"{len(catalogue.themes())} Themen für {esc(geo.name)} (Ebenen: {esc(levels)}; "
+        f"{len(catalogue.themes())} Themen für {esc(geo.name)} (Ebenen: {esc(level_names)}; "
         f"Jahre: {esc(years)}). Karten und Tabellen liegen als Dateien in "
         "<code>figures/</code> (PNG mit 300 dpi, SVG) und <code>tables/</code> (CSV für Excel) "
         f"bei.</p><p>{esc(words.DISCLOSURE_NOTICE)}</p></section>"
