@@ -257,3 +257,49 @@ def test_whole_app_serves_profiles(build_dir: Path) -> None:
     assert page.status_code == 200 and 'href="/profiles/profile.css"' in page.text
     assert client.get("/profiles/profile.css").headers["content-type"].startswith("text/css")
     assert re.search(r"<h1>Clausen</h1>", page.text)
+
+
+STRICT_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
+              "script-src 'none'; connect-src 'self'; font-src 'self'")
+
+
+@pytest.mark.browser
+def test_profile_page_in_chromium_under_a_strict_csp(build_dir: Path) -> None:
+    """Chromium: no CSP violation, no request to another host, one h1, ordered headings, every
+    chart an svg with role=img and a title, tables with captions and th scope."""
+    from conftest import CHROMIUM_ARGS, serving
+    from playwright.sync_api import sync_playwright
+    from test_report import check_accessibility
+
+    from service.main import create_app
+    from service.settings import Settings
+
+    app = create_app(Settings(data=build_dir.parent))
+
+    @app.middleware("http")
+    async def strict(request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = STRICT_CSP
+        return response
+
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is missing: `make browser-deps` installs it"
+    with serving(app) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 800})
+        errors: list[str] = []
+        hosts: set[str] = set()
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
+        page.goto(f"{url}/profiles/mini/quartier/11")
+        page.wait_for_load_state("load")
+        found = check_accessibility(page)
+        assert found["h1"] == 1
+        assert page.locator("h1").inner_text() == "Brill"
+        assert page.locator("article.indicator").count() == len(INDICATOR_NAMES)
+        assert "gesperrt (Geheimhaltung)" in page.inner_text("main")
+        # the stylesheet applied (a blocked one would leave the grid unstyled)
+        assert page.evaluate(
+            "getComputedStyle(document.querySelector('dl.facts')).display") == "grid"
+        assert errors == [] and hosts == {url.split("/")[2]}
+        browser.close()

@@ -225,7 +225,7 @@ def profile_page(profile: AreaProfile, *, locator: str | None = None,
     css = f'<link rel="stylesheet" href="{esc(links.css)}">' if links.css else ""
     title = f"{area.name} – {area.level_name} – Gebietsprofil {geo.name}"
     return (
-        '<!doctype html><html lang="de"><head><meta charset="utf-8">'
+        '<!doctype html><html lang="de"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title>{css}</head><body>"
         f"{_header(profile, locator, links)}<main>{_howto(profile)}"
@@ -253,7 +253,7 @@ def not_found_page(message: str, suggestions: list[tuple[str, str]], css: str | 
     hint = f"<h2>Meinten Sie …</h2><ul>{items}</ul>" if items else ""
     link = f'<link rel="stylesheet" href="{esc(css)}">' if css else ""
     return (
-        '<!doctype html><html lang="de"><head><meta charset="utf-8">'
+        '<!doctype html><html lang="de"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
         f"<title>Gebiet nicht gefunden</title>{link}</head><body><main>"
         f"<h1>Gebiet nicht gefunden</h1><p>{esc(message)}</p>{hint}</main></body></html>"
     )

@@ -214,7 +214,7 @@ def report_page(published: PublishedBuild, content: ReportContent) -> str:
     level_names = ", ".join(lv.name for lv in geo.levels)
     years = ", ".join(words.year_label(y) for y in published.years)
     return (
-        '<!doctype html><html lang="de"><head><meta charset="utf-8">'
+        '<!doctype html><html lang="de"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Monitoringbericht {esc(geo.name)}</title><style>{REPORT_CSS}</style></head>"
         f"<body><header><h1>Monitoringbericht {esc(geo.name)}</h1>{notice}"
