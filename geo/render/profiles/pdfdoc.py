@@ -1,8 +1,8 @@
 """An A4 PDF with selectable text (fpdf2, no browser): fonts, footer, headings, SVG and tables.
 
 The font is DejaVu Sans as matplotlib ships it (German glyphs, no download). Text goes in as
-plain text, never as markup, so hostile names print as they are; control characters and
-characters the font lacks are dropped.
+plain text, never as markup, so hostile names print as they are; control characters are
+dropped.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ logging.getLogger("fpdf.svg").setLevel(logging.ERROR)
 
 
 def clean(text: object) -> str:
-    """Printable text: control characters and unknown glyphs become nothing."""
+    """Printable text: tabs and line breaks become spaces, other control characters go."""
     return "".join(
         " " if c in "\t\n\r" else c
         for c in str(text)
@@ -46,7 +46,6 @@ class Document(FPDF):
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.add_font(FAMILY, "", str(FONT_DIR / "DejaVuSans.ttf"))
         self.add_font(FAMILY, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-        self.set_fallback_fonts([FAMILY])
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=20)
         self.set_lang("de")
