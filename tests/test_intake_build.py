@@ -153,3 +153,19 @@ def test_catalogue_type_must_match_the_intake(intake_folder: Path, tmp_path: Pat
     code, stderr = _build(intake_folder, tmp_path / "out", "counts.csv", "ost.csv")
     assert code == 2
     assert "variable 'ost_mittel' is a measure in ost.csv.provenance.json" in stderr
+
+
+def test_profiles_and_report_take_measures(intake_folder: Path, tmp_path: Path) -> None:
+    """An area profile (HTML, JSON) and the report work with a value indicator in the build."""
+    from service.routers import profiles
+
+    data = tmp_path / "data"
+    code, stderr = _build(intake_folder, data / "mini", "counts.csv", "kitas_counts.csv",
+                          "ost.csv")
+    assert code == 0, stderr
+    with TestClient(router_app(profiles, data)) as client:
+        assert client.get("/profiles/mini/quartier/10").status_code == 200
+        body = client.get("/api/geographies/mini/areas/quartier/10").json()
+        assert "ost" in json.dumps(body)
+    code, _, stderr = quartier("report", data / "mini", "--out", tmp_path / "bericht")
+    assert code == 0, stderr
