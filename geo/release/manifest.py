@@ -6,6 +6,7 @@ Written last, so its presence marks a complete build.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,14 @@ from geo.release.layout import MANIFEST_FILE
 from geo.release.published import GeographyInfo, LevelInfo, PublishedBuild
 
 
-def manifest_dict(published: PublishedBuild, files: list[str]) -> dict[str, Any]:
-    """The manifest of a release as plain JSON data."""
+def manifest_dict(
+    published: PublishedBuild, files: list[str], year_digests: Mapping[int, str] | None = None
+) -> dict[str, Any]:
+    """The manifest of a release as plain JSON data.
+
+    ``year_digests`` (keyed HMACs of each year's raw cells, ``geo.release.digests``) tell a
+    later build which years hold the same counts (``geo.release.union``).
+    """
     counts = published.cells["status"].value_counts()
     geo = published.geography
     return {
@@ -36,13 +43,17 @@ def manifest_dict(published: PublishedBuild, files: list[str]) -> dict[str, Any]
         "parameters": published.parameters.to_dict(),
         "cells": {s: int(counts.get(s, 0)) for s in ("published", "suppressed", "missing")},
         "files": sorted(files),
+        "year_digests": {str(y): d for y, d in sorted((year_digests or {}).items())},
     }
 
 
-def write_manifest(published: PublishedBuild, out_dir: Path, files: list[str]) -> None:
+def write_manifest(
+    published: PublishedBuild, out_dir: Path, files: list[str],
+    year_digests: Mapping[int, str] | None = None,
+) -> None:
     """Write manifest.json last: its presence marks a complete build."""
     (out_dir / MANIFEST_FILE).write_text(
-        json.dumps(manifest_dict(published, files), ensure_ascii=False, indent=1),
+        json.dumps(manifest_dict(published, files, year_digests), ensure_ascii=False, indent=1),
         encoding="utf-8",
     )
 
@@ -67,3 +78,8 @@ def geography_from_manifest(manifest: dict[str, Any]) -> GeographyInfo:
         levels=tuple(LevelInfo(lv["id"], lv["name"], int(lv["count"])) for lv in g["levels"]),
         notice=g.get("notice") or "",
     )
+
+
+def year_digests_from_manifest(manifest: Mapping[str, Any]) -> dict[int, str]:
+    """The manifest's per-year digests (empty for releases of older versions)."""
+    return {int(y): str(d) for y, d in (manifest.get("year_digests") or {}).items()}
