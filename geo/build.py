@@ -8,13 +8,13 @@ import secrets
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
-from geo.errors import CountsError, DisclosureError, NotFoundError
+from geo.errors import CountsError, DisclosureError
 from geo.inputs.catalogue import Catalogue, load_catalogue
 from geo.inputs.counts import read_counts
 from geo.inputs.geography import Geography, load_geography
@@ -186,17 +186,20 @@ def build(
     history.check_target(out)
     key = _secret_key(out.parent)
     inputs = _input_hashes(geography, counts, indicators, key)
-    rid = release_id(inputs, params.to_dict())
-    if _known_release(out, rid):
-        return _reuse(out, rid, say)
+    same = history.same_release(out, inputs, params)
+    if same is not None:
+        return _reuse(out, same.release_id, say)
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
     cells = aggregate(geography, counts_frame, catalogue)
     _check_proportions(cells, catalogue)
     digests = year_digests(cells, key)
-    new = history.ReleaseInfo(
-        rid, "", tuple(sorted(digests)), False, release_dir(out, rid), params, inputs, digests)
+    new = history.ReleaseInfo("", "", tuple(sorted(digests)), False, out, params, inputs, digests)
     earlier = [union.read_pattern(info) for info in history.releases(out)]
-    forced = union.forced_withheld(cells, new, earlier)
+    forced, basis = union.forced_withheld(cells, new, earlier)
+    if basis:  # the pattern it starts from is part of what the release is
+        inputs = {**inputs, history.PATTERN_FROM: " ".join(basis)}
+    rid = release_id(inputs, params.to_dict())
+    new = replace(new, release_id=rid, path=release_dir(out, rid), inputs=inputs)
     say(f"[4/6] Geheimhaltung: Werte 1..{params.min_count - 1} sperren, "
         f"Schutzbreite {params.protection}")
     if forced.any():
@@ -232,14 +235,6 @@ def build(
         + f"; Release {published.release_id}"
     )
     return BuildResult(out, suppression_log_path(out), published, gate)
-
-
-def _known_release(out: Path, rid: str) -> bool:
-    try:
-        history.find_release(out, rid)
-    except NotFoundError:
-        return False
-    return True
 
 
 def _reuse(out: Path, rid: str, say: Callable[[str], None]) -> BuildResult:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from geo import __version__
 from geo.errors import BuildError, NotFoundError
 from geo.release.layout import MANIFEST_FILE, release_dir, releases_dir, suppression_log_path
 from geo.release.manifest import read_manifest, year_digests_from_manifest
@@ -28,6 +29,11 @@ from geo.release.parameters import BuildParameters
 
 WITHDRAWN_SUFFIX = ".withdrawn"
 """Releases taken offline lie in ``data/<geo>.withdrawn/`` (kept, never served)."""
+PATTERN_FROM = "pattern_from"
+"""Key of ``inputs``: the earlier releases whose pattern a build started from (their ids).
+
+Part of the release id, so the same counts and parameters started from other releases are
+another release; not part of "the same inputs" (``source_inputs``)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class ReleaseInfo:
     parameters: BuildParameters = field(default_factory=BuildParameters)
     inputs: Mapping[str, str] = field(default_factory=dict)
     year_digests: Mapping[int, str] = field(default_factory=dict)
+    version: str = __version__
 
     @property
     def log_path(self) -> Path:
@@ -61,6 +68,7 @@ def _info(path: Path, current: bool) -> ReleaseInfo | None:
             parameters=BuildParameters.from_dict(manifest.get("parameters", {})),
             inputs=dict(manifest.get("inputs", {})),
             year_digests=year_digests_from_manifest(manifest),
+            version=str(manifest.get("quartier_version", "")),
         )
     except (OSError, KeyError, ValueError, TypeError, BuildError):
         return None
@@ -109,6 +117,23 @@ def find_release(out: Path, release_id: str) -> ReleaseInfo:
         if info.release_id == release_id:
             return info
     raise _unknown(out, release_id, known)
+
+
+def source_inputs(inputs: Mapping[str, str]) -> dict[str, str]:
+    """The digests of the input files alone (without the releases a pattern started from)."""
+    return {k: v for k, v in inputs.items() if k != PATTERN_FROM}
+
+
+def same_release(
+    out: Path, inputs: Mapping[str, str], parameters: BuildParameters
+) -> ReleaseInfo | None:
+    """The online release built from the same inputs with the same parameters and version."""
+    wanted = source_inputs(inputs)
+    for info in releases(out):
+        if (info.version == __version__ and info.parameters == parameters
+                and source_inputs(info.inputs) == wanted):
+            return info
+    return None
 
 
 def format_releases(infos: list[ReleaseInfo]) -> str:

@@ -27,7 +27,7 @@ from geo.disclosure import AuditReport, audit
 from geo.errors import DisclosureError
 from geo.inputs.catalogue import Catalogue, SumRule
 from geo.release.files import read_cells
-from geo.release.history import ReleaseInfo
+from geo.release.history import ReleaseInfo, source_inputs
 from geo.release.layout import AREAS_FILE, CATALOGUE_FILE, CELLS_FILE
 
 KEY = ["level", "area_id", "variable", "year"]
@@ -93,7 +93,7 @@ def same_counts(a: ReleaseInfo, b: ReleaseInfo, year: int) -> bool:
     da, db = a.year_digests.get(year), b.year_digests.get(year)
     if da is not None and db is not None:
         return hmac.compare_digest(da, db)
-    return bool(a.inputs) and dict(a.inputs) == dict(b.inputs)
+    return bool(a.inputs) and source_inputs(a.inputs) == source_inputs(b.inputs)
 
 
 def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
@@ -102,18 +102,26 @@ def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
          frame["variable"].astype(str), frame["year"].astype(np.int64)], names=KEY)
 
 
-def forced_withheld(cells: pd.DataFrame, new: ReleaseInfo, earlier: list[Pattern]) -> pd.Series:
-    """Per cell of a new build: withheld by an earlier online release of the same counts."""
+def forced_withheld(
+    cells: pd.DataFrame, new: ReleaseInfo, earlier: list[Pattern]
+) -> tuple[pd.Series, list[str]]:
+    """Per cell of a new build: withheld by an earlier online release of the same counts.
+
+    Also returns the ids of the releases the pattern starts from (they are part of the new
+    release's identity: ``history.PATTERN_FROM``).
+    """
     keys = _keys(cells)
     mask = np.zeros(len(cells), dtype=bool)
+    basis = []
     for pattern in earlier:
         years = [y for y in new.years if same_counts(new, pattern.info, y)]
         if not years:
             continue
+        basis.append(pattern.release_id)
         old = pattern.cells
         withheld = old[(old["status"] == "suppressed") & old["year"].isin(years)]
         mask |= keys.isin(_keys(withheld))
-    return pd.Series(mask, index=cells.index, name="force_withheld")
+    return pd.Series(mask, index=cells.index, name="force_withheld"), sorted(basis)
 
 
 def revised_public(cells: pd.DataFrame, new: ReleaseInfo, earlier: list[Pattern]) -> pd.DataFrame:
