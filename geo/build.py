@@ -26,6 +26,7 @@ from geo.release import (
     PublishedBuild,
     file_hash,
     history,
+    lineage,
     publish,
     read_build,
     release_id,
@@ -35,7 +36,7 @@ from geo.release import (
     write_manifest,
 )
 from geo.release.audit import audit_build
-from geo.release.digests import year_digests
+from geo.release.digests import Digests, cell_digests
 from geo.release.layout import release_dir, releases_dir
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
@@ -192,10 +193,10 @@ def build(
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
     cells = aggregate(geography, counts_frame, catalogue)
     _check_proportions(cells, catalogue)
-    digests = year_digests(cells, key)
+    digests = cell_digests(cells, key)
     new = history.ReleaseInfo("", "", tuple(sorted(digests)), False, out, params, inputs, digests)
     earlier = [union.read_pattern(info) for info in history.releases(out)]
-    forced, basis = union.forced_withheld(cells, new, earlier)
+    forced, basis = lineage.forced_withheld(cells, new, earlier)
     if basis:  # the pattern it starts from is part of what the release is
         inputs = {**inputs, history.PATTERN_FROM: " ".join(basis)}
     rid = release_id(inputs, params.to_dict())
@@ -259,22 +260,21 @@ def _cross_release_gate(
         return log
     pattern = union.Pattern(new, published.cells, log.loc[log["reason"] == "primary", union.KEY],
                             published.areas, tuple(published.catalogue.sums))
-    groups = [g for g in union.union_groups([*earlier, pattern]) if new.release_id in g.release_ids]
-    for group in groups:
+    for group in lineage.joined_groups(pattern, earlier):
         others = ", ".join(i for i in group.release_ids if i != new.release_id)
         members = [p for p in [*earlier, pattern] if p.release_id in group.release_ids]
         widths = min(p.protection for p in members)
         years = ", ".join(str(y) for y in group.years)
-        say(f"      zusammen mit Release {others} (gleiche Zahlen {years}): "
+        say(f"      zusammen mit Release {others} (gemeinsame Zahlen {years}): "
             f"Prüfung der Vereinigung, Schutzbreite {widths}")
         if widths < published.parameters.protection:
             say(f"      Hinweis / note: solange Release {others} online ist, gilt Schutzbreite "
                 f"{widths} / while it is online, the effective protection width is {widths}")
-    failures = union.cross_release_gate(pattern, earlier)
+    failures = lineage.cross_release_gate(pattern, earlier)
     if failures:
-        raise DisclosureError(union.cross_release_refusal(str(out), pattern, failures, earlier))
-    revised = union.revised_public(published.cells, new, earlier)
-    for line in union.revised_note(revised):
+        raise DisclosureError(lineage.refusal(str(out), pattern, failures, earlier))
+    revised = lineage.revised_public(published.cells, new, earlier)
+    for line in lineage.revised_note(revised):
         say(f"      {line}")
     if not len(revised):
         return log
@@ -283,7 +283,7 @@ def _cross_release_gate(
 
 
 def _write_release(
-    published: PublishedBuild, log: pd.DataFrame, out: Path, digests: dict[int, str]
+    published: PublishedBuild, log: pd.DataFrame, out: Path, digests: Digests
 ) -> None:
     """Write into a hidden folder beside the releases, move it into place, make it current.
 

@@ -165,6 +165,8 @@ def test_the_rebuild_starts_from_the_published_pattern(scenario: Scenario) -> No
     every = [2021, 2022, 2023]
     assert withheld(scenario.a, every) < withheld(scenario.b, every)
     assert withheld(scenario.b, [2021, 2022]) <= withheld(scenario.c, [2021, 2022])
+    shared_2023 = {c for c in withheld(scenario.b, [2023]) if c[2] != "sgb2"}
+    assert shared_2023 <= withheld(scenario.c, [2023])
     assert any("stay withheld as in earlier releases" in line for line in scenario.said)
 
 
@@ -174,14 +176,16 @@ def test_the_union_of_online_releases_passes_and_a_naive_pattern_fails(own: Scen
     assert audit_releases(own.out).ok
     groups = {g.release_ids: g.years for g in union_groups(
         [read_pattern(r) for r in releases(own.out)])}
-    assert groups == {(own.a, own.b, own.c): (2021, 2022), (own.a, own.b): (2023,)}
+    # C revised Quartier 20's sgb2 in 2023 only: it shares every other count with A and B
+    assert groups == {(own.a, own.b, own.c): (2021, 2022, 2023)}
     # the naive width-4 pattern: the same counts built beside it with the same key
     write_counts(own.source, YEARS)
     build(own.source, out=own.data / "naive", data_dir=own.data, protection=4,
           say=lambda _m: None)
     a = read_pattern(releases(own.out)[0])
     naive = read_pattern(releases(own.data / "naive")[0])
-    assert all(same_counts(a.info, naive.info, y) for y in (2021, 2022, 2023))
+    assert all(same_counts(a.info, naive.info, y, v) for y in (2021, 2022, 2023)
+               for v in ("einwohner", "auslaender", "sgb2"))
     assert a.cells["status"].tolist() != naive.cells["status"].tolist()
     report = union_audit([a, naive], [2021, 2022, 2023])
     assert not report.ok and len(report.under_protected) > 0
@@ -195,7 +199,7 @@ def test_cli_audits_all_releases(scenario: Scenario, capsys: pytest.CaptureFixtu
     assert main(["audit", str(scenario.out), "--all-releases", "--limit", "2"]) == 0
     out = capsys.readouterr().out
     assert out.count("== Release ") == 3
-    assert f"{scenario.a} + {scenario.b} + {scenario.c}; Jahre / years 2021, 2022" in out
+    assert f"{scenario.a} + {scenario.b} + {scenario.c}; Jahre / years 2021, 2022, 2023" in out
     assert "Gesamtergebnis / overall result: BESTANDEN / PASSED" in out
 
 
@@ -208,6 +212,10 @@ def test_revised_counts_are_named_in_the_sign_off(scenario: Scenario) -> None:
     assert ("quartier", "20", "sgb2", 2023) in set(
         revised[["level", "area_id", "variable", "year"]].itertuples(index=False))
     assert set(log.columns) == {"level", "area_id", "variable", "year", "reason"}
+    # in the union, the revised sgb2 of 2023 is its own set of unknowns, named after C
+    patterns = [read_pattern(r) for r in releases(scenario.out)]
+    union = union_audit([patterns[0], patterns[2]], [2023])
+    assert union.ok and f"sgb2@{scenario.c}" in set(union.intervals["variable"])
 
 
 def test_identical_rebuild_adds_nothing(own: Scenario) -> None:
@@ -417,3 +425,29 @@ def test_force_withheld_cells_stay_withheld(tmp_path: Path) -> None:
                                 status=kept.status), geography.areas, catalogue.sums,
                    kept.log[kept.log["reason"] == "primary"])
     assert report.ok
+
+
+def test_a_new_variable_keeps_the_shared_counts_protected(tmp_path: Path) -> None:
+    """A catalogue that gains a variable changes no other count: the new build keeps what
+    the earlier release withheld in the shared variables, and their union passes."""
+    source = write_small_geography(tmp_path / "src" / "mini")
+    write_counts(source, YEARS)
+    data = tmp_path / "data"
+    a = build(source, out=data / "mini", data_dir=data, say=lambda _m: None).published
+    with (source / "indicators.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n[[variables]]\nid = "unter18"\nname = "Unter 18"\nsensitive = true\n')
+    with (source / "counts.csv").open("a", encoding="utf-8") as fh:
+        for year in YEARS:
+            fh.write("".join(f"{area},{year},unter18,{n}\n"
+                             for area, n in zip(COUNTS, (1, 40, 2, 60, 90), strict=True)))
+    said: list[str] = []
+    c = build(source, out=data / "mini", data_dir=data, say=said.append).published
+    old = a.cells[a.cells["status"] == "suppressed"]
+    new = c.cells.set_index(["level", "area_id", "variable", "year"])["status"]
+    assert (new.loc[list(old[["level", "area_id", "variable", "year"]].itertuples(
+        index=False, name=None))] == "suppressed").all()
+    assert any("stay withheld as in earlier releases" in line for line in said)
+    groups = union_groups([read_pattern(r) for r in releases(data / "mini")])
+    assert [(g.release_ids, g.years) for g in groups] == [
+        ((a.release_id, c.release_id), (2021, 2022, 2023))]
+    assert audit_releases(data / "mini").ok

@@ -37,7 +37,7 @@ def audit_build(build_dir: Path, *, protection: int | None = None) -> AuditRepor
 
 @dataclass(frozen=True)
 class ReleasesAudit:
-    """Each online release audited alone, and every group of the same counts together."""
+    """Each online release audited alone, and every group sharing counts together."""
 
     alone: tuple[tuple[ReleaseInfo, AuditReport], ...]
     unions: tuple[tuple[UnionGroup, AuditReport], ...]
@@ -59,22 +59,23 @@ class ReleasesAudit:
             lines += [
                 "",
                 f"== Zusammen / combined: {' + '.join(group.release_ids)}; Jahre / years "
-                f"{years} (gleiche Zahlen / same counts) ==",
+                f"{years} (gemeinsame Zahlen / shared counts) ==",
                 report.format(limit=limit),
             ]
         if not self.unions:
-            lines += ["", "Keine Jahre mit gleichen Zahlen in mehreren Releases / "
-                          "no year with the same counts in several releases."]
+            lines += ["", "Keine Zahlen, die mehrere Releases gemeinsam haben / "
+                          "no counts shared by several releases."]
         verdict = "BESTANDEN / PASSED" if self.ok else "NICHT BESTANDEN / FAILED"
         lines += ["", f"Gesamtergebnis / overall result: {verdict}"]
         return "\n".join(lines)
 
 
 def audit_releases(out: Path) -> ReleasesAudit:
-    """Audit every online release of ``out`` alone, then each group of the same counts united.
+    """Audit every online release of ``out`` alone, then each group sharing counts united.
 
-    A group's union: published where any of its releases published, needing protection where
-    any log says so, at the smallest protection width among them.
+    A group's union (``geo.release.union``): shared counts published where any release
+    published them and needing protection where any log says so, revised counts as separate
+    unknowns, at the smallest protection width among the releases.
     """
     infos = releases(Path(out))
     if not infos:

@@ -47,7 +47,8 @@ class ReleaseInfo:
     path: Path
     parameters: BuildParameters = field(default_factory=BuildParameters)
     inputs: Mapping[str, str] = field(default_factory=dict)
-    year_digests: Mapping[int, str] = field(default_factory=dict)
+    year_digests: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    """``{year: {variable: keyed digest}}`` of the raw cells (``geo.release.digests``)."""
     version: str = __version__
 
     @property

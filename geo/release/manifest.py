@@ -16,12 +16,13 @@ from geo.release.published import GeographyInfo, LevelInfo, PublishedBuild
 
 
 def manifest_dict(
-    published: PublishedBuild, files: list[str], year_digests: Mapping[int, str] | None = None
+    published: PublishedBuild, files: list[str],
+    year_digests: Mapping[int, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a release as plain JSON data.
 
-    ``year_digests`` (keyed HMACs of each year's raw cells, ``geo.release.digests``) tell a
-    later build which years hold the same counts (``geo.release.union``).
+    ``year_digests`` (keyed HMACs of each year's and variable's raw cells,
+    ``geo.release.digests``) tell a later build which counts it shares (``geo.release.union``).
     """
     counts = published.cells["status"].value_counts()
     geo = published.geography
@@ -43,13 +44,14 @@ def manifest_dict(
         "parameters": published.parameters.to_dict(),
         "cells": {s: int(counts.get(s, 0)) for s in ("published", "suppressed", "missing")},
         "files": sorted(files),
-        "year_digests": {str(y): d for y, d in sorted((year_digests or {}).items())},
+        "year_digests": {str(y): dict(sorted(d.items()))
+                         for y, d in sorted((year_digests or {}).items())},
     }
 
 
 def write_manifest(
     published: PublishedBuild, out_dir: Path, files: list[str],
-    year_digests: Mapping[int, str] | None = None,
+    year_digests: Mapping[int, Mapping[str, str]] | None = None,
 ) -> None:
     """Write manifest.json last: its presence marks a complete build."""
     (out_dir / MANIFEST_FILE).write_text(
@@ -80,6 +82,8 @@ def geography_from_manifest(manifest: dict[str, Any]) -> GeographyInfo:
     )
 
 
-def year_digests_from_manifest(manifest: Mapping[str, Any]) -> dict[int, str]:
-    """The manifest's per-year digests (empty for releases of older versions)."""
-    return {int(y): str(d) for y, d in (manifest.get("year_digests") or {}).items()}
+def year_digests_from_manifest(manifest: Mapping[str, Any]) -> dict[int, dict[str, str]]:
+    """The manifest's digests per year and variable (empty for releases of older versions)."""
+    return {int(y): {str(v): str(d) for v, d in per_variable.items()}
+            for y, per_variable in (manifest.get("year_digests") or {}).items()
+            if isinstance(per_variable, dict)}
