@@ -284,6 +284,9 @@ PINNED_ROUTES = [
     "/downloads/mini.gpkg?release={r}",
     "/ogc/collections/mini.quartier/items?release={r}",
     "/ogc/collections/mini.quartier/items/11?release={r}",
+    "/profiles/mini/quartier/11?release={r}",
+    "/profiles/mini/quartier/11.pdf?release={r}",
+    "/api/geographies/mini/areas/quartier/11?release={r}",
 ]
 
 
