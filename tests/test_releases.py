@@ -333,6 +333,8 @@ def test_map_permalink_names_the_release(scenario: Scenario) -> None:
     assert f"release={scenario.c}" in page.text
     old = client.get(f"/maps/mini/sgb2_quote?release={scenario.a}")
     assert f"release={scenario.a}" in old.headers["link"]
+    profile = client.get(f"/profiles/mini/quartier/11?release={scenario.a}").text
+    assert f"/maps/mini/sgb2_quote?level=quartier&amp;year=2023&amp;release={scenario.a}" in profile
 
 
 def test_ogc_items_of_a_release_keep_it_in_their_links(scenario: Scenario) -> None:
