@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from geo import __version__
 from geo.release.layout import MANIFEST_FILE
 from geo.release.published import GeographyInfo, LevelInfo, PublishedBuild
@@ -24,7 +26,7 @@ def manifest_dict(
     ``year_digests`` (keyed HMACs of each year's and variable's raw cells,
     ``geo.release.digests``) tell a later build which counts it shares (``geo.release.union``).
     """
-    counts = published.cells["status"].value_counts()
+    counts = pd.concat([published.cells["status"], published.measures["status"]]).value_counts()
     geo = published.geography
     return {
         "geography": {

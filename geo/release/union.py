@@ -80,9 +80,10 @@ def read_pattern(info: ReleaseInfo) -> Pattern:
                                              "reason": str}, keep_default_na=False)
     catalogue = Catalogue.from_dict(
         json.loads((info.path / CATALOGUE_FILE).read_text(encoding="utf-8")))
+    counts, _ = read_cells(info.path / CELLS_FILE, catalogue.measure_ids)  # measures: no secret
     return Pattern(
         info=info,
-        cells=read_cells(info.path / CELLS_FILE),
+        cells=counts,
         primary=log.loc[log["reason"] == "primary", KEY].reset_index(drop=True),
         areas=pd.read_csv(info.path / AREAS_FILE, dtype=str, keep_default_na=False),
         sums=tuple(catalogue.sums),
