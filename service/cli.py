@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from geo import cli
 
+APP_FACTORY = "service.main:create_app"
+"""What each worker process imports and calls: the app, built from ``QUARTIER_`` settings."""
+
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from service.main import create_app
     from service.settings import Settings
 
-    settings = Settings(data=Path(args.data))
-    print(f"Quartier auf http://{args.host}:{args.port}/ (Daten: {settings.data})", file=sys.stderr)
+    # every worker builds its own app from the environment (uvicorn starts them by import)
+    os.environ["QUARTIER_DATA"] = str(Path(args.data).resolve())
+    if args.workers is not None:
+        os.environ["QUARTIER_WORKERS"] = str(args.workers)
+    settings = Settings()
+    print(f"Quartier auf http://{args.host}:{args.port}/ (Daten: {settings.data}, "
+          f"{settings.workers} Prozess{'e' if settings.workers > 1 else ''})", file=sys.stderr)
     uvicorn.run(
-        create_app(settings),
+        APP_FACTORY,
+        factory=True,
         host=args.host,
         port=args.port,
+        workers=settings.workers,
         log_level="info",
         access_log=not args.no_access_log,
     )
     return 0
+
+
+def _workers(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"--workers {text}: at least 1")
+    return number
 
 
 def add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +50,8 @@ def add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--data", default="data")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=_workers, default=None,
+                   help="processes serving requests (default: QUARTIER_WORKERS, else 2)")
     s.add_argument("--no-access-log", action="store_true", help="do not log every request")
     s.set_defaults(func=_cmd_serve)
 

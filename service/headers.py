@@ -17,3 +17,6 @@ def cache_control(max_age: int, pinned: bool) -> str:
     """Pinned responses may be cached for good; others only ``max_age`` seconds (never
     ``immutable``: a rebuild or rollback changes them)."""
     return IMMUTABLE if pinned else f"public, max-age={max_age}"
+
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+"""Every response: browsers never guess a type (a tile or a CSV is not a page)."""

@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from geo import __version__
 from service.errors import add_exception_handlers
+from service.fastpath import TileFastPath
 from service.routers import api, downloads, maps, ogc, pages, profiles, tiles
 from service.settings import Settings
 from service.store import BuildStore
@@ -31,4 +32,6 @@ def create_app(settings: Settings | None = None, store: BuildStore | None = None
     for module in (tiles, maps, api, profiles, ogc, downloads, pages):
         app.include_router(module.router(store, settings))
     app.mount("/static", StaticFiles(directory=settings.static), name="static")
+    if settings.fast_tiles:  # added last: outermost, ahead of every other middleware
+        app.add_middleware(TileFastPath, store=store, settings=settings)
     return app

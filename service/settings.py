@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     """max-age for responses whose URL does not name a release."""
     reload_check_seconds: float = 1.0
     """How often a build's manifest is checked for a rebuild."""
+    fast_tiles: bool = True
+    """Answer plain tile requests ahead of routing (``service.fastpath``); off, every tile
+    goes through the normal route (to compare the two)."""
+    workers: Annotated[int, Field(ge=1)] = 2
+    """Processes ``quartier serve`` starts (each loads the builds and follows rebuilds on its
+    own); 2 served tiles best on the 2 cores measured (docs/BENCHMARKS.md)."""
+    tiles_url: str = ""
+    """Base URL the viewer and styles read ``<geography>.pmtiles`` from (a static host, an
+    object store, a CDN, nginx); empty: this service's own ``/tiles/``."""
     cache_entries: Annotated[int, Field(ge=0)] = 256
     """Entries kept by each in-memory cache (rendered responses, OGC collections, open tile
     archives); 0 keeps nothing."""

@@ -42,7 +42,7 @@ CORS = {
     "Access-Control-Expose-Headers": "ETag, Content-Range, Content-Length, Accept-Ranges",
 }
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_ENCODINGS = {2: "gzip", 3: "br", 4: "zstd"}
+ENCODINGS = {2: "gzip", 3: "br", 4: "zstd"}
 
 
 class _BadRange(Exception):
@@ -71,7 +71,8 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (weakly or as ``*``)."""
     if not header:
         return False
     tags = [t.strip() for t in header.split(",")]
@@ -186,12 +187,12 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             raise NotFoundError(f"tile {z}/{x}/{y} does not exist")
         etag = f'"{release}-{z}-{x}-{y}"'
         headers = {**CORS, "Cache-Control": cache(v, release, pinned), "ETag": etag}
-        if _etag_matches(request.headers.get("if-none-match"), etag):
+        if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         data = arc.get(z, x, y)
         if not data:
             return Response(status_code=204, headers=headers)
-        encoding = _ENCODINGS.get(arc.compression.value)
+        encoding = ENCODINGS.get(arc.compression.value)
         if encoding:
             headers["Content-Encoding"] = encoding
         return Response(data, media_type=MVT_TYPE, headers=headers)
@@ -224,7 +225,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         etag = f'"{release}"'
         headers = {**CORS, "Accept-Ranges": "bytes", "ETag": etag,
                    "Cache-Control": cache(v, release, pinned)}
-        if _etag_matches(request.headers.get("if-none-match"), etag):
+        if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         ranged = request.headers.get("range")
         if_range = request.headers.get("if-range")

@@ -145,6 +145,21 @@ class PMTilesArchive:
 
         yield from walk(self._root)
 
+    def positions(self) -> Iterator[tuple[int, int, int]]:
+        """Yield ``(tile id, offset in the file, length)`` of every addressed tile, without
+        reading tile bytes (a server's flat index of the archive)."""
+
+        def walk(entries: list[Entry]) -> Iterator[tuple[int, int, int]]:
+            base = self.header["tile_data_offset"]
+            for entry in entries:
+                if entry.run_length == 0:
+                    yield from walk(self._leaf(entry.offset, entry.length))
+                    continue
+                for i in range(entry.run_length):
+                    yield entry.tile_id + i, base + entry.offset, entry.length
+
+        yield from walk(self._root)
+
     def close(self) -> None:
         """Release the memory map."""
         self._map.close()

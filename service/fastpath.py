@@ -1,0 +1,239 @@
+"""Tiles ahead of routing: plain ``GET``/``HEAD /tiles/{geography}/{z}/{x}/{y}.mvt`` requests
+answered as raw ASGI, at nearly the speed of the server itself.
+
+Through the app, a tile spends most of its time in routing, parameter validation and
+middleware, not in finding its bytes. ``TileFastPath`` is the app's outermost middleware: it
+answers the requests a map makes from a flat index of each archive (``"z/x/y"`` -> position
+of the stored bytes, ETag, length) with header lists built once per release, and passes
+everything else on to the app unchanged. Whatever it does not recognise goes on: another
+method or path, an unknown geography or release, a query other than one ``v=`` and one
+``release=`` of plain characters (so an unknown parameter gets the app's 422), a number with
+a leading zero, a zoom outside the archive or a tile outside the grid (the route's 404).
+
+It keeps the normal route's promises (tests/test_fastpath.py compares the two): the stored
+bytes as they are with their ``Content-Encoding``, ``ETag`` and ``If-None-Match`` -> 304, 204
+for an empty tile, ``Cache-Control`` immutable only when the URL names the release served,
+``release=`` served from that release's archive, the headers every response of the app
+carries (CORS, ``nosniff``), HEAD without a body. Each worker process resolves releases on its
+own, at most every ``reload_check_seconds`` (the store's polling), so a rebuild or a rollback
+shows up without a restart.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from geo.errors import BuildError, NotFoundError
+from geo.release import TILES_FILE
+from geo.render.tiles import PMTilesArchive
+from service.cache import FileCache
+from service.headers import IMMUTABLE, NOSNIFF
+from service.routers.tiles import CORS, ENCODINGS, MVT_TYPE, etag_matches
+from service.settings import Settings
+from service.store import BuildStore
+
+FLAT_INDEX_TILES = 250_000
+"""Largest archive (addressed tiles) indexed flat, about 250 bytes a tile; a larger one is
+read through its directories (microseconds more per tile)."""
+
+_PARAM = re.compile(rb"(v|release)=([A-Za-z0-9._-]{1,64})")
+_ZXY = re.compile(r"(0|[1-9]\d?)/(0|[1-9]\d{0,9})/(0|[1-9]\d{0,9})")
+_PUBLIC = [(k.lower().encode(), v.encode()) for k, v in {**CORS, **NOSNIFF}.items()]
+"""What the app's other responses carry (the middleware's headers, which this path skips)."""
+
+
+class _Tile(NamedTuple):
+    offset: int
+    length: int
+    etag: bytes
+    etag_text: str
+    content_length: bytes
+
+
+@dataclass
+class _Index:
+    """One opened archive: where each tile's bytes are and the headers of its answers."""
+
+    archive: PMTilesArchive
+    release: str
+    tiles: dict[str, _Tile] | None
+    """``"z/x/y"`` -> tile; None when the archive is too large to index flat."""
+    ok: dict[bool, list[tuple[bytes, bytes]]]
+    """Headers of a 200, by ``immutable``."""
+    empty: dict[bool, list[tuple[bytes, bytes]]]
+    """Headers of a 204 or 304, by ``immutable``."""
+
+    def tile(self, zxy: str) -> _Tile | None:
+        """The tile at ``"z/x/y"``, None when it is empty or not a tile of the archive."""
+        if self.tiles is not None:
+            found = self.tiles.get(zxy)
+            if found is not None:
+                return found
+        match = _ZXY.fullmatch(zxy)
+        if match is None:
+            return None
+        z, x, y = (int(g) for g in match.groups())
+        arc = self.archive
+        if not arc.minzoom <= z <= arc.maxzoom or x >= 1 << z or y >= 1 << z:
+            return None
+        etag = f'"{self.release}-{z}-{x}-{y}"'
+        if self.tiles is None:
+            data = arc.get(z, x, y)
+            if data:  # read once here, located again by offset below: the index is absent
+                return _Tile(-1, len(data), etag.encode(), etag, str(len(data)).encode())
+        return _Tile(0, 0, etag.encode(), etag, b"0")
+
+
+def _headers(cache: str, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    merged = {**extra, "Cache-Control": cache}
+    return [(k.lower().encode(), v.encode("latin-1")) for k, v in merged.items()] + _PUBLIC
+
+
+def _index(arc: PMTilesArchive, release: str, short: str) -> _Index:
+    tiles: dict[str, _Tile] | None = None
+    if int(arc.header.get("addressed_tiles_count") or 0) <= FLAT_INDEX_TILES:
+        from pmtiles.tile import tileid_to_zxy
+
+        tiles = {}
+        for tile_id, offset, length in arc.positions():
+            z, x, y = tileid_to_zxy(tile_id)
+            etag = f'"{release}-{z}-{x}-{y}"'
+            tiles[f"{z}/{x}/{y}"] = _Tile(offset, length, etag.encode(), etag,
+                                          str(length).encode())
+    content = {"Content-Type": MVT_TYPE}
+    encoding = ENCODINGS.get(arc.compression.value)
+    if encoding:
+        content["Content-Encoding"] = encoding
+    return _Index(
+        arc, release, tiles,
+        ok={pinned: _headers(IMMUTABLE if pinned else short, content) for pinned in (True, False)},
+        empty={pinned: _headers(IMMUTABLE if pinned else short, {}) for pinned in (True, False)},
+    )
+
+
+@dataclass
+class _Served:
+    index: _Index
+    checked: float
+
+
+def _query(query: bytes) -> tuple[str | None, str | None] | None:
+    """``(v, release)`` of a plain query, or None for anything the app should judge."""
+    v = release = None
+    for part in query.split(b"&"):
+        match = _PARAM.fullmatch(part)
+        if match is None:
+            return None
+        name, value = match.groups()
+        if name == b"v":
+            if v is not None:
+                return None
+            v = value.decode()
+        else:
+            if release is not None:
+                return None
+            release = value.decode()
+    return v, release
+
+
+class TileFastPath:
+    """ASGI middleware answering plain tile requests itself; every other request goes on."""
+
+    def __init__(self, app: ASGIApp, *, store: BuildStore, settings: Settings) -> None:
+        self.app = app
+        self.store = store
+        self.check_seconds = settings.reload_check_seconds
+        self.short = f"public, max-age={settings.cache_seconds}"
+        self.archives = FileCache(PMTilesArchive, settings.cache_entries, noun="tiles")
+        self._served: dict[tuple[str, str | None], _Served] = {}
+        self._queries: dict[bytes, tuple[str | None, str | None] | None] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a plain tile request, or pass the request on."""
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/tiles/") and path.endswith(".mvt") and (
+                    scope["method"] == "GET" or scope["method"] == "HEAD"):
+                if await self._tile(scope, path, send):
+                    return
+        await self.app(scope, receive, send)
+
+    def _resolve(self, geography: str, pinned: str | None) -> _Index | None:
+        """The archive serving ``geography`` (``release=pinned``), checked against the store
+        at most every ``check_seconds``; None for whatever the app answers itself."""
+        key = (geography, pinned)
+        served = self._served.get(key)
+        now = time.monotonic()
+        if served is not None and now - served.checked < self.check_seconds:
+            return served.index
+        try:
+            _, folder = self.store.located(geography, pinned)
+            arc = self.archives.open(folder / TILES_FILE)
+        except (NotFoundError, BuildError, OSError):
+            self._served.pop(key, None)
+            return None
+        if served is not None and served.index.archive is arc:
+            served.checked = now
+            return served.index
+        release = str(arc.metadata.get("quartier", {}).get("release_id")
+                      or self.store.located(geography, pinned).build.release_id)
+        # one index per archive, shared by the keys naming it (no release and release=current)
+        index = next((s.index for s in self._served.values() if s.index.archive is arc), None)
+        if index is None:
+            index = _index(arc, release, self.short)
+        self._served[key] = _Served(index, now)
+        return index
+
+    async def _tile(self, scope: Scope, path: str, send: Send) -> bool:
+        """Send the answer and return True, or False to leave the request to the app."""
+        geography, _, zxy = path[7:-4].partition("/")
+        query: bytes = scope["query_string"]
+        v = pinned = None
+        if query:
+            if query in self._queries:
+                parsed = self._queries[query]
+            else:
+                parsed = _query(query)
+                if len(self._queries) >= 1024:
+                    self._queries.clear()
+                self._queries[query] = parsed
+            if parsed is None:
+                return False
+            v, pinned = parsed
+        index = self._resolve(geography, pinned)
+        if index is None:
+            return False
+        tile = index.tile(zxy)
+        if tile is None:
+            return False
+        immutable = pinned is not None or v == index.release
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if etag_matches(value.decode("latin-1"), tile.etag_text):
+                    await _answer(send, 304, [*index.empty[immutable], (b"etag", tile.etag)])
+                    return True
+                break
+        if not tile.length:
+            await _answer(send, 204, [*index.empty[immutable], (b"etag", tile.etag)])
+            return True
+        if scope["method"] == "HEAD":
+            body = b""
+        elif tile.offset < 0:
+            z, x, y = (int(p) for p in zxy.split("/"))
+            body = index.archive.get(z, x, y) or b""
+        else:
+            body = index.archive.read(tile.offset, tile.length)
+        await _answer(send, 200, [*index.ok[immutable], (b"etag", tile.etag),
+                                  (b"content-length", tile.content_length)], body)
+        return True
+
+
+async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]],
+                  body: bytes = b"") -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
