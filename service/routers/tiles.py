@@ -4,7 +4,9 @@ Caching: a URL pinned to a release (``?release=<id>``, served from that release'
 archive) or naming the current one (``?v=<id>``) is immutable for a year; every other URL is
 cached for ``settings.cache_seconds`` only, so a rebuild shows up without stale tiles.
 Archives are opened through the service's bounded file cache (``service.cache.FileCache``)
-and reopened when their file changes.
+and reopened when their file changes. With ``settings.tiles_url`` the index and the styles
+send clients to the archive on a static host (docs/DEPLOY.md); plain tile requests are
+answered ahead of these routes by ``service.fastpath``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -104,6 +107,18 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
 
+    def archive_url(request: Request, geography: str, arc: PMTilesArchive, release: str,
+                    pinned: str | None) -> str:
+        """Where clients read the archive: this service, or the static host of ``tiles_url``
+        (the archive's folder below the data folder, so every URL names one release)."""
+        if not settings.tiles_url:
+            return f"{base(request)}/tiles/{geography}.pmtiles?{pin(release, pinned)}"
+        root = settings.tiles_url.rstrip("/")
+        if root.startswith("/"):  # a path on this site (nginx in front of the service)
+            root = base(request) + root
+        folder = arc.path.parent.resolve().relative_to(store.data_dir.resolve())
+        return f"{root}/{quote(folder.as_posix())}/{TILES_FILE}?v={release}"
+
     @r.get("/tiles/index.json", summary="Geografien mit Ebenen, Indikatoren und Jahren",
            operation_id="tiles_index")
     def index(request: Request) -> JSONResponse:
@@ -132,7 +147,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
                 "minzoom": arc.minzoom, "maxzoom": arc.maxzoom, "bounds": list(arc.bounds),
                 "center": list(arc.center),
                 "tilejson": f"{base(request)}/tiles/{gid}.json?v={release}",
-                "pmtiles": f"{base(request)}/tiles/{gid}.pmtiles?v={release}",
+                "pmtiles": archive_url(request, gid, arc, release, None),
             })
         return JSONResponse(
             {"geographies": out, "basemap": bool(settings.basemap_url),
@@ -303,7 +318,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "promoteId": "area_id",
         }
         if source == "pmtiles":
-            src["url"] = f"pmtiles://{root}/tiles/{geography}.pmtiles?{pin(release, pinned)}"
+            src["url"] = f"pmtiles://{archive_url(request, geography, arc, release, pinned)}"
         else:
             src["tiles"] = [f"{root}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?"
                             f"{pin(release, pinned)}"]
