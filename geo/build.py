@@ -33,6 +33,7 @@ from geo.release import (
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
 from geo.render.tiles import write_pmtiles
+from geo.render.words import STATUS
 from geo.stats.aggregate import aggregate
 from geo.stats.rates import RELIABLE_MIN
 
@@ -212,7 +213,8 @@ def build(
     say(
         "      fertig: "
         + ", ".join(
-            f"{int(counts_by_status.get(s, 0))} {s}" for s in ("published", "suppressed", "missing")
+            f"{int(counts_by_status.get(s, 0))} {STATUS[s]}"
+            for s in ("published", "suppressed", "missing")
         )
         + f"; Release {published.release_id}"
     )
