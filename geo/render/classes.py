@@ -145,15 +145,58 @@ def ramp_for(indicator: Indicator) -> str:
     return RAMP_FOR.get(indicator.higher_is, RAMP_FOR["neutral"])
 
 
+def fisher_jenks_bins(values: np.ndarray, k: int) -> np.ndarray:
+    """mapclassify's Fisher-Jenks bins (``FisherJenks(values, k).bins``), bit for bit, with the
+    inner loops of its dynamic programme as numpy vector operations.
+
+    mapclassify runs that programme in pure Python unless numba is installed (1.7 s for 396
+    Gemeinden); this takes milliseconds. The arithmetic is the same float32 arithmetic in the
+    same order (sequential sums; ties go to the last candidate, as its ``>=`` does).
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    best = np.zeros((n + 1, k + 1), dtype=np.int32)  # mapclassify's mat1
+    cost = np.zeros((n + 1, k + 1), dtype=np.float32)  # mat2
+    best[1, 1:] = 1
+    cost[2:, 1:] = np.inf
+    x32 = x.astype(np.float32)
+    for last in range(2, n + 1):
+        vals = x32[last - 1::-1]  # values[last - 1], values[last - 2], ..., values[0]
+        s1 = np.cumsum(vals, dtype=np.float32)
+        s2 = np.cumsum(vals * vals, dtype=np.float32)
+        w = np.arange(1, last + 1, dtype=np.float32)
+        v = s2 - (s1 * s1) / w
+        first = last - np.arange(1, last) + 1  # i3 of each m = 1..last - 1 (a lower class)
+        # every class count j = 2..k at once: rows m, columns j
+        candidate = v[:last - 1, None] + cost[first - 1, 1:k]
+        pick = last - 2 - np.argmin(candidate[::-1], axis=0)  # the last minimum, as ">="
+        columns = np.arange(k - 1)
+        best[last, 2:] = first[pick]
+        cost[last, 2:] = candidate[pick, columns]
+        best[last, 1] = 1
+        cost[last, 1] = v[-1]
+    bins = np.zeros(k + 1, dtype=float)
+    bins[k], bins[0] = x[n - 1], x[0]
+    row = n
+    for count in range(k, 1, -1):
+        pivot = int(best[row, count])
+        bins[count - 1] = x[pivot - 2]
+        row = pivot - 1
+    return bins[1:]
+
+
 def mapclassify_bins(values: np.ndarray, method: str, k: int) -> np.ndarray:
     """Upper class bounds from mapclassify, the last one at least the maximum."""
     y = np.asarray(values, dtype=float)
     data = y
     if method == "fisher_jenks" and y.size > FISHER_JENKS_SAMPLE:
         data = np.quantile(y, np.linspace(0.0, 1.0, FISHER_JENKS_SAMPLE))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Numba not installed" and small-sample notes
-        bins = np.asarray(mapclassify.classify(data, method, k=k).bins, dtype=float)
+    if method == "fisher_jenks":
+        bins = fisher_jenks_bins(data, k)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # small-sample notes
+            bins = np.asarray(mapclassify.classify(data, method, k=k).bins, dtype=float)
     bins[-1] = max(bins[-1], float(y.max()))
     return bins
 
@@ -282,6 +325,7 @@ __all__ = [
     "METHODS", "METHOD_NAMES", "MISSING_COLOR", "MISSING_LABEL", "MISSING_LINE", "RAMPS",
     "RAMP_FOR", "UNRELIABLE_DASH", "UNRELIABLE_LABEL", "UNRELIABLE_LINE", "WITHHELD_COLOR",
     "WITHHELD_LABEL", "WITHHELD_LINE", "ClassBreaks", "LegendEntry", "class_breaks",
-    "class_labels", "format_number", "legend_entries", "level_classes", "mapclassify_bins",
+    "class_labels", "fisher_jenks_bins", "format_number", "legend_entries", "level_classes",
+    "mapclassify_bins",
     "published_rates", "ramp_colors", "ramp_for", "unit_suffix",
 ]
