@@ -215,3 +215,27 @@ def gap_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             out.write(f"{area},2021,einwohner,{ew + 40}\n{area},2021,auslaender,{aus + 10}\n")
     build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
     return tmp / "data"
+
+
+BERLIN = ROOT / "boundaries" / "berlin-lor-2021"
+
+
+@pytest.fixture(scope="session")
+def berlin_zones() -> Any:
+    """The 58 Berlin Prognoseräume as intake sees them (EPSG:25833), loaded once."""
+    from geo.inputs.intake.zones import load_zones
+
+    return load_zones(BERLIN)
+
+
+def quartier(*argv: str) -> tuple[int, str, str]:
+    """Run the ``quartier`` command in-process: exit code, stdout and stderr."""
+    import contextlib
+    import io
+
+    from service.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
