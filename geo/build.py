@@ -42,6 +42,7 @@ from geo.release.layout import release_dir, releases_dir
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
 from geo.render.tiles import write_pmtiles
+from geo.render.words import STATUS
 from geo.stats.aggregate import aggregate
 from geo.stats.measures import aggregate_measures
 from geo.stats.rates import RELIABLE_MIN
@@ -259,7 +260,8 @@ def build(
     say(
         "      fertig: "
         + ", ".join(
-            f"{int(counts_by_status.get(s, 0))} {s}" for s in ("published", "suppressed", "missing")
+            f"{int(counts_by_status.get(s, 0))} {STATUS[s]}"
+            for s in ("published", "suppressed", "missing")
         )
         + f"; Release {published.release_id}"
     )
