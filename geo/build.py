@@ -177,9 +177,16 @@ def build(
     )
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
     cells = aggregate(geography, counts_frame, catalogue)
+    for period in catalogue.periods:
+        say(f"      Zeitraum {period.label}: Summe der Jahre {period.first} bis {period.last}")
+        for ind in catalogue.indicators:
+            if period.covers(ind.numerator) != period.covers(ind.denominator):
+                say(f"      Warnung: '{ind.id}' hat für {period.label} keinen Wert (Zähler und "
+                    "Nenner müssen beide zusammengefasst sein)")
     _check_proportions(cells, catalogue)
     say(f"[4/6] Geheimhaltung: Werte 1..{params.min_count - 1} sperren, "
-        f"Schutzbreite {params.protection}")
+        f"Schutzbreite {params.protection}"
+        + ("; Jahre und Zeiträume gemeinsam" if catalogue.periods else ""))
     protected = protect(
         cells, geography.areas, catalogue, min_count=params.min_count,
         protection=params.protection,

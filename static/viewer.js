@@ -33,10 +33,13 @@
 
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
+  // a year is a number (2023), a pooled period its label ("2021-2023")
+  const yearKey = (v) => (v === null || v === undefined || v === "" ? null : /^\d+$/.test(String(v)) ? Number(v) : String(v));
+
   // --- URL hash: the view as a shareable link --------------------------------------------
   function readHash() {
     const p = new URLSearchParams(location.hash.slice(1));
-    const out = { g: p.get("g"), l: p.get("l"), i: p.get("i"), y: p.get("y") ? Number(p.get("y")) : null,
+    const out = { g: p.get("g"), l: p.get("l"), i: p.get("i"), y: yearKey(p.get("y")),
                   src: p.get("src") === "xyz" ? "xyz" : "pmtiles", camera: null };
     const m = (p.get("map") || "").split("/").map(Number);
     if (m.length === 3 && m.every(Number.isFinite)) out.camera = { zoom: m[0], center: [m[2], m[1]] };
@@ -123,6 +126,7 @@
     return out.map((r) => Object.fromEntries(head.map((h, k) => {
       const v = r[k] ?? "";
       if (v === "") return [h, null];
+      if (h === "year") return [h, yearKey(v)];
       if (num.has(h)) return [h, Number(v)];
       if (h === "reliable") return [h, v === "True" || v === "true"];
       return [h, v];
@@ -397,7 +401,7 @@
     } else if (id === "sel-indicator") {
       state.i = v; state.y = indicatorOf(geo, v).latest_year;
     } else if (id === "sel-year") {
-      state.y = Number(v);
+      state.y = yearKey(v);
     }
     applyView({ fit }).catch(fail);
   }

@@ -11,7 +11,7 @@ import numpy as np
 from geo.disclosure.intervals import _table_intervals
 from geo.disclosure.linked import _LOCAL_RADIUS, _block_of, _exact_widths, _local_widths
 from geo.disclosure.repair import _repair
-from geo.disclosure.table import _cell_costs, _near_cells, _Table
+from geo.disclosure.table import _cell_costs, _near_cells, _rel_views, _Table
 from geo.disclosure.tree import _block_ok, _greedy_tree, _improve
 from geo.errors import DisclosureError
 
@@ -39,9 +39,25 @@ def _under_protected(
     return sorted(targets[widths < width - 1e-9].tolist())
 
 
-def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) -> None:
-    """Publish again each secondary cell (dearest first) whose withholding is not needed."""
-    secondary = np.flatnonzero(withheld & ~need)
+def _pins_a_cell(table: _Table, withheld: np.ndarray, need: np.ndarray, cell: int) -> bool:
+    """Would publishing ``cell`` leave a relation with one withheld cell, one needing width?"""
+    cells_of, rows_of = _rel_views(table)
+    for r in rows_of.indices[rows_of.indptr[cell] : rows_of.indptr[cell + 1]].tolist():
+        members = cells_of.indices[cells_of.indptr[r] : cells_of.indptr[r + 1]]
+        rest = members[withheld[members] & (members != cell)]
+        if len(rest) == 1 and need[rest[0]]:
+            return True
+    return False
+
+
+def _prune(
+    table: _Table, withheld: np.ndarray, need: np.ndarray, width: int, fixed: np.ndarray
+) -> None:
+    """Publish again each secondary cell (dearest first) whose withholding is not needed.
+
+    Cells in ``fixed`` (withheld by an earlier release) are never published again.
+    """
+    secondary = np.flatnonzero(withheld & ~need & ~fixed)
     if not len(secondary):
         return
     cost = _cell_costs(table)
@@ -51,6 +67,8 @@ def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) ->
         prim = np.flatnonzero(need & withheld)
         fragile = prim[_local_widths(table, withheld, prim) < width - 1e-9]
     for c in order.tolist():
+        if not table.is_tree and _pins_a_cell(table, withheld, need & withheld, c):
+            continue  # a withheld cell needing width would become computable
         withheld[c] = False
         if table.is_tree:
             ok = _block_ok(table, withheld, need, width, c)
@@ -71,11 +89,26 @@ def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) ->
             withheld[c] = True
 
 
-def _protect_table(table: _Table, primary: np.ndarray, width: int, prune: bool) -> np.ndarray:
-    """Withheld mask (primary + secondary) of one table."""
+def _protect_table(
+    table: _Table,
+    primary: np.ndarray,
+    width: int,
+    prune: bool,
+    *,
+    start: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+) -> np.ndarray:
+    """Withheld mask (primary + secondary) of one table.
+
+    ``start`` is a first pattern to repair and prune (default: the tree pass, or the primary
+    cells of a linked table); ``fixed`` cells stay withheld and need no width themselves.
+    """
     n_nodes = table.n_nodes
-    withheld = primary.copy()
-    if table.is_tree:  # linked tables start from the primary cells and rely on repairs
+    fixed = np.zeros(len(primary), dtype=bool) if fixed is None else fixed & ~table.missing
+    withheld = primary | fixed
+    if start is not None:
+        withheld |= start
+    elif table.is_tree:  # linked tables start from the primary cells and rely on repairs
         _greedy_tree(table.tree, table.x, table.missing, withheld, primary, width)
     for _ in range(10_000):
         bad = _under_protected(table, withheld, primary, width)
@@ -93,16 +126,7 @@ def _protect_table(table: _Table, primary: np.ndarray, width: int, prune: bool) 
     else:  # pragma: no cover - each repair adds a cell, so this cannot loop forever
         raise DisclosureError("secondary suppression did not converge")
     if prune:
-        _prune(table, withheld, primary, width)
+        _prune(table, withheld, primary, width, fixed)
         if table.is_tree:
-            _improve(table, withheld, primary, width)
+            _improve(table, withheld, primary, width, fixed)
     return withheld
-
-
-def _protect_chunk(payload: tuple) -> list[np.ndarray]:
-    tree, jobs, width, prune = payload
-    out = []
-    for var_codes, rules, x, primary in jobs:
-        table = _Table(tree, var_codes, rules, x, x < 0)
-        out.append(_protect_table(table, primary, width, prune))
-    return out

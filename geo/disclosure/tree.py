@@ -278,7 +278,9 @@ def _block_ok(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int,
     return bool(np.all(hi[mask] - lo[mask] >= width - 1e-9))
 
 
-def _improve(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) -> None:
+def _improve(
+    table: _Table, withheld: np.ndarray, need: np.ndarray, width: int, fixed: np.ndarray
+) -> None:
     """Local search on a tree: withhold a parent if that frees two or more secondary cells.
 
     The bottom-up pass fixes a group with its own cells before it knows whether the parent
@@ -298,7 +300,7 @@ def _improve(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) 
             continue
         family = [*kids, *tree.children[int(tree.parent[t])]]
         pool = sorted(
-            {c for c in family if withheld[c] and not need[c] and c != t},
+            {c for c in family if withheld[c] and not need[c] and not fixed[c] and c != t},
             key=lambda c: (-cost[c], c),
         )
         withheld[t] = True

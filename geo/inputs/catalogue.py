@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from geo.errors import CatalogueError, NotFoundError
+from geo.inputs.periods import Period, parse_periods, period_dict
 
 KINDS = ("proportion", "rate")
 """``proportion``: the numerator is part of the denominator; ``rate``: events per population."""
@@ -72,6 +73,8 @@ class Catalogue:
     theme_order: tuple[str, ...] = ()
     population: str = ""
     """Id of the variable that counts the residents (shown as the population of an area)."""
+    periods: tuple[Period, ...] = ()
+    """Pooled periods (``[[periods]]``): each is published as the sum of its years."""
 
     def variable(self, variable_id: str) -> Variable:
         """Return the variable ``variable_id``; raise NotFoundError listing the known ids."""
@@ -146,6 +149,7 @@ class Catalogue:
                 for i in self.indicators
             ],
             "sums": [{"total": s.total, "parts": list(s.parts)} for s in self.sums],
+            "periods": [period_dict(p) for p in self.periods],
         }
 
     @classmethod
@@ -189,7 +193,7 @@ _REQUIRED = {
     "indicators": ("id", "name", "theme", "numerator", "denominator"),
     "sums": ("total", "parts"),
 }
-_TOP_LEVEL = ("themes", "population", "variables", "indicators", "sums")
+_TOP_LEVEL = ("themes", "population", "variables", "indicators", "sums", "periods")
 _ID_FORBIDDEN = set(",;\"'/\\")
 
 
@@ -383,6 +387,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
             if other.total == rule.total and set(other.parts) == set(rule.parts):
                 problems.append(f"{label}: repeats sums[{j + 1}]")
         sums.append(rule)
+    periods = parse_periods(data.get("periods", []), declared, problems)
     if not problems:
         cycle = _sum_cycle(sums)
         if cycle:
@@ -401,6 +406,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         path=path,
         theme_order=theme_order,
         population=population,
+        periods=periods,
     )
 
 

@@ -13,6 +13,7 @@ from geo import __version__
 from geo.errors import BuildError
 from geo.inputs.catalogue import Catalogue
 from geo.inputs.geography import TOTAL
+from geo.inputs.periods import sorted_year_keys, year_column
 from geo.release.layout import (
     AREAS_FILE,
     ATTRIBUTION_FILE,
@@ -30,7 +31,7 @@ _CELL_TYPES = {
     "level": str,
     "area_id": str,
     "variable": str,
-    "year": "int64",
+    "year": str,
     "value": "Int64",
     "status": str,
 }
@@ -39,7 +40,7 @@ _VALUE_TYPES = {
     "area_id": str,
     "name": str,
     "indicator": str,
-    "year": "int64",
+    "year": str,
     "numerator": "Int64",
     "denominator": "Int64",
     "status": str,
@@ -83,8 +84,10 @@ def write_build(published: PublishedBuild, out_dir: Path) -> None:
 
 
 def read_cells(path: Path) -> pd.DataFrame:
-    """``cells.csv`` with its types (value empty unless published)."""
-    return pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False, na_values={"value": [""]})
+    """``cells.csv`` with its types (value empty unless published; ``year`` as year keys)."""
+    cells = pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False, na_values={"value": [""]})
+    cells["year"] = year_column(cells["year"]).to_numpy()
+    return cells
 
 
 def read_values(path: Path) -> pd.DataFrame:
@@ -96,6 +99,7 @@ def read_values(path: Path) -> pd.DataFrame:
         na_values={c: [""] for c in _VALUE_EMPTY},
     )
     values = values[VALUE_COLUMNS]
+    values["year"] = year_column(values["year"]).to_numpy()
     values["vs_total"] = values["vs_total"].astype(object).where(values["vs_total"].notna(), None)
     return values
 
@@ -124,7 +128,7 @@ def read_build(build_dir: Path) -> PublishedBuild:
             frame["area_id"] = frame["area_id"].astype(str)
             shapes[level] = frame
         parameters = BuildParameters.from_dict(manifest.get("parameters", {}))
-        years = tuple(int(y) for y in manifest["years"])
+        years = sorted_year_keys(manifest["years"])
         release = str(manifest["release_id"])
         created = str(manifest["created"])
     except (OSError, KeyError, ValueError, TypeError) as exc:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import ParameterError
+from geo.inputs.periods import YearKey
 from geo.release import PublishedBuild, indicator_rows
 
 METHODS: tuple[str, ...] = ("fisher_jenks", "quantiles", "equal_interval", "natural_breaks")
@@ -184,7 +185,7 @@ def level_classes(
     published: PublishedBuild,
     indicator: str,
     level: str,
-    year: int | None = None,
+    year: YearKey | None = None,
     *,
     method: str = DEFAULT_METHOD,
     k: int = DEFAULT_K,

@@ -17,6 +17,7 @@ from typing import Any
 
 from geo.errors import ParameterError
 from geo.inputs.catalogue import Indicator
+from geo.inputs.periods import YearKey
 from geo.release import TOTAL, PublishedBuild, indicator_rows, resolve_year
 from geo.render.classes import (
     DEFAULT_K,
@@ -39,13 +40,13 @@ SOURCE = "quartier"
 @dataclass(frozen=True)
 class _LevelMap:
     level: str
-    year: int
+    year: YearKey
     ids: dict[str, list[str]]  # status -> area ids
     breaks: ClassBreaks
     classes: dict[int, list[str]]  # class index -> area ids
 
 
-def _level_map(published: PublishedBuild, indicator: str, level: str, year: int, method: str,
+def _level_map(published: PublishedBuild, indicator: str, level: str, year: YearKey, method: str,
                k: int, ramp: str) -> _LevelMap:
     rows = indicator_rows(published, indicator, level, year)
     ids: dict[str, list[str]] = {"published": [], "suppressed": [], "missing": []}
@@ -60,7 +61,7 @@ def _level_map(published: PublishedBuild, indicator: str, level: str, year: int,
     return _LevelMap(level, year, ids, breaks, classes)
 
 
-def legend(published: PublishedBuild, indicator: str, level: str, *, year: int | None = None,
+def legend(published: PublishedBuild, indicator: str, level: str, *, year: YearKey | None = None,
            method: str = DEFAULT_METHOD, k: int = DEFAULT_K, ramp: str = DEFAULT_RAMP
            ) -> dict[str, Any]:
     """Legend of one level: classes with colours and counts, withheld and missing areas."""
@@ -163,7 +164,7 @@ def maplibre_style(
     indicator: str,
     *,
     source: Mapping[str, Any],
-    year: int | None = None,
+    year: YearKey | None = None,
     level: str | None = None,
     sprite_url: str | None = None,
     method: str = DEFAULT_METHOD,

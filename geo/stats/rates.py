@@ -83,11 +83,14 @@ def compute_values(
     names = areas.set_index(["level", "area_id"])["name"]
     total_level = "total"
     frames = []
-    base = cells.loc[
-        cells["variable"] == (catalogue.variables[0].id if catalogue.variables else ""),
-        ["level", "area_id", "year"],
-    ].reset_index(drop=True)
     for ind in catalogue.indicators:
+        # a row per cell of the numerator that has a denominator cell: every year, and the
+        # periods that pool both (pooled numerator / pooled denominator)
+        base = cells.loc[cells["variable"] == ind.numerator, ["level", "area_id", "year"]]
+        idx_den = pd.MultiIndex.from_frame(
+            base.assign(variable=ind.denominator)[["level", "area_id", "variable", "year"]]
+        )
+        base = base[idx_den.isin(keyed.index)].reset_index(drop=True)
         idx_num = pd.MultiIndex.from_frame(
             base.assign(variable=ind.numerator)[["level", "area_id", "variable", "year"]]
         )
