@@ -73,10 +73,14 @@ def _block_of(table: _Table, withheld: np.ndarray, cell: int) -> np.ndarray:
     return np.array(sorted(seen), dtype=np.int64)
 
 
-def _exact_widths(table: _Table, withheld: np.ndarray, cells: np.ndarray) -> np.ndarray:
+def _exact_widths(
+    table: _Table, withheld: np.ndarray, cells: np.ndarray, used: list | None = None
+) -> np.ndarray:
     """Exact interval widths of withheld ``cells``, one LP block per block of withheld cells.
 
     Same answer as ``_lp_intervals`` but only the blocks of the given cells are built.
+    ``used`` receives per cell the withheld cells its extreme points move (its certificate):
+    publishing a cell outside it leaves the cell's interval as it is.
     """
     lo = np.zeros(len(cells))
     hi = np.full(len(cells), _INF)
@@ -100,6 +104,15 @@ def _exact_widths(table: _Table, withheld: np.ndarray, cells: np.ndarray) -> np.
         if a.shape[0] == 0:
             continue  # in no relation: [0, inf)
         batch.append((a, b, int(np.searchsorted(cols, cell)), np.array([k])))
+    sols: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if used is not None else None
     for start in range(0, len(batch), 64):
-        _solve_batch(batch[start : start + 64], cap, lo, hi)
+        _solve_batch(batch[start : start + 64], cap, lo, hi, sols)
+    if used is not None and sols is not None:
+        for k, cell in enumerate(cells.tolist()):
+            if k not in sols:
+                used.append(np.array([cell], dtype=np.int64))
+                continue
+            cols = blocks[block_id[cell]][2]
+            moved = (np.abs(sols[k][0] - x[cols]) > 1e-7) | (np.abs(sols[k][1] - x[cols]) > 1e-7)
+            used.append(np.union1d(cols[moved], [cell]))
     return hi - lo
