@@ -60,7 +60,7 @@ def _check_proportions(cells: pd.DataFrame, catalogue: Catalogue) -> None:
             continue
         num = keyed.xs(ind.numerator, level="variable")
         den = keyed.xs(ind.denominator, level="variable")
-        num, den = num.align(den)
+        den = den.reindex(num.index)
         bad = (num > den).fillna(False)
         bad = bad[bad]
         for level, area_id, year in bad.index[:5]:
@@ -178,11 +178,10 @@ def build(
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
     cells = aggregate(geography, counts_frame, catalogue)
     for period in catalogue.periods:
-        say(f"      Zeitraum {period.label}: Summe der Jahre {period.first} bis {period.last}")
-        for ind in catalogue.indicators:
-            if period.covers(ind.numerator) != period.covers(ind.denominator):
-                say(f"      Warnung: '{ind.id}' hat für {period.label} keinen Wert (Zähler und "
-                    "Nenner müssen beide zusammengefasst sein)")
+        pooled = [i.id for i in catalogue.indicators
+                  if period.covers(i.numerator) and period.covers(i.denominator)]
+        say(f"      Zeitraum {period.label} (Summe der Jahre {period.first} bis {period.last}): "
+            f"{', '.join(pooled) or 'kein Indikator'}")
     _check_proportions(cells, catalogue)
     say(f"[4/6] Geheimhaltung: Werte 1..{params.min_count - 1} sperren, "
         f"Schutzbreite {params.protection}"
