@@ -406,3 +406,43 @@ def test_pooled_rate_uses_pooled_counts() -> None:
     assert values.set_index("year")["rate"].to_dict() == {2022: 10.0, 2023: 10.0,
                                                            "2022-2023": 10.0}
     assert list(values["numerator"]) == [1, 3, 4]
+
+
+# ---------------------------------------------------------------------------------------------
+# the service: every year= parameter takes a year or a period
+# ---------------------------------------------------------------------------------------------
+
+
+def test_api_maps_and_styles_accept_a_period(period_build: Path) -> None:
+    """Values, map, PNG and style of "2022-2024"; unknown period 404, bad text 422."""
+    from conftest import router_app
+    from fastapi.testclient import TestClient
+
+    from service.routers import api, maps, tiles
+
+    data = period_build.parent
+    client = TestClient(router_app(api, data))
+    url = "/api/geographies/mini/values?indicator=auslaenderanteil&level=quartier&year="
+    rows = client.get(url + "2022-2024").json()["values"]
+    assert {r["year"] for r in rows} == {"2022-2024"}
+    assert client.get(url + "2022–2024").json()["values"] == rows
+    assert {r["year"] for r in client.get(url + "2023").json()["values"]} == {2023}
+    assert client.get("/api/geographies/mini").json()["years"] == [2022, 2023, 2024,
+                                                                  "2022-2024"]
+    missing = client.get(url + "2020-2022")
+    assert missing.status_code == 404 and "known: 2022, 2023, 2024, 2022-2024" in missing.text
+    bad = client.get(url + "2024-2022")
+    assert bad.status_code == 422 and "2022-2024" in bad.json()["detail"]
+    csv = client.get(url + "2022-2024&format=csv").text
+    assert ",2022-2024," in csv
+    maps_client = TestClient(router_app(maps, data))
+    page = maps_client.get("/maps/mini/auslaenderanteil?year=2022-2024")
+    assert page.status_code == 200 and "2022-2024" in page.text
+    png = maps_client.get("/maps/mini/auslaenderanteil.png?year=2022-2024")
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    style = TestClient(router_app(tiles, data)).get(
+        "/styles/mini/auslaenderanteil.json?year=2022-2024").json()
+    assert style["metadata"]["quartier:year"] == "2022-2024"
+    assert style["metadata"]["quartier:latest_year"] == 2024
+    filters = [str(layer.get("filter")) for layer in style["layers"]]
+    assert any("area_id" in f for f in filters)
