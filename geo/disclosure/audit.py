@@ -120,6 +120,9 @@ def audit(
 ) -> AuditReport:
     """Compute the outsider's exact interval of every withheld cell from published cells only.
 
+    Relations: the area hierarchy, the declared ``sums`` and, for every pooled period in the
+    cells (``year`` = ``"2010-2012"``), "period = sum of its years" per area and variable.
+
     Args:
         cells: ``level, area_id, variable, year, value, status``; only ``value`` of
             ``published`` cells is read.
