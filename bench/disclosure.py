@@ -325,7 +325,7 @@ def naive_pooling(cells: pd.DataFrame, areas: pd.DataFrame, cat: _Cat) -> tuple[
 
     Returns (primary cells, under-protected, exactly computable).
     """
-    fake = {y: 9000 + i for i, y in enumerate(sorted({y for y in cells["year"]
+    fake = {y: 2090 + i for i, y in enumerate(sorted({y for y in cells["year"]
                                                        if isinstance(y, str)}))}
     back = {v: k for k, v in fake.items()}
     prot = dc.protect(cells.assign(year=cells["year"].map(lambda y: fake.get(y, y))), areas, cat)
