@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from geo.disclosure.intervals import _table_intervals
-from geo.disclosure.linked import _LOCAL_RADIUS, _exact_widths, _local_widths
+from geo.disclosure.linked import (
+    _LOCAL_RADIUS,
+    _certified_widths,
+    _exact_widths,
+    _local_widths,
+)
 from geo.disclosure.repair import _repair
 from geo.disclosure.table import _cell_costs, _near_cells, _rel_views, _Table
 from geo.disclosure.tree import _block_ok, _greedy_tree, _improve
@@ -84,7 +89,7 @@ def _prune(
                 users.setdefault(c, set()).add(p)
 
     used: list[np.ndarray] = []
-    _exact_widths(table, withheld, prim, used)
+    _certified_widths(table, withheld, prim, width, used)
     remember(prim, used)
     for c in order.tolist():
         if _pins_a_cell(table, withheld, need & withheld, c):
@@ -94,7 +99,7 @@ def _prune(
         if not len(affected):
             continue
         used = []
-        if np.all(_exact_widths(table, withheld, affected, used) >= width - 1e-9):
+        if np.all(_certified_widths(table, withheld, affected, width, used) >= width - 1e-9):
             remember(affected, used)
         else:
             withheld[c] = True
