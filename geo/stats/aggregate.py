@@ -36,7 +36,8 @@ def _sum_to_parents(child: pd.DataFrame, parents: pd.Series, parent_ids: list[st
 
 
 def aggregate(geography: Geography, counts: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
-    """Return cells for every level, the total, every catalogue variable and every year.
+    """Return cells for every level, the total, every catalogue variable and every year, then
+    the pooled cells of every catalogue period (``year`` = ``"2010-2012"``, dtype object).
 
     Counts are given for the finest level. Parents are sums of their children, never
     averages of rates; a sum over a missing cell is missing, never silently smaller.
