@@ -1,12 +1,19 @@
-"""Rates, 95 % intervals, comparison with the whole area and reliability flags."""
+"""Rates, 95 % intervals, comparison with the whole area and reliability flags.
+
+Indicators of counts (``proportion``, ``rate``) get intervals; indicators of measures
+(``value``: one measure as it is, ``ratio``: a measure divided by a measure) get none, and
+their ``numerator``/``denominator`` columns stay empty (the measures are in the cells).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
+
+from geo.inputs.periods import is_period
 
 if TYPE_CHECKING:
     from geo.inputs.catalogue import Catalogue
@@ -66,31 +73,77 @@ def _norm_cdf(z: float) -> float:
     return 0.5 * (1 + erf(z / sqrt(2)))
 
 
+def _base(cells: pd.DataFrame, measures: pd.DataFrame | None,
+          catalogue: Catalogue) -> pd.DataFrame:
+    """Every (level, area_id, year) of the cells and measures, in cell order."""
+    # cell order: per area its years, then its periods (of any variable)
+    base = cells[["level", "area_id", "year"]].drop_duplicates()
+    if measures is not None and len(measures):
+        extra = measures.loc[measures["variable"] == measures["variable"].iloc[0],
+                             ["level", "area_id", "year"]]
+        base = pd.concat([base, extra]).drop_duplicates()
+    return base.reset_index(drop=True)
+
+
+def _measure_values(ind: Any, base: pd.DataFrame, measures: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows of a ``value`` or ``ratio`` indicator: the measure (or ratio) x per, no interval."""
+    keyed = (measures if measures is not None else pd.DataFrame(
+        columns=["level", "area_id", "variable", "year", "value"])).set_index(
+        ["level", "area_id", "variable", "year"])["value"]
+    roles = [ind.numerator] + ([ind.denominator] if ind.kind == "ratio" else [])
+    parts = []
+    for variable in roles:
+        index = pd.MultiIndex.from_frame(
+            base.assign(variable=variable)[["level", "area_id", "variable", "year"]])
+        parts.append(keyed.reindex(index).to_numpy(dtype="float64", na_value=np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = parts[0] if len(parts) == 1 else np.where(parts[1] != 0, parts[0] / parts[1],
+                                                           np.nan)
+    known = ~np.isnan(value)
+    frame = base.copy()
+    frame["indicator"] = ind.id
+    frame["numerator"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame["denominator"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame["rate"] = np.where(known, np.round(value * float(ind.per), DECIMALS), np.nan)
+    frame["ci_low"] = np.nan
+    frame["ci_high"] = np.nan
+    frame["status"] = np.where(known, "published", "missing")
+    frame["reliable"] = pd.array([pd.NA] * len(frame), dtype="boolean")
+    return frame
+
+
 def compute_values(
     cells: pd.DataFrame,
     areas: pd.DataFrame,
     catalogue: Catalogue,
     *,
     reliable_min: int = RELIABLE_MIN,
+    measures: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return the values table (one row per indicator, area and year).
 
     ``cells`` must be the published cells (``status`` column; ``value`` empty unless
     published): a row is published only when both its cells are, so nothing here can be
-    computed from a withheld count.
+    computed from a withheld count. ``measures`` holds the measure cells (never withheld).
     """
     keyed = cells.set_index(["level", "area_id", "variable", "year"])
     names = areas.set_index(["level", "area_id"])["name"]
     total_level = "total"
     frames = []
+    base_all = _base(cells, measures, catalogue)
+    single = ~base_all["year"].map(is_period).to_numpy(dtype=bool)
     for ind in catalogue.indicators:
-        # a row per cell of the numerator that has a denominator cell: every year, and the
-        # periods that pool both (pooled numerator / pooled denominator)
-        base = cells.loc[cells["variable"] == ind.numerator, ["level", "area_id", "year"]]
-        idx_den = pd.MultiIndex.from_frame(
-            base.assign(variable=ind.denominator)[["level", "area_id", "variable", "year"]]
-        )
-        base = base[idx_den.isin(keyed.index)].reset_index(drop=True)
+        if ind.kind in ("value", "ratio"):
+            frames.append(_measure_values(ind, base_all[single].reset_index(drop=True),
+                                          measures))
+            continue
+        # every year, and the periods that pool both (pooled numerator / pooled denominator)
+        pooled = np.ones(len(base_all), dtype=bool)
+        for variable in (ind.numerator, ind.denominator):
+            pooled &= pd.MultiIndex.from_frame(
+                base_all.assign(variable=variable)[["level", "area_id", "variable", "year"]]
+            ).isin(keyed.index)
+        base = base_all[single | pooled].reset_index(drop=True)
         idx_num = pd.MultiIndex.from_frame(
             base.assign(variable=ind.numerator)[["level", "area_id", "variable", "year"]]
         )
@@ -102,7 +155,8 @@ def compute_values(
         num = keyed["value"].reindex(idx_num).to_numpy(dtype="float64", na_value=np.nan)
         den = keyed["value"].reindex(idx_den).to_numpy(dtype="float64", na_value=np.nan)
         status = np.where(
-            (num_status == "missing") | (den_status == "missing"),
+            pd.isna(num_status) | pd.isna(den_status)
+            | (num_status == "missing") | (den_status == "missing"),
             "missing",
             np.where(
                 (num_status == "suppressed") | (den_status == "suppressed"),
