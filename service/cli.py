@@ -22,6 +22,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     os.environ["QUARTIER_DATA"] = str(Path(args.data).resolve())
     if args.workers is not None:
         os.environ["QUARTIER_WORKERS"] = str(args.workers)
+    if args.access_log is not None:
+        os.environ["QUARTIER_ACCESS_LOG"] = "1" if args.access_log else "0"
     settings = Settings()
     print(f"Quartier auf http://{args.host}:{args.port}/ (Daten: {settings.data}, "
           f"{settings.workers} Prozess{'e' if settings.workers > 1 else ''})", file=sys.stderr)
@@ -32,7 +34,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=settings.workers,
         log_level="info",
-        access_log=not args.no_access_log,
+        access_log=settings.access_log,
     )
     return 0
 
@@ -52,7 +54,8 @@ def add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=_workers, default=None,
                    help="processes serving requests (default: QUARTIER_WORKERS, else 2)")
-    s.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    s.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None,
+                   help="log every request (default: QUARTIER_ACCESS_LOG, else off)")
     s.set_defaults(func=_cmd_serve)
 
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     workers: Annotated[int, Field(ge=1)] = 2
     """Processes ``quartier serve`` starts (each loads the builds and follows rebuilds on its
     own); 2 served tiles best on the 2 cores measured (docs/BENCHMARKS.md)."""
+    access_log: bool = False
+    """Log every request (uvicorn's access log): off by default, as it halves the tiles served
+    per second (docs/BENCHMARKS.md); nginx in front keeps its own (docs/DEPLOY.md)."""
     tiles_url: str = ""
     """Base URL the viewer and styles read ``<geography>.pmtiles`` from (a static host, an
     object store, a CDN, nginx); empty: this service's own ``/tiles/``."""
