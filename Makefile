@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-## Build every bundled geography into $(DATA)/ and serve on http://$(HOST):$(PORT)
+## Build every bundled geography into $(DATA)/ and serve on http://$(HOST):$(PORT) with serve's
+## defaults, the ones that serve best (2 worker processes, no access log; docs/BENCHMARKS.md)
 run: build
 	$(BIN)/quartier serve --data $(DATA) --host $(HOST) --port $(PORT)
 
@@ -27,15 +28,17 @@ serve: $(STAMP)
 
 ## Debian packages the real-client tests and benchmarks need: Chromium (viewer, maps),
 ## QGIS (python3-qgis opens our GeoPackage styles and vector tiles), wrk (load benchmarks),
-## poppler-utils (pdftotext reads the profile PDFs as a reader would)
-DEBIAN_PACKAGES := chromium python3-qgis wrk poppler-utils
+## poppler-utils (pdftotext reads the profile PDFs as a reader would), nginx (the deployment of
+## docs/DEPLOY.md in tests/test_deploy.py, static serving in the benchmark)
+DEBIAN_PACKAGES := chromium python3-qgis wrk poppler-utils nginx
 browser-deps:
 	@command -v chromium >/dev/null && command -v wrk >/dev/null && \
 	  command -v pdftotext >/dev/null && \
+	  { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } && \
 	  /usr/bin/python3 -c "import qgis.core" 2>/dev/null || { \
 	  echo "installing Debian packages $(DEBIAN_PACKAGES) (once)"; \
 	  apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk poppler-utils >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk poppler-utils nginx >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    python3-qgis >/dev/null; }
 
