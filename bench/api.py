@@ -1,7 +1,7 @@
 """Load on the data API, the map pages and OGC API Features: wrk against ``quartier serve``.
 
 Both bundled geographies are built into a temporary data folder and served by the production
-command (``quartier serve``, one uvicorn process, access log on) on loopback. Each URL is
+command (``quartier serve`` with its defaults, as ``make run`` starts it) on loopback. Each URL is
 first fetched once (the cold time includes rendering a map or serialising a collection; later
 requests hit the in-memory caches), then wrk runs for a fixed time with several connections.
 A run counts every non-2xx answer and socket error: concurrent requests must give none.
@@ -125,7 +125,7 @@ def run() -> str:
     lines = [
         "## API, maps and OGC API Features under load",
         "",
-        f"`quartier serve` (one uvicorn process, access log on) on loopback; wrk with "
+        f"`quartier serve` (its defaults, as `make run` starts it) on loopback; wrk with "
         f"{WRK_THREADS} threads and {WRK_CONNECTIONS} connections for {WRK_SECONDS} s per URL "
         f"on {os.cpu_count()} cores, client and server on the same machine. Cold = the first "
         "request (renders the map or serialises the collection; later ones come from the "
