@@ -149,21 +149,23 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                       encoding="utf-8")
     b = build(source, out=data / "mini", data_dir=data, say=lambda _: None).published.release_id
     site, archives, service = free_port(), free_port(), free_port()
-    env = {**os.environ, "QUARTIER_TILES_URL": f"http://127.0.0.1:{archives}"}
-    quartier = subprocess.Popen(
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARTIER_")}
+    env["QUARTIER_TILES_URL"] = f"http://127.0.0.1:{archives}"
+    log = open(tmp / "quartier.log", "wb")  # noqa: SIM115 - closed when the server stops
+    quartier = subprocess.Popen(  # uvicorn logs to stderr, its access log to stdout
         [sys.executable, "-m", "service.cli", "serve", "--data", str(data), "--port",
-         str(service), "--workers", "2", "--no-access-log"],
-        cwd=ROOT, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=open(tmp / "quartier.log", "wb"))  # noqa: SIM115
-    conf = _nginx_conf(tmp, data, site, archives, service)
-    test = subprocess.run([str(NGINX), "-t", "-p", str(tmp), "-c", str(conf), "-e",
-                           str(tmp / "error.log")], capture_output=True, text=True)
-    assert test.returncode == 0, test.stderr
-    nginx = subprocess.Popen(
-        [str(NGINX), "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log"),
-         "-g", "daemon off;"], start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         str(service), "--workers", "2"],
+        cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=log)
+    nginx: subprocess.Popen[bytes] | None = None
     try:
+        conf = _nginx_conf(tmp, data, site, archives, service)
+        test = subprocess.run([str(NGINX), "-t", "-p", str(tmp), "-c", str(conf), "-e",
+                               str(tmp / "error.log")], capture_output=True, text=True)
+        assert test.returncode == 0, test.stderr
+        nginx = subprocess.Popen(
+            [str(NGINX), "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log"),
+             "-g", "daemon off;"], start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait(f"http://127.0.0.1:{service}/tiles/index.json", quartier, "quartier serve")
         _wait_workers(tmp / "quartier.log", quartier, 2)
         _wait(f"http://127.0.0.1:{site}/static/viewer.js", nginx, "nginx")
@@ -171,8 +173,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                          f"http://127.0.0.1:{service}", data, a, b, tmp / "access.log",
                          tmp / "quartier.log")
     finally:
-        _stop(nginx)
+        if nginx is not None:
+            _stop(nginx)
         _stop(quartier)
+        log.close()
 
 
 def _archive(data: Path, release: str | None = None) -> bytes:
@@ -247,6 +251,7 @@ def test_the_rest_goes_to_quartier_and_static_files_come_from_disk(
     assert _get(f"{d.site}/api/geographies")[0] == 200
     started = re.findall(r"Started server process \[(\d+)\]", d.service_log.read_text())
     assert len(set(started)) == 2, "quartier serve --workers 2 should run two processes"
+    assert "/api/geographies" not in d.service_log.read_text(), "no access log by default"
     log = d.log()
     static = [line for line in log if '"GET /static/viewer.js' in line or '"GET / ' in line]
     proxied = [line for line in log if f'"GET /tiles/mini/{z}/{x}/{y}.mvt' in line]
