@@ -19,6 +19,14 @@ GeographyPath = Annotated[str, Path(description="Geografie-ID, z. B. berlin-lor-
 IndicatorPath = Annotated[str, Path(description="Indikator-ID, z. B. auslaenderanteil")]
 YearParam = Annotated[int | None, Query(
     description="Jahr; ohne Angabe je Indikator das letzte Jahr mit Werten")]
+CompareParam = Annotated[str | None, Query(
+    max_length=32,
+    description="Vergleichsjahr (2021) oder Vergleichszeitraum (2018-2020): jede Zeile erhält "
+                "change (Wert minus Wert im Vergleichsjahr, bei % in Prozentpunkten), "
+                "change_ci_low/change_ci_high (95-%-Intervall der Differenz, Newcombe bzw. "
+                "MOVER) und change_direction (increase, decrease, similar); leer, wenn eine "
+                "Seite gesperrt ist oder fehlt. Nur Jahr mit Jahr oder Zeitraum mit gleich "
+                "langem Zeitraum; ohne year= das letzte Jahr")]
 LevelParam = Annotated[str | None, Query(
     description="Gezeigte Ebene (z. B. quartier, stadtbezirk); ohne Angabe die feinste")]
 ReleaseParam = Annotated[str | None, Query(description="Release-ID (für langes Caching)")]

@@ -7,6 +7,7 @@ import io
 import pandas as pd
 
 from geo.release import PublishedBuild
+from geo.render.change import change_rows, german_change
 from geo.render.records import value_rows
 
 
@@ -23,12 +24,18 @@ def _csv_bytes(frame: pd.DataFrame, *, german: bool) -> bytes:
 
 
 def values_csv(published: PublishedBuild, level: str, indicator: str | None = None,
-               year: int | None = None, *, german: bool = False) -> bytes:
+               year: int | None = None, *, german: bool = False,
+               compare: int | str | None = None) -> bytes:
     """The value rows of ``geo.render.records.value_rows`` as CSV (withheld = empty).
 
-    ``german=True`` writes semicolons, decimal commas, CRLF and a UTF-8 BOM.
+    ``german=True`` writes semicolons, decimal commas, CRLF and a UTF-8 BOM. ``compare``
+    adds the change since that year (``geo.render.change.change_rows``).
     """
-    return _csv_bytes(value_rows(published, level, indicator, year), german=german)
+    if compare is None:
+        frame = value_rows(published, level, indicator, year)
+    else:
+        frame = change_rows(published, level, indicator, year, compare)
+    return _csv_bytes(german_change(frame) if german else frame, german=german)
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

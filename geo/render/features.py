@@ -21,6 +21,7 @@ import shapely
 
 from geo.errors import NotFoundError
 from geo.release import PublishedBuild, wide_values
+from geo.render.change import comparison_years, wide_change
 from geo.render.records import records
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -36,11 +37,15 @@ def _compact(obj: Any) -> str:
 
 
 def feature_collection(published: PublishedBuild, level: str, indicator: str | None = None,
-                       year: int | None = None) -> dict[str, Any]:
+                       year: int | None = None, compare: int | str | None = None
+                       ) -> dict[str, Any]:
     """One feature per area of the level with the wide published values as properties.
 
     ``indicator=None`` keeps every indicator; ``year=None`` each indicator's latest year.
+    ``compare`` adds ``<indicator>_change…`` since that year (``geo.render.change``).
     """
+    if compare is not None:
+        year, compare = comparison_years(published, indicator, year, compare)
     if year is not None:
         published.check_year(year)
     ind_ids = ([published.catalogue.indicator(indicator).id] if indicator
@@ -50,6 +55,9 @@ def feature_collection(published: PublishedBuild, level: str, indicator: str | N
     for ind in ind_ids:
         keep += [c for c in wide.columns if c == ind or c.startswith(f"{ind}_")]
     wide = wide[keep]
+    if compare is not None:
+        change = wide_change(published, level, pd.Index(wide["area_id"]), indicator, year, compare)
+        wide = pd.concat([wide, change.reset_index(drop=True).set_axis(wide.index)], axis=1)
     shapes = published.shapes[level].set_index("area_id").reindex(wide["area_id"])
     features = []
     for props, geom in zip(records(wide), shapes.geometry, strict=True):
@@ -66,6 +74,7 @@ def feature_collection(published: PublishedBuild, level: str, indicator: str | N
         "attribution": geo.attribution,
         "notice": geo.notice or None,
         "release_id": published.release_id,
+        **({"year": year, "compare": compare} if compare is not None else {}),
         "features": features,
     }
 
