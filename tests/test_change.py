@@ -21,6 +21,7 @@ from geo.stats.change import (
     change_direction,
     change_table,
     comparable_years,
+    measure_change,
     proportion_difference,
     rate_difference,
 )
@@ -146,6 +147,15 @@ def test_withheld_or_missing_side_leaves_all_four_fields_empty() -> None:
     assert empty["change_direction"].isna().all()
 
 
+def test_measure_change_is_the_difference_only() -> None:
+    """Measures have no interval: the difference of the values, nothing else."""
+    table = measure_change([55.25, np.nan, 40.0], [50.0, 50.0, 40.0])
+    assert table["change"].iloc[0] == 5.25 and np.isnan(table["change"].iloc[1])
+    assert table["change"].iloc[2] == 0
+    assert table[["change_ci_low", "change_ci_high"]].isna().all().all()
+    assert table["change_direction"].isna().all()
+
+
 @pytest.mark.parametrize(("year", "compare", "keys"), [
     (2023, "2021", (2023, 2021)),
     ("2021", 2023, (2021, 2023)),
@@ -178,11 +188,34 @@ COUNTS_2021 = {"10": (1150, 250, 120), "11": (820, 40, 35), "12": (930, 110, 30)
                "20": (410, 2, 20), "21": (2450, 300, 260)}
 
 
-def _two_years(folder: Path, *, sgb2_2023: bool = True) -> Path:
+NOISE = """
+[[variables]]
+id = "laerm"
+name = "Lärm (dB, Mittel)"
+type = "measure"
+aggregate = "mean"
+
+[[indicators]]
+id = "laerm_mittel"
+name = "Lärm"
+theme = "Umwelt"
+numerator = "laerm"
+kind = "value"
+unit = "dB"
+per = 1
+"""
+
+
+def _two_years(folder: Path, *, sgb2_2023: bool = True, noise: bool = False) -> Path:
     source = write_small_geography(folder / "src" / "mini")
     lines = (source / "counts.csv").read_text(encoding="utf-8").splitlines()
     if not sgb2_2023:
         lines = [line for line in lines if ",sgb2," not in line]
+    if noise:
+        with (source / "indicators.toml").open("a", encoding="utf-8") as toml:
+            toml.write(NOISE)
+        lines += [f"{a},{y},laerm,{50 + i + (y - 2021) * 0.75}"
+                  for i, a in enumerate(COUNTS_2021) for y in (2021, 2023)]
     for area, (ew, aus, sgb) in COUNTS_2021.items():
         lines += [f"{area},2021,einwohner,{ew}", f"{area},2021,auslaender,{aus}",
                   f"{area},2021,sgb2,{sgb}"]
@@ -334,6 +367,18 @@ def test_compare_without_year_needs_a_common_latest_year(tmp_path: Path) -> None
     assert "sgb2_quote 2021" in response.json()["detail"]
     one = client.get("/api/geographies/mini/values?indicator=auslaenderanteil&compare=2021")
     assert one.status_code == 200 and one.json()["year"] == 2023
+
+
+def test_measures_get_the_difference_without_interval_or_direction(tmp_path: Path) -> None:
+    """A value indicator (a mean noise level): change = difference, no interval, no words."""
+    client = TestClient(router_app(api, _two_years(tmp_path, noise=True)))
+    rows = client.get("/api/geographies/mini/values?indicator=laerm_mittel&compare=2021"
+                      ).json()["values"]
+    by_area = {r["area_id"]: r for r in rows}
+    assert by_area["10"]["rate"] == 51.5 and by_area["10"]["change"] == 1.5
+    assert by_area["mini"]["change"] == pytest.approx(1.5)
+    assert all(r["change_ci_low"] is None and r["change_ci_high"] is None
+               and r["change_direction"] is None for r in rows)
 
 
 def test_bundled_rates_and_shares_match_values_csv(

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import NotFoundError, ParameterError
+from geo.inputs.measures import MEASURE_KINDS
 from geo.release import PublishedBuild
 from geo.render.records import rows_document, value_rows
-from geo.stats.change import CHANGE_FIELDS, change_table, comparable_years
+from geo.stats.change import CHANGE_FIELDS, change_table, comparable_years, measure_change
 
 CHANGE_HEADERS_DE = {
     "change": "Veränderung",
@@ -72,7 +73,7 @@ def comparison_years(published: PublishedBuild, indicator: str | None, year: Any
 
 
 def _counts(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A count column as floats, NaN where the row is not published."""
+    """A count (or value) column as floats, NaN where the row is not published."""
     values = pd.array(frame[column], dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
     return np.where(frame["status"].to_numpy() == "published", values, np.nan)
 
@@ -95,8 +96,11 @@ def change_rows(published: PublishedBuild, level: str, indicator: str | None = N
     for ind in published.catalogue.indicators:
         rows = np.flatnonzero(ids == ind.id)
         if len(rows):
-            table = change_table(num[rows], den[rows], num0[rows], den0[rows],
-                                 kind=ind.kind, per=ind.per)
+            if ind.kind in MEASURE_KINDS:  # no counts, no interval: the difference only
+                table = measure_change(_counts(now, "rate")[rows], _counts(then, "rate")[rows])
+            else:
+                table = change_table(num[rows], den[rows], num0[rows], den0[rows],
+                                     kind=ind.kind, per=ind.per)
             for column in CHANGE_FIELDS:
                 fields[column][rows] = table[column].to_numpy()
     return pd.concat([now, pd.DataFrame(fields, index=now.index).astype(

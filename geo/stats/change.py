@@ -16,6 +16,10 @@ with ``r, l, u`` the rate and limits of year Y and ``r0, l0, u0`` those of Y0:
 - event rates (``kind = "rate"``): the exact Poisson (below ``BYAR_FROM`` events) or Byar
   limits of each side that ``geo.stats.rates`` publishes, divided by the denominator.
 
+Measures (``kind = "value"`` or ``"ratio"``) are published without an interval: their change
+is the difference of the published values, its interval and direction stay empty (nothing to
+judge a direction by).
+
 Assumption: the two years are independent samples. For the same population counted twice
 (most residents stay), the two shares are positively correlated, the true variance of the
 difference is smaller, and the interval is conservative (wider than needed): a change called
@@ -126,6 +130,21 @@ def change_table(
         "change_ci_low": low,
         "change_ci_high": high,
         "change_direction": pd.Series(change_direction(low, high), dtype=object),
+    })
+
+
+def measure_change(value: Any, value0: Any) -> pd.DataFrame:
+    """The change fields of a measure: the difference of the published values (NaN = not
+    published), no interval and no direction."""
+    v, v0 = (pd.array(a, dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
+             for a in (value, value0))
+    change = np.round(v - v0, DECIMALS)
+    empty = np.full(len(change), np.nan)
+    return pd.DataFrame({
+        "change": change,
+        "change_ci_low": empty,
+        "change_ci_high": empty,
+        "change_direction": pd.Series(np.full(len(change), None, dtype=object), dtype=object),
     })
 
 
