@@ -272,6 +272,9 @@ def test_json_change_is_the_difference_of_the_published_rates(
     by_area = {(r["area_id"], r["indicator"]): r for r in rows}
     assert by_area[("mini", "sgb2_quote")]["change_direction"] == "decrease"
     assert by_area[("mini", "auslaenderanteil")]["change_direction"] == "increase"
+    pinned = client.get("/api/geographies/mini/values?year=2023&compare=2021"
+                        f"&release={body['release_id']}").json()
+    assert pinned["values"] == rows
 
 
 def test_a_withheld_side_leaves_the_change_empty(client: TestClient) -> None:
