@@ -319,7 +319,7 @@ def test_csv_de_has_german_headers_and_words(client: TestClient) -> None:
     rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
     assert list(rows[0])[-4:] == ["Veränderung", "Veränderung 95-%-Intervall unten",
                                   "Veränderung 95-%-Intervall oben", "Richtung"]
-    by_area = {r["area_id"]: r for r in rows}
+    by_area = {r["Gebiet-ID"]: r for r in rows}
     assert by_area["10"]["Veränderung"] == "-2,9348"
     assert by_area["10"]["Richtung"] == "Abnahme"
     assert by_area["20"]["Richtung"] == "keine signifikante Veränderung"

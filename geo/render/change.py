@@ -5,7 +5,7 @@
   ``change_ci_high`` and ``change_direction`` (``geo.stats.change``), the total's row too.
 - ``change_document``: those rows as the data API's JSON body, with ``year`` and ``compare``.
 - ``wide_change``: the same four fields per indicator as ``<indicator>_change…`` columns.
-- ``german_change``: the German CSV's headers and words for the four fields.
+- ``german_change``: the German words of ``change_direction`` (German CSV).
 
 The change is computed only from the published numerators and denominators of both years;
 a row whose either side is withheld or missing gets four empty fields.
@@ -21,22 +21,9 @@ import pandas as pd
 from geo.errors import NotFoundError, ParameterError
 from geo.inputs.measures import MEASURE_KINDS
 from geo.release import PublishedBuild
+from geo.render import words
 from geo.render.records import rows_document, value_rows
 from geo.stats.change import CHANGE_FIELDS, change_table, comparable_years, measure_change
-
-CHANGE_HEADERS_DE = {
-    "change": "Veränderung",
-    "change_ci_low": "Veränderung 95-%-Intervall unten",
-    "change_ci_high": "Veränderung 95-%-Intervall oben",
-    "change_direction": "Richtung",
-}
-"""The German CSV's headers of the change fields."""
-DIRECTION_DE = {
-    "increase": "Zunahme",
-    "decrease": "Abnahme",
-    "similar": "keine signifikante Veränderung",
-}
-"""The German words of ``change_direction``."""
 
 
 def _indicator_ids(published: PublishedBuild, indicator: str | None) -> list[str]:
@@ -129,9 +116,9 @@ def wide_change(published: PublishedBuild, level: str, area_ids: pd.Index,
 
 
 def german_change(frame: pd.DataFrame) -> pd.DataFrame:
-    """The change fields with German headers and words (other columns untouched)."""
+    """The direction in German words (``geo.render.words.DIRECTION``); the German CSV's
+    headers come from ``words.CSV_HEADERS``."""
     if "change_direction" not in frame.columns:
         return frame
-    frame = frame.assign(
-        change_direction=frame["change_direction"].map(DIRECTION_DE).astype(object))
-    return frame.rename(columns=CHANGE_HEADERS_DE)
+    return frame.assign(
+        change_direction=frame["change_direction"].map(words.DIRECTION).astype(object))

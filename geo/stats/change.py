@@ -35,13 +35,13 @@ all four fields empty.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from geo.errors import ParameterError
+from geo.inputs.periods import YearKey, parse_year_key, period_years
 from geo.stats.rates import DECIMALS, poisson_interval, wilson_interval
 
 CHANGE_FIELDS = ["change", "change_ci_low", "change_ci_high", "change_direction"]
@@ -49,8 +49,6 @@ CHANGE_FIELDS = ["change", "change_ci_low", "change_ci_high", "change_direction"
 DIRECTIONS = ("increase", "decrease", "similar")
 """The words of ``change_direction``."""
 
-_PERIOD = re.compile(r"^\s*(\d{4})\s*[-–]\s*(\d{4})\s*$")
-_YEAR = re.compile(r"^\s*(\d{4})\s*$")
 
 
 def mover_interval(
@@ -148,24 +146,12 @@ def measure_change(value: Any, value0: Any) -> pd.DataFrame:
     })
 
 
-def _span(key: Any) -> tuple[int, int]:
-    """First and last year of a year key: 2021, "2021" or a period "2010-2012"."""
-    text = str(key)
-    if isinstance(key, (bool, np.bool_)):
-        raise ParameterError(f"'{text}' is neither a year (2021) nor a period (2010-2012)")
-    if match := _YEAR.match(text):
-        year = int(match.group(1))
-        return year, year
-    if (match := _PERIOD.match(text)) and int(match.group(1)) < int(match.group(2)):
-        return int(match.group(1)), int(match.group(2))
-    raise ParameterError(f"'{text}' is neither a year (2021) nor a period (2010-2012)")
+def _span(key: YearKey) -> tuple[int, int]:
+    years = period_years(key)
+    return years[0], years[-1]
 
 
-def _key(span: tuple[int, int]) -> int | str:
-    return span[0] if span[0] == span[1] else f"{span[0]}-{span[1]}"
-
-
-def comparable_years(year: Any, compare: Any) -> tuple[int | str, int | str]:
+def comparable_years(year: Any, compare: Any) -> tuple[YearKey, YearKey]:
     """The year keys of ``year`` and ``compare`` if they compare like with like.
 
     Allowed: a year with another year, or a period with another period of the same length.
@@ -174,15 +160,12 @@ def comparable_years(year: Any, compare: Any) -> tuple[int | str, int | str]:
         ParameterError: text that is no year key, a year against a period, periods of
             different lengths, or the same key twice.
     """
+    key = parse_year_key(year)
     try:
-        span = _span(year)
+        key0 = parse_year_key(compare)
     except ParameterError as exc:
-        raise ParameterError(f"year {exc}") from None
-    try:
-        span0 = _span(compare)
-    except ParameterError as exc:
-        raise ParameterError(f"compare {exc}") from None
-    key, key0 = _key(span), _key(span0)
+        raise ParameterError(f"compare {str(exc).removeprefix('year ')}") from None
+    span, span0 = _span(key), _span(key0)
     allowed = "compare a year with another year, or a period with another period of the same length"
 
     def what(s: tuple[int, int]) -> str:

@@ -41,7 +41,7 @@ def _links(request: Request, geography: str) -> dict[str, str]:
     }
 
 
-def _values_body(build: PublishedBuild, indicator: str | None, year: int | None,
+def _values_body(build: PublishedBuild, indicator: str | None, year: str | None,
                  level: str | None, format: Format, pinned: bool,
                  compare: str | None = None) -> Rendered:
     """Serialise the values in one format, with the change since ``compare`` if given
