@@ -5,6 +5,7 @@
   ``change_ci_high`` and ``change_direction`` (``geo.stats.change``), the total's row too.
 - ``change_document``: those rows as the data API's JSON body, with ``year`` and ``compare``.
 - ``wide_change``: the same four fields per indicator as ``<indicator>_change…`` columns.
+- ``level_change``: one indicator's areas of a level with both years and the change (maps).
 - ``german_change``: the German words of ``change_direction`` (German CSV).
 
 The change is computed only from the published numerators and denominators of both years;
@@ -19,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import NotFoundError, ParameterError
+from geo.inputs.catalogue import Indicator
 from geo.inputs.measures import MEASURE_KINDS
-from geo.release import PublishedBuild
+from geo.release import PublishedBuild, indicator_rows
 from geo.render import words
 from geo.render.records import rows_document, value_rows
 from geo.stats.change import CHANGE_FIELDS, change_table, comparable_years, measure_change
@@ -75,23 +77,51 @@ def change_rows(published: PublishedBuild, level: str, indicator: str | None = N
     keys = ["level", "area_id", "indicator"]
     then = then.set_index(keys).reindex(pd.MultiIndex.from_frame(now[keys]))
     then["status"] = then["status"].fillna("missing")
-    num, den = _counts(now, "numerator"), _counts(now, "denominator")
-    num0, den0 = _counts(then, "numerator"), _counts(then, "denominator")
     fields: dict[str, np.ndarray] = {c: np.full(len(now), np.nan) for c in CHANGE_FIELDS[:3]}
     fields["change_direction"] = np.full(len(now), None, dtype=object)
     ids = now["indicator"].to_numpy()
     for ind in published.catalogue.indicators:
         rows = np.flatnonzero(ids == ind.id)
         if len(rows):
-            if ind.kind in MEASURE_KINDS:  # no counts, no interval: the difference only
-                table = measure_change(_counts(now, "rate")[rows], _counts(then, "rate")[rows])
-            else:
-                table = change_table(num[rows], den[rows], num0[rows], den0[rows],
-                                     kind=ind.kind, per=ind.per)
+            table = _change(ind, now.iloc[rows], then.iloc[rows])
             for column in CHANGE_FIELDS:
                 fields[column][rows] = table[column].to_numpy()
     return pd.concat([now, pd.DataFrame(fields, index=now.index).astype(
         {"change_direction": object})], axis=1)
+
+
+def _change(ind: Indicator, now: pd.DataFrame, then: pd.DataFrame) -> pd.DataFrame:
+    """The change fields of aligned rows of one indicator (``geo.stats.change``)."""
+    if ind.kind in MEASURE_KINDS:  # no counts, no interval: the difference only
+        return measure_change(_counts(now, "rate"), _counts(then, "rate"))
+    return change_table(_counts(now, "numerator"), _counts(now, "denominator"),
+                        _counts(then, "numerator"), _counts(then, "denominator"),
+                        kind=ind.kind, per=ind.per)
+
+
+def level_change(published: PublishedBuild, indicator: str, level: str, year: Any,
+                 compare: Any) -> pd.DataFrame:
+    """Every area of one level (by ``area_id``, in area order) with both years' ``rate``,
+    ``status`` and ``reliable`` (``…0`` for ``compare``) and the change fields (for maps).
+
+    ``status`` is the change's: ``suppressed`` if either side is withheld, else ``missing``
+    if either has no published rate, else ``published``.
+    """
+    ind = published.catalogue.indicator(indicator)
+    chosen, base = comparison_years(published, ind.id, year, compare)
+    now = indicator_rows(published, ind.id, level, chosen)
+    then = indicator_rows(published, ind.id, level, base).reindex(now.index)
+    then["status"] = then["status"].fillna("missing")
+    table = _change(ind, now, then).set_axis(now.index)
+    sides = pd.DataFrame({"now": now["status"], "then": then["status"]})
+    withheld = (sides == "suppressed").any(axis=1)
+    status = np.where(withheld, "suppressed",
+                      np.where(table["change"].notna(), "published", "missing"))
+    return pd.DataFrame({
+        "rate": now["rate"], "rate0": then["rate"], "status_now": now["status"],
+        "status0": then["status"], "reliable": now["reliable"], "reliable0": then["reliable"],
+        **{c: table[c] for c in CHANGE_FIELDS}, "status": status,
+    }, index=now.index)
 
 
 def change_document(published: PublishedBuild, level: str, indicator: str | None = None,
