@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path, Query
 
@@ -28,6 +28,11 @@ CompareParam = Annotated[str | None, Query(
                 "MOVER) und change_direction (increase, decrease, similar); leer, wenn eine "
                 "Seite gesperrt ist oder fehlt. Nur Jahr mit Jahr oder Zeitraum mit gleich "
                 "langem Zeitraum; ohne year= das letzte Jahr")]
+ClassesParam = Annotated[Literal["year", "all-years"], Query(
+    description="Klassengrenzen über das gezeigte Jahr (year) oder über alle Jahre und "
+                "Zeiträume des Indikators auf dieser Ebene (all-years): dieselben Klassen für "
+                "jedes Jahr, damit Karten zweier Jahre vergleichbar sind; ohne Wirkung bei "
+                "compare=")]
 LevelParam = Annotated[str | None, Query(
     description="Gezeigte Ebene (z. B. quartier, stadtbezirk); ohne Angabe die feinste")]
 VersionParam = Annotated[str | None, Query(
