@@ -89,7 +89,7 @@ def shown_directions(change: np.ndarray, direction: np.ndarray) -> np.ndarray:
     without one (a measure) the sign of the change; None without a change."""
     change = np.asarray(change, dtype=float)
     out = np.asarray(direction, dtype=object).copy()
-    own = np.array([d is None or d != d for d in out], dtype=bool) & np.isfinite(change)
+    own = np.array([not isinstance(d, str) for d in out], dtype=bool) & np.isfinite(change)
     out[own & (change > 0)] = "increase"
     out[own & (change < 0)] = "decrease"
     out[own & (change == 0)] = "similar"
