@@ -13,6 +13,7 @@ from geo import __version__
 from geo.errors import BuildError
 from geo.inputs.catalogue import Catalogue
 from geo.inputs.geography import TOTAL
+from geo.release.formulas import neutralise_frame, restore_frame
 from geo.release.layout import (
     AREAS_FILE,
     ATTRIBUTION_FILE,
@@ -67,7 +68,12 @@ def attribution_text(published: PublishedBuild) -> str:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n")
+    # users open these files in spreadsheets: no text cell may start a formula
+    neutralise_frame(frame).to_csv(path, index=False, lineterminator="\n")
+
+
+def _text_columns(types: dict[str, object]) -> list[str]:
+    return [column for column, kind in types.items() if kind is str]
 
 
 def write_build(published: PublishedBuild, out_dir: Path) -> None:
@@ -84,7 +90,8 @@ def write_build(published: PublishedBuild, out_dir: Path) -> None:
 
 def read_cells(path: Path) -> pd.DataFrame:
     """``cells.csv`` with its types (value empty unless published)."""
-    return pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False, na_values={"value": [""]})
+    cells = pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False, na_values={"value": [""]})
+    return restore_frame(cells, _text_columns(_CELL_TYPES))
 
 
 def read_values(path: Path) -> pd.DataFrame:
@@ -95,7 +102,7 @@ def read_values(path: Path) -> pd.DataFrame:
         keep_default_na=False,
         na_values={c: [""] for c in _VALUE_EMPTY},
     )
-    values = values[VALUE_COLUMNS]
+    values = restore_frame(values[VALUE_COLUMNS], _text_columns(_VALUE_TYPES))
     values["vs_total"] = values["vs_total"].astype(object).where(values["vs_total"].notna(), None)
     return values
 
@@ -112,7 +119,8 @@ def read_build(build_dir: Path) -> PublishedBuild:
         catalogue = Catalogue.from_dict(
             json.loads((build_dir / CATALOGUE_FILE).read_text(encoding="utf-8"))
         )
-        areas = pd.read_csv(build_dir / AREAS_FILE, dtype=str, keep_default_na=False)
+        areas = restore_frame(
+            pd.read_csv(build_dir / AREAS_FILE, dtype=str, keep_default_na=False))
         cells = read_cells(build_dir / CELLS_FILE)
         values = read_values(build_dir / VALUES_FILE)
         info = geography_from_manifest(manifest)

@@ -7,12 +7,15 @@ import io
 import pandas as pd
 
 from geo.release import PublishedBuild
+from geo.release.formulas import neutralise_frame
 from geo.render.records import value_rows
 
 
 def _csv_bytes(frame: pd.DataFrame, *, german: bool) -> bytes:
     frame = frame.copy()
     frame["reliable"] = frame["reliable"].map({True: "true", False: "false"}).astype(object)
+    # made for spreadsheets: no text cell (an area's name, say) may start a formula
+    frame = neutralise_frame(frame)
     buf = io.StringIO()
     if german:
         # Excel opens this directly: semicolons, decimal comma, a BOM so it reads UTF-8
