@@ -100,7 +100,8 @@ def _feature_collection(data: MapData) -> dict[str, Any]:
     features = []
     for (_, row), fill in zip(data.frame.iterrows(), area_fills(data), strict=True):
         geometry = shapely.geometry.mapping(row.geometry)
-        props = _tooltip_rows(row, data)
+        # Folium's tooltip writes these as HTML (innerHTML): names and units are hostile text
+        props = {k: html.escape(v) for k, v in _tooltip_rows(row, data).items()}
         props["fill"] = fill
         features.append({
             "type": "Feature",
@@ -219,7 +220,8 @@ def folium_map(
     minx, miny, maxx, maxy = data.frame.total_bounds
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     fields = ["Gebiet", "Wert", "95-%-Intervall", "Anzahl", "verlässlich", "Vergleich"]
-    aliases = ["", "Wert", "95-%-Intervall", "Anzahl", "verlässlich", f"vs. {data.total_name}"]
+    aliases = ["", "Wert", "95-%-Intervall", "Anzahl", "verlässlich",
+               f"vs. {html.escape(data.total_name)}"]  # HTML, like the values
     folium.GeoJson(
         _feature_collection(data),
         name=data.indicator.name,
