@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -13,7 +14,7 @@ from geo.render.csv import values_csv
 from geo.render.features import feature_collection
 from geo.render.records import geography_record, indicator_record, values_document
 from service.cache import LRUCache, Rendered
-from service.headers import header_text
+from service.headers import content_disposition, header_text
 from service.params import GeographyPath, YearParam
 from service.settings import Settings
 from service.store import BuildStore
@@ -38,6 +39,15 @@ def _links(request: Request, geography: str) -> dict[str, str]:
     }
 
 
+def _csv_year(build: PublishedBuild, indicator: str | None, year: int | None) -> str:
+    """The year a CSV download holds: asked for, or the latest (one per indicator)."""
+    if year is not None:
+        return str(year)
+    ids = [indicator] if indicator else [i.id for i in build.catalogue.indicators]
+    latest = sorted({str(y) for y in map(build.latest_year, ids) if y is not None})
+    return latest[0] if len(latest) == 1 else "neueste"
+
+
 def _values_body(build: PublishedBuild, indicator: str | None, year: int | None,
                  level: str | None, format: Format) -> Rendered:
     """Serialise the values in one format (raises NotFoundError for unknown ids)."""
@@ -46,11 +56,12 @@ def _values_body(build: PublishedBuild, indicator: str | None, year: int | None,
     if format == "geojson":
         return _json(feature_collection(build, level_id, indicator, year)), {}
     if format in ("csv", "csv-de"):
-        name = f"{geography}-{indicator or 'alle'}-{level_id}.csv"
         body = values_csv(build, level_id, indicator, year, german=format == "csv-de")
+        name = (f"{geography}-{build.release_id}-{indicator or 'alle'}-{level_id}-"
+                f"{_csv_year(build, indicator, year)}.csv")
         return body, {
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Link": f'</downloads/{geography}/ATTRIBUTION.txt>; rel="license"',
+            "Content-Disposition": content_disposition(name),
+            "Link": f'</downloads/{quote(geography, safe="")}/ATTRIBUTION.txt>; rel="license"',
         }
     return _json(values_document(build, level_id, indicator, year)), {}
 
@@ -64,7 +75,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         return {
             "Cache-Control": f"public, max-age={settings.cache_seconds}",
             "X-Attribution": header_text(build.geography.attribution),
-            "X-Release-Id": build.release_id,
+            "X-Release-Id": header_text(build.release_id),
         }
 
     @r.get("/geographies", summary="Alle veröffentlichten Geografien",

@@ -3,7 +3,9 @@
 Caching: a URL that names the current release (``?v=<release_id>``) is immutable for a
 year; every other URL is cached for ``settings.cache_seconds`` only, so a rebuild shows up
 without stale tiles. Archives are opened through the service's bounded file cache
-(``service.cache.FileCache``) and reopened when their file changes.
+(``service.cache.FileCache``) and reopened when their file changes. One response is made of
+one release: the build (classes, names) and the archive (tiles, ``?v=``) always agree.
+CORS and preflights are the app's (``service.middleware.PublicHeaders``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from geo.render.classes import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP
 from geo.render.sprite import sprite
 from geo.render.styles import maplibre_style
 from geo.render.tiles import PMTilesArchive
+from geo.render.tiles.writer import attribution_html
 from service.cache import FileCache
+from service.errors import ReleaseChangingError
 from service.params import GeographyPath, IndicatorPath, LevelParam, ReleaseParam, YearParam
 from service.settings import Settings
 from service.store import BuildStore
@@ -29,10 +33,6 @@ from service.store import BuildStore
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 PMTILES_TYPE = "application/vnd.pmtiles"
 IMMUTABLE = "public, max-age=31536000, immutable"
-CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "ETag, Content-Range, Content-Length, Accept-Ranges",
-}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _ENCODINGS = {2: "gzip", 3: "br", 4: "zstd"}
 
@@ -80,11 +80,18 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         return IMMUTABLE if v is not None and v == release else short
 
     def archive(geography: str) -> tuple[PublishedBuild, PMTilesArchive, str]:
-        build = store.get(geography)
-        arc = archives.open(store.path(geography) / TILES_FILE)
-        # the archive names its own release, so ETags always match the bytes served
-        release = str(arc.metadata.get("quartier", {}).get("release_id") or build.release_id)
-        return build, arc, release
+        """The build and its archive, of one release (the archive names its own)."""
+        for attempt in range(2):
+            if attempt:
+                store.refresh(force=True)  # a rebuild landed: the archive is the newer
+            build = store.get(geography)
+            arc = archives.open(store.path(geography) / TILES_FILE)
+            release = str(arc.metadata.get("quartier", {}).get("release_id")
+                          or build.release_id)
+            if release == build.release_id:
+                return build, arc, release
+        raise ReleaseChangingError(
+            f"'{geography}' is being replaced by a new release; try again in a moment")
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -98,7 +105,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             build = store.get(gid)
             try:
                 _, arc, release = archive(gid)
-            except NotFoundError:
+            except (NotFoundError, ReleaseChangingError):
                 continue
             geo = build.geography
             out.append({
@@ -122,7 +129,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         return JSONResponse(
             {"geographies": out, "basemap": bool(settings.basemap_url),
              "basemap_attribution": settings.basemap_attribution},
-            headers={**CORS, "Cache-Control": "no-cache"},
+            headers={"Cache-Control": "no-cache"},
         )
 
     @r.get("/tiles/{geography}.json", summary="TileJSON 3.0.0 der Vektorkacheln",
@@ -137,7 +144,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "tilejson": "3.0.0",
             "name": meta.get("name", build.geography.name),
             "description": meta.get("description", ""),
-            "attribution": meta.get("attribution", build.geography.attribution),
+            "attribution": attribution_html(build),
             "version": "1.0.0",
             "scheme": "xyz",
             "tiles": [f"{base(request)}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?v={release}"],
@@ -148,7 +155,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "vector_layers": meta.get("vector_layers", []),
             "quartier": meta.get("quartier", {}),
         }
-        return JSONResponse(body, headers={**CORS, "Cache-Control": cache(v, release),
+        return JSONResponse(body, headers={"Cache-Control": cache(v, release),
                                            "ETag": f'"{release}-tilejson"'})
 
     async def tile(
@@ -167,7 +174,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         if x >= 1 << z or y >= 1 << z:
             raise NotFoundError(f"tile {z}/{x}/{y} does not exist")
         etag = f'"{release}-{z}-{x}-{y}"'
-        headers = {**CORS, "Cache-Control": cache(v, release), "ETag": etag}
+        headers = {"Cache-Control": cache(v, release), "ETag": etag}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         data = arc.get(z, x, y)
@@ -188,21 +195,11 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             responses={200: {"content": {MVT_TYPE: {}}}, 204: {"description": "leere Kachel"}},
         )
 
-    @r.options("/tiles/{geography}.pmtiles", include_in_schema=False,
-               operation_id="pmtiles_preflight")
-    def pmtiles_preflight() -> Response:
-        """CORS preflight for range requests from other origins."""
-        return Response(status_code=204, headers={
-            **CORS, "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-            "Access-Control-Allow-Headers": "Range, If-Match, If-None-Match, If-Range",
-            "Access-Control-Max-Age": "86400",
-        })
-
     def pmtiles(request: Request, geography: GeographyPath, v: ReleaseParam = None) -> Response:
         """The whole archive, or one byte range of it (206), for pmtiles clients and CDNs."""
         _, arc, release = archive(geography)
         etag = f'"{release}"'
-        headers = {**CORS, "Accept-Ranges": "bytes", "ETag": etag,
+        headers = {"Accept-Ranges": "bytes", "ETag": etag,
                    "Cache-Control": cache(v, release)}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
@@ -237,11 +234,11 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     def sprite_index(ratio: int) -> Response:
         index, _ = sprite(ratio)
         return Response(json.dumps(index), media_type="application/json",
-                        headers={**CORS, "Cache-Control": short})
+                        headers={"Cache-Control": short})
 
     def sprite_png(ratio: int) -> Response:
         _, png = sprite(ratio)
-        return Response(png, media_type="image/png", headers={**CORS, "Cache-Control": short})
+        return Response(png, media_type="image/png", headers={"Cache-Control": short})
 
     # the sprite holds the hatch pattern of withheld areas (MapLibre and QGIS read it)
     r.add_api_route("/styles/sprite.json", lambda: sprite_index(1), include_in_schema=False,
@@ -276,7 +273,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         root = base(request)
         src: dict[str, Any] = {
             "type": "vector", "minzoom": arc.minzoom, "maxzoom": arc.maxzoom,
-            "bounds": list(arc.bounds), "attribution": arc.metadata.get("attribution", ""),
+            "bounds": list(arc.bounds), "attribution": attribution_html(build),
             "promoteId": "area_id",
         }
         if source == "pmtiles":
@@ -291,7 +288,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         )
         lon, lat, zoom = arc.center
         body["center"], body["zoom"] = [lon, lat], zoom
-        return JSONResponse(body, headers={**CORS, "Cache-Control": cache(v, build.release_id)})
+        return JSONResponse(body, headers={"Cache-Control": cache(v, release)})
 
     return r
 
