@@ -9,7 +9,7 @@ from geo import __version__
 from service.errors import add_exception_handlers, reject_unknown_query
 from service.headers import page_policy, script_hashes, url_source
 from service.middleware import HeadAsGet, PublicHeaders
-from service.routers import api, docs, downloads, maps, ogc, pages, tiles
+from service.routers import api, docs, downloads, maps, ogc, pages, profiles, tiles
 from service.settings import Settings
 from service.staticfiles import StaticAssets
 from service.store import BuildStore
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, store: BuildStore | None = None
     app.state.settings = settings
     app.state.store = store
     add_exception_handlers(app)
-    for module in (tiles, maps, api, ogc, downloads, pages, docs):
+    for module in (tiles, maps, api, profiles, ogc, downloads, pages, docs):
         app.include_router(module.router(store, settings))
     app.mount("/static", StaticAssets(directory=settings.static), name="static")
     # innermost first: compression, HEAD for GET routes, then headers every response shares

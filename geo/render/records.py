@@ -14,6 +14,7 @@ import pandas as pd
 
 from geo.inputs.catalogue import Indicator
 from geo.release import TOTAL, PublishedBuild
+from geo.render.profiles.definitions import definition_record, indicator_definition
 
 VALUE_FIELDS = ["level", "area_id", "name", "indicator", "year", "numerator", "denominator",
                 "rate", "ci_low", "ci_high", "status", "vs_total", "reliable"]
@@ -59,11 +60,15 @@ def geography_record(published: PublishedBuild) -> dict[str, Any]:
 
 
 def indicator_record(published: PublishedBuild, ind: Indicator) -> dict[str, Any]:
-    """One catalogue indicator with the latest year this release has values for."""
+    """One catalogue indicator with the latest year this release has values for, and its
+    definition (description, counts, source and reference date from the catalogue)."""
+    definition = definition_record(indicator_definition(published.catalogue, ind))
     return {
         "id": ind.id, "name": ind.name, "theme": ind.theme, "unit": ind.unit, "per": ind.per,
         "kind": ind.kind, "numerator": ind.numerator, "denominator": ind.denominator,
         "description": ind.description or None, "latest_year": published.latest_year(ind.id),
+        "higher_is": ind.higher_is, "source": definition["source"],
+        "reference_date": definition["reference_date"], "definition": definition,
     }
 
 

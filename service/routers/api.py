@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from geo.release import PublishedBuild
 from geo.render.csv import values_csv
 from geo.render.features import feature_collection
+from geo.render.profiles.search import MAX_MATCHES, MAX_QUERY, search_areas
 from geo.render.records import geography_record, indicator_record, values_document
 from service.cache import LRUCache, Rendered
 from service.headers import content_disposition, header_text
@@ -113,6 +114,28 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
              "attribution": build.geography.attribution, "themes": themes},
             headers=_headers(build),
         )
+
+    @r.get("/geographies/{geography}/areas", summary="Gebiete suchen (Name oder Schlüssel)",
+           operation_id="search_areas")
+    def areas(
+        geography: GeographyPath,
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY,
+                                description="Name oder Schlüssel, z. B. Ostersbaum oder 062; "
+                                            "Groß-/Kleinschreibung und Umlaute egal")],
+        level: Annotated[str | None, Query(
+            description="Nur diese Ebene; ohne Angabe alle Ebenen")] = None,
+        limit: Annotated[int, Query(ge=1, le=100, description="Höchstzahl der Treffer")]
+            = MAX_MATCHES,
+    ) -> JSONResponse:
+        """Areas of every level (or one) whose key or name matches, best first, with a link to
+        each profile."""
+        build = store.get(geography)
+        matches = search_areas(build, q, level=level, limit=limit)
+        for m in matches:
+            m["profile"] = "/profiles/" + "/".join(
+                quote(part, safe="") for part in (geography, m["level"], m["area_id"]))
+        return JSONResponse({"geography": geography, "release_id": build.release_id,
+                             "q": q, "areas": matches}, headers=_headers(build))
 
     @r.get(
         "/geographies/{geography}/values",
