@@ -68,22 +68,27 @@ def route_urls(spec: dict[str, Any], build_dir: Path) -> list[tuple[str, str]]:
     build = read_build(build_dir)
     gid = build.geography.id
     z, x, y = _tile(build_dir)
+    level = build.geography.level_ids[-1]
+    area = str(build.areas[build.areas["level"] == level]["area_id"].iloc[0])
     path_values = {
         "geography": gid, "indicator": build.catalogue.indicators[0].id,
-        "collectionId": f"{gid}.{build.geography.level_ids[-1]}",
-        "featureId": str(build.areas[build.areas["level"] == build.geography.level_ids[-1]]
-                         ["area_id"].iloc[0]),
+        "collectionId": f"{gid}.{level}", "featureId": area, "level": level, "area_id": area,
         "z": str(z), "x": str(x), "y": str(y), "name": "values.csv",
     }
+    query_values = {"q": area}  # required query parameters (area search)
     urls = []
     for path, operations in spec["paths"].items():
         url = re.sub(r"\{(\w+)\}", lambda m: path_values[m.group(1)], path)
         for method, operation in operations.items():
-            variants = [""]
+            required = "&".join(f"{p['name']}={query_values[p['name']]}"
+                                for p in operation.get("parameters", [])
+                                if p["in"] == "query" and p.get("required"))
+            variants = [f"?{required}" if required else ""]
             for param in operation.get("parameters", []):
                 enum = param.get("schema", {}).get("enum")
                 if param["in"] == "query" and enum:
-                    variants = [f"?{param['name']}={value}" for value in enum]
+                    variants = [f"{variants[0] or '?'}{'&' if required else ''}"
+                                f"{param['name']}={value}" for value in enum]
             urls += [(method.upper(), url + v) for v in variants]
     urls += [("GET", f"/downloads/{gid}/{name}") for name in build.downloads]
     return urls
