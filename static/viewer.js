@@ -125,7 +125,7 @@
       if (v === "") return [h, null];
       if (num.has(h)) return [h, Number(v)];
       if (h === "reliable") return [h, v === "True" || v === "true"];
-      return [h, v];
+      return [h, v.replace(/^'(?='*[=+\-@\t\r])/, "")]; // the build's formula guard, undone
     })));
   }
 

@@ -402,3 +402,17 @@ def test_map_page_embeds_in_a_report_from_disk_and_from_another_site(
             page.close()
     finally:
         httpd.shutdown()
+
+
+@pytest.mark.browser
+def test_viewer_without_the_api_shows_names_as_they_are(server: str, browser: Any) -> None:
+    """Reading values.csv (the API down), the viewer undoes the formula guard: '+1' is +1."""
+    watched = Watched(browser)
+    page = watched.page
+    page.route("**/api/**", lambda route: route.abort())
+    page.goto(f"{server}/#g=hostile&l=quartier&i=auslaenderanteil")
+    page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60000)
+    rows = page.locator("#table tbody th[scope=row]").all_inner_texts()
+    assert sorted(rows) == sorted(HOSTILE_NAMES.values())
+    assert page.evaluate(f"window.{XSS_FLAG}") is None and watched.dialogs == []
+    page.close()
