@@ -59,6 +59,9 @@ def test_neutralise_round_trips_and_leaves_numbers() -> None:
     out = neutralise_frame(frame)
     assert out["name"].tolist() == ["'-2", "ok"]
     assert out["rate"].tolist() == [-2.0, 1.5] and out["n"].tolist() == [-2, 3]
+    cells = pd.DataFrame({"variable": ["+x", "y"], "value": ["-2.5", "3"]})  # numbers as text
+    assert neutralise_frame(cells, ["variable"]).to_dict("list") == {
+        "variable": ["'+x", "y"], "value": ["-2.5", "3"]}
 
 
 def _cells(text: str, delimiter: str) -> list[str]:

@@ -45,9 +45,11 @@ def _map_text(frame: pd.DataFrame, columns: Iterable[str], pattern: re.Pattern[s
     return out
 
 
-def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells are neutralised (numeric columns untouched)."""
-    return _map_text(frame, frame.columns, _NEEDS_QUOTE, lambda s: "'" + s)
+def neutralise_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells are neutralised: those of ``columns`` (numbers
+    written as text stay out), by default of every text column (numeric ones untouched)."""
+    return _map_text(frame, frame.columns if columns is None else columns, _NEEDS_QUOTE,
+                     lambda s: "'" + s)
 
 
 def restore_frame(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
