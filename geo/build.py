@@ -8,13 +8,13 @@ import secrets
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
-from geo.errors import BuildError, CountsError, DisclosureError
+from geo.errors import CountsError, DisclosureError
 from geo.inputs.catalogue import Catalogue, load_catalogue
 from geo.inputs.counts import read_counts_files
 from geo.inputs.geography import Geography, load_geography
@@ -26,14 +26,23 @@ from geo.release import (
     BuildParameters,
     PublishedBuild,
     file_hash,
+    history,
+    lineage,
     publish,
+    read_build,
+    release_id,
     suppression_log_path,
+    union,
     write_build,
     write_manifest,
 )
+from geo.release.audit import audit_build
+from geo.release.digests import Digests, cell_digests
+from geo.release.layout import release_dir, releases_dir
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
 from geo.render.tiles import write_pmtiles
+from geo.render.words import STATUS
 from geo.stats.aggregate import aggregate
 from geo.stats.measures import aggregate_measures
 from geo.stats.rates import RELIABLE_MIN
@@ -192,16 +201,34 @@ def build(
         level_name=geography.spec.levels[-1].name,
         measures=catalogue.measure_ids,
     )
+    out = Path(out) if out else Path(data_dir) / geography.id
+    history.check_target(out)
+    key = _secret_key(out.parent)
+    inputs = _input_hashes(geography, counts_files, indicators, key)
+    same = history.same_release(out, inputs, params)
+    if same is not None:
+        return _reuse(out, same.release_id, say)
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
     is_measure = counts_frame["variable"].isin(catalogue.measure_ids)
     cells = aggregate(geography, counts_frame[~is_measure], catalogue)
     measures = aggregate_measures(geography, counts_frame[is_measure], catalogue, cells)
     _check_proportions(cells, catalogue)
+    digests = cell_digests(cells, key)
+    new = history.ReleaseInfo("", "", tuple(sorted(digests)), False, out, params, inputs, digests)
+    earlier = [union.read_pattern(info) for info in history.releases(out)]
+    forced, basis = lineage.forced_withheld(cells, new, earlier)
+    if basis:  # the pattern it starts from is part of what the release is
+        inputs = {**inputs, history.PATTERN_FROM: " ".join(basis)}
+    rid = release_id(inputs, params.to_dict())
+    new = replace(new, release_id=rid, path=release_dir(out, rid), inputs=inputs)
     say(f"[4/6] Geheimhaltung: Werte 1..{params.min_count - 1} sperren, "
         f"Schutzbreite {params.protection}")
+    if forced.any():
+        say(f"      {int(forced.sum())} Zellen bleiben gesperrt wie in früheren Releases "
+            "derselben Zahlen / stay withheld as in earlier releases of the same counts")
     protected = protect(
         cells, geography.areas, catalogue, min_count=params.min_count,
-        protection=params.protection,
+        protection=params.protection, force_withheld=forced if forced.any() else None,
     )
     say("[5/6] Prüfung aus Sicht eines Angreifers (Audit)")
     gate = audit(
@@ -216,53 +243,95 @@ def build(
     )
     if not gate.ok:
         raise DisclosureError(_refusal(gate))
-    out = Path(out) if out else Path(data_dir) / geography.id
     published = publish(
         geography,
         catalogue,
         cells,
         protected,
         parameters=params,
-        inputs=_input_hashes(geography, counts_files, indicators, _secret_key(out.parent)),
+        inputs=inputs,
         measures=measures,
         provenance=provenance,
     )
+    log = _cross_release_gate(out, published, protected.log, new, earlier, say)
     say(f"[6/6] Schreiben: {out}")
-    _write_atomically(published, protected.log, out)
+    _write_release(published, log, out, digests)
     counts_by_status = published.cells["status"].value_counts()
     say(
         "      fertig: "
         + ", ".join(
-            f"{int(counts_by_status.get(s, 0))} {s}" for s in ("published", "suppressed", "missing")
+            f"{int(counts_by_status.get(s, 0))} {STATUS[s]}"
+            for s in ("published", "suppressed", "missing")
         )
         + f"; Release {published.release_id}"
     )
     return BuildResult(out, suppression_log_path(out), published, gate)
 
 
-def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path) -> None:
-    """Write into a hidden sibling folder, then swap it in; the old release serves until then."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    log_path = suppression_log_path(out)
-    tmp_log = out.parent / f".{log_path.name}.tmp-{os.getpid()}"
+def _reuse(out: Path, rid: str, say: Callable[[str], None]) -> BuildResult:
+    """Same inputs and parameters: the same release; make it current, write nothing."""
+    info = history.make_current(out, rid)
+    say(f"[3/3] Release {rid} gibt es schon (gleiche Eingaben und Parameter); "
+        f"nichts neu geschrieben, jetzt aktuell: {out}")
+    return BuildResult(out, suppression_log_path(out), read_build(info.path),
+                       audit_build(info.path))
+
+
+def _cross_release_gate(
+    out: Path, published: PublishedBuild, log: pd.DataFrame, new: history.ReleaseInfo,
+    earlier: list[union.Pattern], say: Callable[[str], None],
+) -> pd.DataFrame:
+    """Refuse a build that gives too much away together with the online releases.
+
+    Returns the sign-off log with a ``revised`` row for each withheld cell whose old value an
+    earlier release of other counts published (said in the build output too).
+    """
+    if not earlier:
+        return log
+    pattern = union.Pattern(new, published.cells, log.loc[log["reason"] == "primary", union.KEY],
+                            published.areas, tuple(published.catalogue.sums))
+    for group in lineage.joined_groups(pattern, earlier):
+        others = ", ".join(i for i in group.release_ids if i != new.release_id)
+        members = [p for p in [*earlier, pattern] if p.release_id in group.release_ids]
+        widths = min(p.protection for p in members)
+        years = ", ".join(str(y) for y in group.years)
+        say(f"      zusammen mit Release {others} (gemeinsame Zahlen {years}): "
+            f"Prüfung der Vereinigung, Schutzbreite {widths}")
+        if widths < published.parameters.protection:
+            say(f"      Hinweis / note: solange Release {others} online ist, gilt Schutzbreite "
+                f"{widths} / while it is online, the effective protection width is {widths}")
+    failures = lineage.cross_release_gate(pattern, earlier)
+    if failures:
+        raise DisclosureError(lineage.refusal(str(out), pattern, failures, earlier))
+    revised = lineage.revised_public(published.cells, new, earlier)
+    for line in lineage.revised_note(revised):
+        say(f"      {line}")
+    if not len(revised):
+        return log
+    rows = revised.drop_duplicates(union.KEY)[union.KEY].assign(reason="revised")
+    return pd.concat([log, rows], ignore_index=True)
+
+
+def _write_release(
+    published: PublishedBuild, log: pd.DataFrame, out: Path, digests: Digests
+) -> None:
+    """Write into a hidden folder beside the releases, move it into place, make it current.
+
+    Until the last step (one atomic rename of the ``out`` link) the previous release serves;
+    a failure before it leaves nothing behind.
+    """
+    root = releases_dir(out)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{published.release_id}.tmp-{os.getpid()}"
+    tmp_log = root / f".{published.release_id}.log-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         _render(published, tmp)
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())
-        write_manifest(published, tmp, [*files, MANIFEST_FILE])
+        write_manifest(published, tmp, [*files, MANIFEST_FILE], digests)
         log.to_csv(tmp_log, index=False, lineterminator="\n")
+        history.add_release(out, tmp, tmp_log, published.release_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_log.unlink(missing_ok=True)
         raise
-    if out.exists():
-        if not (out / MANIFEST_FILE).exists() and any(out.iterdir()):
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp_log.unlink(missing_ok=True)
-            raise BuildError(f"{out} exists and is not a Quartier build; refusing to replace it")
-        os.rename(out, old)
-    os.rename(tmp, out)
-    os.replace(tmp_log, log_path)
-    shutil.rmtree(old, ignore_errors=True)

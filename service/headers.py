@@ -124,3 +124,13 @@ def page_policy(*, scripts: list[str], basemap: str = "", workers: bool = False,
         "form-action": "'self'",
         "frame-ancestors": frame_ancestors,
     })
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+"""A response pinned to a release (``release=``) never changes."""
+
+
+def cache_control(max_age: int, pinned: bool) -> str:
+    """Pinned responses may be cached for good; others only ``max_age`` seconds (never
+    ``immutable``: a rebuild or rollback changes them)."""
+    return IMMUTABLE if pinned else f"public, max-age={max_age}"

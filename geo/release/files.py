@@ -52,6 +52,8 @@ _VALUE_TYPES = {
 }
 _CELL_TEXT = ("level", "area_id", "variable", "status")
 """The text columns of ``cells.csv`` (``value`` holds numbers, some negative, as text)."""
+WGS84 = "EPSG:4326"
+"""The CRS of the shapes a read build holds (the GeoPackage may hold another)."""
 _VALUE_EMPTY = ("numerator", "denominator", "rate", "ci_low", "ci_high", "reliable", "vs_total")
 
 
@@ -164,7 +166,8 @@ def read_build(build_dir: Path) -> PublishedBuild:
                 build_dir / GPKG_FILE, layer=level, columns=["area_id", "name", "parent_id"]
             )
             frame["area_id"] = frame["area_id"].astype(str)
-            shapes[level] = frame
+            # the GeoPackage holds the geography's own CRS; everything else reads EPSG:4326
+            shapes[level] = frame if frame.crs == WGS84 else frame.to_crs(WGS84)
         parameters = BuildParameters.from_dict(manifest.get("parameters", {}))
         years = tuple(int(y) for y in manifest["years"])
         release = str(manifest["release_id"])

@@ -62,6 +62,8 @@ class GeographyInfo:
     total_name: str
     levels: tuple[LevelInfo, ...]
     notice: str = ""
+    crs: str = "EPSG:4326"
+    """The geography's own CRS (``EPSG:25832``), in which the GeoPackage holds the shapes."""
 
     @property
     def level_ids(self) -> list[str]:
@@ -160,6 +162,7 @@ def geography_info(geography: Geography) -> GeographyInfo:
             LevelInfo(lv.id, lv.name, int((areas["level"] == lv.id).sum())) for lv in spec.levels
         ),
         notice=spec.notice or "",
+        crs=geography.crs,
     )
 
 

@@ -17,8 +17,8 @@ from fastapi.responses import FileResponse
 
 from geo.errors import NotFoundError
 from geo.release import GPKG_FILE
-from service.headers import content_disposition, header_text
-from service.params import GeographyPath
+from service.headers import cache_control, content_disposition, header_text
+from service.params import GeographyPath, ReleaseParam
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -55,11 +55,11 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     """Return the download routes."""
     r = APIRouter(tags=["Downloads"])
 
-    def _file(geography: str, name: str) -> FileResponse:
-        build = store.get(geography)
+    def _file(geography: str, name: str, release: str | None) -> FileResponse:
+        build, folder = store.located(geography, release)
         if name not in build.downloads:
             raise NotFoundError(f"'{name}' is not a download of '{geography}'")
-        path, info = _regular_file(store.path(geography), name)
+        path, info = _regular_file(folder, name)
         filename = download_name(build.geography.id, build.release_id, name)
         return FileResponse(
             path,
@@ -68,7 +68,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             headers={
                 "Content-Disposition": content_disposition(filename),
                 "ETag": f'"{build.release_id}-{name}"',
-                "Cache-Control": f"public, max-age={settings.cache_seconds}",
+                "Cache-Control": cache_control(settings.cache_seconds, release is not None),
                 "X-Attribution": header_text(build.geography.attribution),
                 "X-Release-Id": header_text(build.release_id),
             },
@@ -76,17 +76,18 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
 
     @r.get("/downloads/{geography}.gpkg", summary="GeoPackage einer Geografie (mit QGIS-Stilen)",
            operation_id="get_gpkg")
-    def gpkg(geography: GeographyPath) -> FileResponse:
+    def gpkg(geography: GeographyPath, release: ReleaseParam = None) -> FileResponse:
         """Download the build's GeoPackage with QGIS layer styles."""
-        return _file(geography, GPKG_FILE)
+        return _file(geography, GPKG_FILE, release)
 
     @r.get("/downloads/{geography}/{name}", summary="Datei eines Builds",
            operation_id="get_download")
     def download(
         geography: GeographyPath,
         name: Annotated[str, Path(description="Dateiname, z. B. values.csv")],
+        release: ReleaseParam = None,
     ) -> FileResponse:
-        """Download one published file of a build."""
-        return _file(geography, name)
+        """Download one published file of a build (of one release with ``release=``)."""
+        return _file(geography, name, release)
 
     return r

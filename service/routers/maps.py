@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo.render import folium_page, maps, png
+from geo.render import folium_page, maps, png, years
 from service.cache import LRUCache, Rendered
-from service.headers import header_text, page_policy, script_hashes, url_source
-from service.params import GeographyPath, IndicatorPath, LevelParam, YearParam
+from service.headers import cache_control, header_text, page_policy, script_hashes, url_source
+from service.params import GeographyPath, IndicatorPath, LevelParam, ReleaseParam, YearParam
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -49,12 +49,13 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     cache: LRUCache[tuple[object, ...], Rendered] = LRUCache(settings.cache_entries)
     basemap = url_source(settings.basemap_url)
     frame_ancestors = _frame_ancestors(settings)
+    no_data_csp = page_policy(scripts=[], frame_ancestors=frame_ancestors)  # no script at all
 
-    def _headers(key: tuple[object, ...], attribution: str) -> dict[str, str]:
+    def _headers(key: tuple[object, ...], attribution: str, pinned: bool) -> dict[str, str]:
         etag = hashlib.sha1(repr(key).encode()).hexdigest()[:20]
         return {
             "ETag": f'"{etag}"',
-            "Cache-Control": f"public, max-age={settings.cache_seconds}",
+            "Cache-Control": cache_control(settings.cache_seconds, pinned),
             "X-Attribution": header_text(attribution),
         }
 
@@ -72,9 +73,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         year: YearParam = None,
         level: LevelParam = None,
         scheme: SchemeParam = "fisher_jenks",
+        release: ReleaseParam = None,
     ) -> Response:
         """Render the choropleth server-side: legend, title, attribution, withheld hatched grey."""
-        build = store.get(geography)
+        build = store.get(geography, release)
         key = (build.geography.id, build.release_id, "png", indicator, year, level, scheme)
 
         def render() -> Rendered:
@@ -82,7 +84,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             return png.png_map(data), {}
 
         body, extra = cache.get_or_make(key, render)
-        headers = {**_headers(key, build.geography.attribution), **extra}
+        headers = {**_headers(key, build.geography.attribution, release is not None), **extra}
         return _respond(request, body, "image/png", headers)
 
     @r.get(
@@ -98,14 +100,33 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         year: YearParam = None,
         level: LevelParam = None,
         scheme: SchemeParam = "fisher_jenks",
+        release: ReleaseParam = None,
     ) -> Response:
-        """Render a Leaflet page with legend, tooltips, attribution and release id; no CDN."""
-        build = store.get(geography)
+        """Render a Leaflet page with legend, tooltips, attribution and release id; no CDN.
+
+        The permalink (canonical link and small print) names the release, so a report's link
+        keeps its numbers after a rebuild. A year without any value of the indicator gives 404
+        with a page that says so and links the years that have values.
+        """
+        build = store.get(geography, release)
+        if year is not None and not years.has_data(build, indicator, year):
+            ind = build.catalogue.indicator(indicator)
+            shown_level = level or build.geography.level_ids[-1]
+            pinned = {"release": release} if release else {}
+            links = [(str(y), request.url.path + "?" + urlencode(
+                {"year": y, "level": shown_level, "scheme": scheme, **pinned}))
+                for y in years.indicator_years(build, ind.id)]
+            page = folium_page.no_data_page(f"{ind.name} – {build.geography.name}",
+                                            years.no_data_message(build, ind.id, year), links)
+            return HTMLResponse(page, status_code=404, headers={
+                "Content-Security-Policy": no_data_csp, "Cache-Control": "no-cache",
+                "X-Attribution": header_text(build.geography.attribution)})
         key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
 
         def render() -> Rendered:
             data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
-            query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme})
+            query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme,
+                               "release": build.release_id})
             permalink = f"{request.url.path}?{query}"
             page = folium_page.folium_map(
                 data,
@@ -120,7 +141,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
                                           "Content-Security-Policy": policy}
 
         body, extra = cache.get_or_make(key, render)
-        headers = {**_headers(key, build.geography.attribution), **extra}
+        headers = {**_headers(key, build.geography.attribution, release is not None), **extra}
         return _respond(request, body, "text/html; charset=utf-8", headers)
 
     return r

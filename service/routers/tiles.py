@@ -1,10 +1,11 @@
 """Vector tiles (PMTiles archive, z/x/y MVT, TileJSON) and MapLibre styles of each build.
 
-Caching: a URL that names the current release (``?v=<release_id>``) is immutable for a
-year; every other URL is cached for ``settings.cache_seconds`` only, so a rebuild shows up
-without stale tiles. Archives are opened through the service's bounded file cache
-(``service.cache.FileCache``) and reopened when their file changes. One response is made of
-one release: the build (classes, names) and the archive (tiles, ``?v=``) always agree.
+Caching: a URL pinned to a release (``?release=<id>``, served from that release's own
+archive) or naming the current one (``?v=<id>``) is immutable for a year; every other URL is
+cached for ``settings.cache_seconds`` only, so a rebuild shows up without stale tiles.
+Archives are opened through the service's bounded file cache (``service.cache.FileCache``)
+and reopened when their file changes. One response is made of one release: the build
+(classes, names) and the archive (tiles, ``?v=``) always agree.
 CORS and preflights are the app's (``service.middleware.PublicHeaders``).
 """
 
@@ -19,20 +20,29 @@ from fastapi.responses import JSONResponse, Response
 
 from geo.errors import NotFoundError
 from geo.release import TILES_FILE, PublishedBuild
-from geo.render.classes import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP
+from geo.render.classes import DEFAULT_K, DEFAULT_METHOD
 from geo.render.sprite import sprite
 from geo.render.styles import maplibre_style
 from geo.render.tiles import PMTilesArchive
 from geo.render.tiles.writer import attribution_html
+from geo.render.words import WORDS
+from geo.render.years import indicator_years
 from service.cache import FileCache
 from service.errors import ReleaseChangingError
-from service.params import GeographyPath, IndicatorPath, LevelParam, ReleaseParam, YearParam
+from service.headers import IMMUTABLE
+from service.params import (
+    GeographyPath,
+    IndicatorPath,
+    LevelParam,
+    ReleaseParam,
+    VersionParam,
+    YearParam,
+)
 from service.settings import Settings
 from service.store import BuildStore
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 PMTILES_TYPE = "application/vnd.pmtiles"
-IMMUTABLE = "public, max-age=31536000, immutable"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _ENCODINGS = {2: "gzip", 3: "br", 4: "zstd"}
 
@@ -76,22 +86,28 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     short = f"public, max-age={settings.cache_seconds}"
     archives = FileCache(PMTilesArchive, settings.cache_entries, noun="tiles")
 
-    def cache(v: str | None, release: str) -> str:
-        return IMMUTABLE if v is not None and v == release else short
+    def cache(v: str | None, release: str, pinned: str | None = None) -> str:
+        return IMMUTABLE if pinned is not None or (v is not None and v == release) else short
 
-    def archive(geography: str) -> tuple[PublishedBuild, PMTilesArchive, str]:
+    def archive(
+        geography: str, pinned: str | None = None
+    ) -> tuple[PublishedBuild, PMTilesArchive, str]:
         """The build and its archive, of one release (the archive names its own)."""
         for attempt in range(2):
             if attempt:
-                store.refresh(force=True)  # a rebuild landed: the archive is the newer
-            build = store.get(geography)
-            arc = archives.open(store.path(geography) / TILES_FILE)
+                store.refresh(force=True)  # the files changed under the store: read them again
+            build, folder = store.located(geography, pinned)
+            arc = archives.open(folder / TILES_FILE)
             release = str(arc.metadata.get("quartier", {}).get("release_id")
                           or build.release_id)
             if release == build.release_id:
                 return build, arc, release
         raise ReleaseChangingError(
             f"'{geography}' is being replaced by a new release; try again in a moment")
+
+    def pin(release: str, pinned: str | None) -> str:
+        """The query naming the release: ``release=`` when pinned, else ``v=`` (caching)."""
+        return f"release={release}" if pinned is not None else f"v={release}"
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -117,8 +133,9 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
                 "themes": [
                     {"name": theme, "indicators": [
                         {"id": i.id, "name": i.name, "unit": i.unit, "per": i.per, "kind": i.kind,
-                         "description": i.description,
-                         "latest_year": build.latest_year(i.id)} for i in inds]}
+                         "higher_is": i.higher_is, "description": i.description,
+                         "latest_year": build.latest_year(i.id),
+                         "years": list(indicator_years(build, i.id))} for i in inds]}
                     for theme, inds in build.catalogue.themes().items()
                 ],
                 "minzoom": arc.minzoom, "maxzoom": arc.maxzoom, "bounds": list(arc.bounds),
@@ -128,16 +145,17 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             })
         return JSONResponse(
             {"geographies": out, "basemap": bool(settings.basemap_url),
-             "basemap_attribution": settings.basemap_attribution},
+             "basemap_attribution": settings.basemap_attribution, "words": WORDS},
             headers={"Cache-Control": "no-cache"},
         )
 
     @r.get("/tiles/{geography}.json", summary="TileJSON 3.0.0 der Vektorkacheln",
            operation_id="get_tilejson")
     def tilejson(request: Request, geography: GeographyPath,
-                 v: ReleaseParam = None) -> JSONResponse:
-        """TileJSON of a build's tiles; the tile URL names the release."""
-        build, arc, release = archive(geography)
+                 v: VersionParam = None, release: ReleaseParam = None) -> JSONResponse:
+        """TileJSON of a build's tiles; the tile URL names the release (pinned with release=)."""
+        pinned = release
+        build, arc, release = archive(geography, pinned)
         meta = arc.metadata
         lon, lat, zoom = arc.center
         body = {
@@ -147,7 +165,8 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "attribution": attribution_html(build),
             "version": "1.0.0",
             "scheme": "xyz",
-            "tiles": [f"{base(request)}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?v={release}"],
+            "tiles": [f"{base(request)}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?"
+                      f"{pin(release, pinned)}"],
             "minzoom": arc.minzoom,
             "maxzoom": arc.maxzoom,
             "bounds": list(arc.bounds),
@@ -155,7 +174,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "vector_layers": meta.get("vector_layers", []),
             "quartier": meta.get("quartier", {}),
         }
-        return JSONResponse(body, headers={"Cache-Control": cache(v, release),
+        return JSONResponse(body, headers={"Cache-Control": cache(v, release, pinned),
                                            "ETag": f'"{release}-tilejson"'})
 
     async def tile(
@@ -164,17 +183,19 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         z: Annotated[int, Path(ge=0, le=30)],
         x: Annotated[int, Path(ge=0)],
         y: Annotated[int, Path(ge=0)],
-        v: ReleaseParam = None,
+        v: VersionParam = None,
+        release: ReleaseParam = None,
     ) -> Response:
         """The stored bytes of one tile, with their Content-Encoding; 204 when empty."""
-        _, arc, release = archive(geography)
+        pinned = release
+        _, arc, release = archive(geography, pinned)
         if not arc.minzoom <= z <= arc.maxzoom:
             raise NotFoundError(
                 f"zoom {z} is outside {arc.minzoom}..{arc.maxzoom} of '{geography}'")
         if x >= 1 << z or y >= 1 << z:
             raise NotFoundError(f"tile {z}/{x}/{y} does not exist")
         etag = f'"{release}-{z}-{x}-{y}"'
-        headers = {"Cache-Control": cache(v, release), "ETag": etag}
+        headers = {"Cache-Control": cache(v, release, pinned), "ETag": etag}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         data = arc.get(z, x, y)
@@ -195,12 +216,14 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             responses={200: {"content": {MVT_TYPE: {}}}, 204: {"description": "leere Kachel"}},
         )
 
-    def pmtiles(request: Request, geography: GeographyPath, v: ReleaseParam = None) -> Response:
+    def pmtiles(request: Request, geography: GeographyPath, v: VersionParam = None,
+                release: ReleaseParam = None) -> Response:
         """The whole archive, or one byte range of it (206), for pmtiles clients and CDNs."""
-        _, arc, release = archive(geography)
+        pinned = release
+        _, arc, release = archive(geography, pinned)
         etag = f'"{release}"'
         headers = {"Accept-Ranges": "bytes", "ETag": etag,
-                   "Cache-Control": cache(v, release)}
+                   "Cache-Control": cache(v, release, pinned)}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         ranged = request.headers.get("range")
@@ -260,16 +283,20 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         level: LevelParam = None,
         method: Annotated[str, Query(description="Klassifikation (mapclassify)")] = DEFAULT_METHOD,
         k: Annotated[int, Query(ge=1, le=7, description="Zahl der Klassen")] = DEFAULT_K,
-        ramp: Annotated[str, Query(description="Farbskala: YlOrRd, PuBu, YlGnBu")] = DEFAULT_RAMP,
+        ramp: Annotated[str | None, Query(description=(
+            "Farbskala: YlOrRd, YlGn, PuBu, YlGnBu; ohne Angabe nach der Richtung des "
+            "Indikators (höher ungünstig: YlOrRd, günstig: YlGn, neutral: PuBu)"))] = None,
         levels: Annotated[str, Query(pattern="^(all|one)$", description=(
             "all: Layer jeder Ebene (nur 'level' sichtbar); one: nur 'level' "
             "(für QGIS vor 3.26, das unsichtbare Layer trotzdem zeichnet)"))] = "all",
         source: Annotated[str, Query(pattern="^(xyz|pmtiles)$",
                                      description="xyz (z/x/y-URLs) oder pmtiles (Archiv)")] = "xyz",
-        v: ReleaseParam = None,
+        v: VersionParam = None,
+        release: ReleaseParam = None,
     ) -> JSONResponse:
         """Style for every level (``level`` visible), classes in ``metadata``."""
-        build, arc, release = archive(geography)
+        pinned = release
+        build, arc, release = archive(geography, pinned)
         root = base(request)
         src: dict[str, Any] = {
             "type": "vector", "minzoom": arc.minzoom, "maxzoom": arc.maxzoom,
@@ -277,9 +304,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "promoteId": "area_id",
         }
         if source == "pmtiles":
-            src["url"] = f"pmtiles://{root}/tiles/{geography}.pmtiles?v={release}"
+            src["url"] = f"pmtiles://{root}/tiles/{geography}.pmtiles?{pin(release, pinned)}"
         else:
-            src["tiles"] = [f"{root}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?v={release}"]
+            src["tiles"] = [f"{root}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?"
+                            f"{pin(release, pinned)}"]
         body = maplibre_style(
             build, indicator, source=src, year=year, level=level,
             sprite_url=f"{root}/styles/sprite",
@@ -288,7 +316,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         )
         lon, lat, zoom = arc.center
         body["center"], body["zoom"] = [lon, lat], zoom
-        return JSONResponse(body, headers={"Cache-Control": cache(v, release)})
+        return JSONResponse(body, headers={"Cache-Control": cache(v, release, pinned)})
 
     return r
 
