@@ -17,8 +17,9 @@ from service.errors import OGCParameterError
 
 GeographyPath = Annotated[str, Path(description="Geografie-ID, z. B. berlin-lor-2021")]
 IndicatorPath = Annotated[str, Path(description="Indikator-ID, z. B. auslaenderanteil")]
-YearParam = Annotated[int | None, Query(
-    description="Jahr; ohne Angabe je Indikator das letzte Jahr mit Werten")]
+YearParam = Annotated[str | None, Query(
+    description="Jahr (2023) oder zusammengefasster Zeitraum (2021-2023); ohne Angabe je "
+                "Indikator das letzte Jahr mit Werten")]
 LevelParam = Annotated[str | None, Query(
     description="Gezeigte Ebene (z. B. quartier, stadtbezirk); ohne Angabe die feinste")]
 VersionParam = Annotated[str | None, Query(

@@ -36,10 +36,13 @@
 
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
+  // a year is a number (2023), a pooled period its label ("2021-2023")
+  const yearKey = (v) => (v === null || v === undefined || v === "" ? null : /^\d+$/.test(String(v)) ? Number(v) : String(v));
+
   // --- URL hash: the view as a shareable link --------------------------------------------
   function readHash() {
     const p = new URLSearchParams(location.hash.slice(1));
-    const out = { g: p.get("g"), l: p.get("l"), i: p.get("i"), y: p.get("y") ? Number(p.get("y")) : null,
+    const out = { g: p.get("g"), l: p.get("l"), i: p.get("i"), y: yearKey(p.get("y")),
                   m: p.get("m"), k: p.get("k") ? Number(p.get("k")) : null,
                   src: p.get("src") === "xyz" ? "xyz" : "pmtiles", camera: null };
     const m = (p.get("map") || "").split("/").map(Number);
@@ -136,6 +139,7 @@
     return out.map((r) => Object.fromEntries(head.map((h, k) => {
       const v = r[k] ?? "";
       if (v === "") return [h, null];
+      if (h === "year") return [h, yearKey(v)];
       if (num.has(h)) return [h, Number(v)];
       if (h === "reliable") return [h, v === "True" || v === "true"];
       return [h, v.replace(/^'(?='*[=+\-@\t\r])/, "")]; // the build's formula guard, undone
@@ -446,7 +450,7 @@
       // keep the year if the new indicator has data in it, else its latest
       state = normalise({ ...state, i: v });
     } else if (id === "sel-year") {
-      state.y = Number(v);
+      state.y = yearKey(v);
     } else if (id === "sel-method") {
       state.m = v;
     } else if (id === "sel-k") {

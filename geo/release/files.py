@@ -15,6 +15,7 @@ from geo import __version__
 from geo.errors import BuildError
 from geo.inputs.catalogue import Catalogue
 from geo.inputs.geography import TOTAL
+from geo.inputs.periods import sorted_year_keys, year_column
 from geo.release.formulas import neutralise_frame, restore_frame
 from geo.release.layout import (
     AREAS_FILE,
@@ -34,7 +35,7 @@ _CELL_TYPES = {
     "level": str,
     "area_id": str,
     "variable": str,
-    "year": "int64",
+    "year": str,
     "value": str,
     "status": str,
 }
@@ -43,7 +44,7 @@ _VALUE_TYPES = {
     "area_id": str,
     "name": str,
     "indicator": str,
-    "year": "int64",
+    "year": str,
     "numerator": "Int64",
     "denominator": "Int64",
     "status": str,
@@ -117,6 +118,7 @@ def read_cells(path: Path, measures: Collection[str] = ()) -> tuple[pd.DataFrame
     """``cells.csv`` as count cells (Int64, empty unless published) and measure cells."""
     frame = restore_frame(pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False),
                           _CELL_TEXT)
+    frame["year"] = year_column(frame["year"]).to_numpy()  # years and periods ("2021-2023")
     is_measure = frame["variable"].isin(list(measures)).to_numpy()
     counts = frame[~is_measure].reset_index(drop=True)
     counts["value"] = pd.to_numeric(counts["value"].replace("", None)).astype("Int64")
@@ -136,6 +138,7 @@ def read_values(path: Path) -> pd.DataFrame:
         na_values={c: [""] for c in _VALUE_EMPTY},
     )
     values = restore_frame(values[VALUE_COLUMNS], _text_columns(_VALUE_TYPES))
+    values["year"] = year_column(values["year"]).to_numpy()
     values["vs_total"] = values["vs_total"].astype(object).where(values["vs_total"].notna(), None)
     return values
 
@@ -169,7 +172,7 @@ def read_build(build_dir: Path) -> PublishedBuild:
             # the GeoPackage holds the geography's own CRS; everything else reads EPSG:4326
             shapes[level] = frame if frame.crs == WGS84 else frame.to_crs(WGS84)
         parameters = BuildParameters.from_dict(manifest.get("parameters", {}))
-        years = tuple(int(y) for y in manifest["years"])
+        years = sorted_year_keys(manifest["years"])
         release = str(manifest["release_id"])
         created = str(manifest["created"])
     except (OSError, KeyError, ValueError, TypeError) as exc:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from geo.errors import ParameterError
 from geo.inputs.catalogue import Indicator
+from geo.inputs.periods import YearKey
 from geo.release import PublishedBuild, indicator_rows
 from geo.render import words
 
@@ -249,7 +250,7 @@ def level_classes(
     published: PublishedBuild,
     indicator: str,
     level: str,
-    year: int | None = None,
+    year: YearKey | None = None,
     *,
     method: str = DEFAULT_METHOD,
     k: int = DEFAULT_K,

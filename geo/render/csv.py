@@ -6,6 +6,7 @@ import io
 
 import pandas as pd
 
+from geo.inputs.periods import YearKey
 from geo.release import TOTAL, PublishedBuild
 from geo.release.formulas import neutralise_frame
 from geo.render import words
@@ -44,7 +45,7 @@ def _csv_bytes(frame: pd.DataFrame, *, german: bool) -> bytes:
 
 
 def values_csv(published: PublishedBuild, level: str, indicator: str | None = None,
-               year: int | None = None, *, german: bool = False) -> bytes:
+               year: YearKey | None = None, *, german: bool = False) -> bytes:
     """The value rows of ``geo.render.records.value_rows`` as CSV (withheld = empty).
 
     ``german=True`` writes German headers and words, semicolons, decimal commas, CRLF and a

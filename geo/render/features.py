@@ -23,6 +23,7 @@ import pyproj
 import shapely
 
 from geo.errors import NotFoundError
+from geo.inputs.periods import YearKey
 from geo.release import PublishedBuild, wide_values
 from geo.render.records import records
 from geo.render.years import indicator_year
@@ -61,13 +62,14 @@ def _compact(obj: Any) -> str:
 
 
 def feature_collection(published: PublishedBuild, level: str, indicator: str | None = None,
-                       year: int | None = None) -> dict[str, Any]:
+                       year: YearKey | None = None) -> dict[str, Any]:
     """One feature per area of the level with the wide published values as properties.
 
-    ``indicator=None`` keeps every indicator; ``year=None`` each indicator's latest year.
+    ``indicator=None`` keeps every indicator; ``year`` a year or period, ``None`` each
+    indicator's latest year.
     """
     if year is not None:
-        published.check_year(year)
+        year = published.check_year(year)
     if indicator:
         indicator_year(published, indicator, year)
     ind_ids = ([published.catalogue.indicator(indicator).id] if indicator
@@ -167,7 +169,7 @@ def feature_layer(published: PublishedBuild, level: str, crs: str = CRS84) -> Fe
         ))
     minx, miny, maxx, maxy = (float(v) for v in bounds)
     years = ([published.latest_year(i.id) for i in published.catalogue.indicators]
-             or list(published.years))
+             or list(published.single_years))
     notice = f" {geo.notice}." if geo.notice else ""
     return FeatureLayer(
         id=f"{geo.id}.{level}",

@@ -34,6 +34,9 @@ def write_gpkg(published: PublishedBuild, path: Path) -> None:
         pyogrio.write_dataframe(
             frame, path, layer=level, driver="GPKG", layer_options={"DESCRIPTION": description}
         )
-    pyogrio.write_dataframe(
-        pd.DataFrame(published.values), path, layer="indicator_values", driver="GPKG"
-    )
+    values = pd.DataFrame(published.values)
+    # one column type: whole numbers, or the labels once pooled periods ("2021-2023") are in
+    years = values["year"]
+    text = any(isinstance(y, str) for y in years)
+    values["year"] = years.map(str).astype("string") if text else years.astype("int64")
+    pyogrio.write_dataframe(values, path, layer="indicator_values", driver="GPKG")

@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 
 from geo.inputs.catalogue import Indicator
+from geo.inputs.periods import YearKey
 from geo.release import LevelInfo, PublishedBuild, indicator_rows, total_rate
 from geo.render.classes import (
     DEFAULT_K,
@@ -45,7 +46,7 @@ class MapData:
     release_id: str
     indicator: Indicator
     level: LevelInfo
-    year: int
+    year: YearKey
     total_name: str
     total_rate: float | None
     classes: ClassBreaks
@@ -105,7 +106,7 @@ def map_data(
     published: PublishedBuild,
     indicator: str,
     *,
-    year: int | None = None,
+    year: YearKey | None = None,
     level: str | None = None,
     method: str = DEFAULT_METHOD,
     k: int = DEFAULT_K,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from geo.inputs.catalogue import Indicator
+from geo.inputs.periods import YearKey
 from geo.release import TOTAL, PublishedBuild
 from geo.render.profiles.definitions import definition_record, indicator_definition
 from geo.render.years import indicator_year, indicator_years
@@ -100,16 +101,17 @@ def _parents(published: PublishedBuild) -> pd.DataFrame:
 
 
 def value_rows(published: PublishedBuild, level: str, indicator: str | None = None,
-               year: int | None = None) -> pd.DataFrame:
+               year: YearKey | None = None) -> pd.DataFrame:
     """Long rows of one level (then the total, for comparison) of one or every indicator.
 
-    ``year=None`` takes each indicator's latest year with values. Areas without a row in the
-    release are left out. Raises NotFoundError for an unknown level, year or indicator, and
-    for a year in which the one indicator asked for has no value.
+    ``year`` is a year or a pooled period ("2010-2012"); ``year=None`` takes each indicator's
+    latest single year with values. Areas without a row in the release are left out. Raises
+    NotFoundError for an unknown level, year or indicator, and for a year in which the one
+    indicator asked for has no value.
     """
     published.geography.level(level)
     if year is not None:
-        published.check_year(year)
+        year = published.check_year(year)
     if indicator:
         indicator_year(published, indicator, year)
     indicators = ([published.catalogue.indicator(indicator).id] if indicator
@@ -129,7 +131,7 @@ def value_rows(published: PublishedBuild, level: str, indicator: str | None = No
 
 
 def values_document(published: PublishedBuild, level: str, indicator: str | None = None,
-                    year: int | None = None) -> dict[str, Any]:
+                    year: YearKey | None = None) -> dict[str, Any]:
     """The value rows with the release's id and attribution (the data API's JSON body)."""
     frame = value_rows(published, level, indicator, year)
     return {

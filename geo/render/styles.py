@@ -21,6 +21,7 @@ import pandas as pd
 
 from geo.errors import ParameterError
 from geo.inputs.catalogue import Indicator
+from geo.inputs.periods import YearKey
 from geo.release import TOTAL, PublishedBuild, indicator_rows
 from geo.render.classes import (
     DEFAULT_K,
@@ -48,7 +49,7 @@ SOURCE = "quartier"
 @dataclass(frozen=True)
 class _LevelMap:
     level: str
-    year: int
+    year: YearKey
     ids: dict[str, list[str]]  # status -> area ids
     breaks: ClassBreaks
     classes: dict[int, list[str]]  # class index -> area ids
@@ -56,7 +57,7 @@ class _LevelMap:
     ramp: str
 
 
-def _level_map(published: PublishedBuild, indicator: str, level: str, year: int, method: str,
+def _level_map(published: PublishedBuild, indicator: str, level: str, year: YearKey, method: str,
                k: int, ramp: str | None) -> _LevelMap:
     ramp = ramp or ramp_for(published.catalogue.indicator(indicator))
     rows = indicator_rows(published, indicator, level, year)
@@ -75,7 +76,7 @@ def _level_map(published: PublishedBuild, indicator: str, level: str, year: int,
     return _LevelMap(level, year, ids, breaks, classes, unreliable, ramp)
 
 
-def legend(published: PublishedBuild, indicator: str, level: str, *, year: int | None = None,
+def legend(published: PublishedBuild, indicator: str, level: str, *, year: YearKey | None = None,
            method: str = DEFAULT_METHOD, k: int = DEFAULT_K, ramp: str | None = None
            ) -> dict[str, Any]:
     """Legend of one level: classes with colours and counts, withheld, missing and
@@ -190,7 +191,7 @@ def maplibre_style(
     indicator: str,
     *,
     source: Mapping[str, Any],
-    year: int | None = None,
+    year: YearKey | None = None,
     level: str | None = None,
     sprite_url: str | None = None,
     method: str = DEFAULT_METHOD,

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from geo.inputs.periods import year_label
 from geo.release import PublishedBuild
 from geo.render.csv import values_csv
 from geo.render.features import feature_collection
@@ -40,16 +41,16 @@ def _links(request: Request, geography: str) -> dict[str, str]:
     }
 
 
-def _csv_year(build: PublishedBuild, indicator: str | None, year: int | None) -> str:
-    """The year a CSV download holds: asked for, or the latest (one per indicator)."""
+def _csv_year(build: PublishedBuild, indicator: str | None, year: str | None) -> str:
+    """The year or period a CSV download holds: asked for, or the latest (one per indicator)."""
     if year is not None:
-        return str(year)
+        return year_label(build.check_year(year))
     ids = [indicator] if indicator else [i.id for i in build.catalogue.indicators]
     latest = sorted({str(y) for y in map(build.latest_year, ids) if y is not None})
     return latest[0] if len(latest) == 1 else "neueste"
 
 
-def _values_body(build: PublishedBuild, indicator: str | None, year: int | None,
+def _values_body(build: PublishedBuild, indicator: str | None, year: str | None,
                  level: str | None, format: Format, pinned: bool) -> Rendered:
     """Serialise the values in one format (raises NotFoundError for unknown ids)."""
     geography = build.geography.id
