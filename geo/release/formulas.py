@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 FORMULA_STARTS = "=+-@\t\r"
@@ -39,9 +40,13 @@ def _map_text(frame: pd.DataFrame, columns: Iterable[str], pattern: re.Pattern[s
         series = out[column]
         if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
             continue  # numbers and booleans are not text cells
-        hit = series.str.match(pattern.pattern, na=False).astype(bool)
+        is_text = series.map(lambda v: isinstance(v, str)).to_numpy(bool)  # year keys mix
+        hit = np.zeros(len(series), dtype=bool)
+        hit[is_text] = series[is_text].str.match(pattern.pattern).to_numpy(bool)
         if hit.any():
-            out[column] = series.where(~hit, change(series[hit]))
+            changed = series.to_numpy(object).copy()
+            changed[hit] = change(series[hit]).to_numpy(object)
+            out[column] = series.where(~hit, changed)
     return out
 
 
