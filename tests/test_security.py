@@ -29,7 +29,13 @@ from fastapi.testclient import TestClient
 
 from geo.build import build
 from geo.release import read_build
-from geo.release.formulas import FORMULA_STARTS, neutralise, neutralise_frame, restore
+from geo.release.formulas import (
+    FORMULA_STARTS,
+    neutralise,
+    neutralise_frame,
+    restore,
+    restore_frame,
+)
 from service.headers import content_disposition, header_text
 from service.main import create_app
 from service.settings import Settings
@@ -62,6 +68,12 @@ def test_neutralise_round_trips_and_leaves_numbers() -> None:
     cells = pd.DataFrame({"variable": ["+x", "y"], "value": ["-2.5", "3"]})  # numbers as text
     assert neutralise_frame(cells, ["variable"]).to_dict("list") == {
         "variable": ["'+x", "y"], "value": ["-2.5", "3"]}
+    years = pd.DataFrame({"year": [2021, -3, "2010-2012", "=1"]}, index=[0, 0, 1, 1])
+    written = neutralise_frame(years)  # year keys: ints and period labels in one column
+    assert written["year"].tolist() == [2021, -3, "2010-2012", "'=1"]
+    assert restore_frame(written).equals(years)
+    only_years = pd.DataFrame({"year": pd.Series([2021, -3], dtype=object)})  # no period
+    assert neutralise_frame(only_years).equals(only_years)
 
 
 def _cells(text: str, delimiter: str) -> list[str]:
