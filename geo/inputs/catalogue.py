@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from geo.errors import CatalogueError, NotFoundError
+from geo.inputs.ids import id_problem
 
 KINDS = ("proportion", "rate")
 """``proportion``: the numerator is part of the denominator; ``rate``: events per population."""
@@ -181,7 +182,6 @@ _REQUIRED = {
     "sums": ("total", "parts"),
 }
 _TOP_LEVEL = ("themes", "variables", "indicators", "sums")
-_ID_FORBIDDEN = set(",;\"'/\\")
 
 
 def _entry_label(table: str, index: int, entry: Mapping[str, Any]) -> str:
@@ -223,12 +223,9 @@ def _check_entry(
 
 
 def _check_id(label: str, key: str, value: str, problems: list[str]) -> None:
-    if not value.strip():
-        problems.append(f"{label}: '{key}' is empty")
-    elif value != value.strip() or any(c.isspace() or c in _ID_FORBIDDEN for c in value):
-        problems.append(
-            f"{label}: '{key}' {value!r} may not contain spaces or any of , ; \" ' / \\"
-        )
+    problem = id_problem(value)
+    if problem:
+        problems.append(f"{label}: '{key}' {problem}")
 
 
 def _check_variable_ref(
@@ -392,6 +389,10 @@ def load_catalogue(path: Path | str) -> Catalogue:
         raise CatalogueError(f"{path}: indicator catalogue not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{path.name}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogueError(f"{path.name}: not UTF-8 text (byte {exc.start + 1})") from None
+    except RecursionError:
+        raise CatalogueError(f"{path.name}: not valid TOML: nested too deeply") from None
     except OSError as exc:
         raise CatalogueError(f"{path}: cannot read the indicator catalogue: {exc}") from None
     return _parse(data, source=path.name, path=path)
