@@ -38,6 +38,8 @@ class _Problems:
 
     fname: str
     items: list[tuple[int, int, str]] = field(default_factory=list)
+    header: int = 1
+    """The header's line: 2 after an Excel ``sep=;`` line."""
 
     def add(self, line: int, message: str) -> None:
         self.items.append((line, len(self.items), message))

@@ -15,6 +15,7 @@ from geo.inputs.counts.decode import _read_table
 from geo.inputs.counts.layout import _layout
 from geo.inputs.counts.problems import _hint, _known_list, _Problems, _show
 from geo.inputs.counts.signs import _MISSING, _OK, _parse_count, _value_problem
+from geo.inputs.counts.source import MAX_FILE_BYTES, MAX_LINE_BYTES
 
 YEAR_MIN, YEAR_MAX = 1900, 2100
 COLUMNS = ["area_id", "year", "variable", "value"]
@@ -149,6 +150,8 @@ def read_counts(
     year: int | None = None,
     level_name: str = "Quartier",
     id_column: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> pd.DataFrame:
     """Read a long or wide counts CSV for the finest level and check every line.
 
@@ -160,6 +163,8 @@ def read_counts(
         level_name: name of the finest level, used in messages ("Quartier").
         id_column: header name of the area id column; default ``area_id`` or the one
             column that is neither a variable, a year nor ``name``.
+        max_bytes: larger files are refused before they are parsed.
+        max_line_bytes: a longer line is refused as soon as it is read (bounded memory).
 
     Returns:
         Columns ``area_id`` (str), ``year`` (int64), ``variable`` (str), ``value`` (Int64,
@@ -176,7 +181,9 @@ def read_counts(
     variables = tuple(dict.fromkeys(str(v) for v in variables))
     known_vars = set(variables)
 
-    names, rows, lines = _read_table(path, problems)
+    names, rows, lines = _read_table(
+        path, problems, max_bytes=max_bytes, max_line_bytes=max_line_bytes
+    )
     layout = _layout(
         names,
         rows,
@@ -189,7 +196,7 @@ def read_counts(
     if layout.area is None or (layout.year is None and year is None):
         problems.raise_if_any()
     if len(rows) == 0:
-        problems.add(1, "the file has a header but no data rows")
+        problems.add(problems.header, "the file has a header but no data rows")
         problems.raise_if_any()
     assert layout.area is not None
 
