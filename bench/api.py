@@ -179,7 +179,7 @@ def _page_sizes(data: Path) -> list[str]:
     import shapely
 
     from geo.release import read_build
-    from geo.render import maps
+    from geo.render import folium_page, maps
 
     rows = []
     for geography in GEOGRAPHIES:
@@ -188,7 +188,7 @@ def _page_sizes(data: Path) -> list[str]:
         indicator = published.catalogue.indicators[0].id
         start = time.perf_counter()
         simple = maps.map_data(published, indicator, level=level)
-        page = maps.folium_map(simple)
+        page = folium_page.folium_map(simple)
         seconds = time.perf_counter() - start
         full = maps.map_data(published, indicator, level=level, simplify=0)
         original = shapely.get_num_coordinates(full.frame.geometry.to_numpy()).sum()
@@ -196,7 +196,7 @@ def _page_sizes(data: Path) -> list[str]:
         rows.append(
             f"| {geography} {level} | {len(simple.frame)} | {original:,} | {reduced:,} "
             f"| {len(page.encode()) / 1024:,.0f} KiB "
-            f"| {len(maps.folium_map(full).encode()) / 1024:,.0f} KiB | {seconds:.2f} s |"
+            f"| {len(folium_page.folium_map(full).encode()) / 1024:,.0f} KiB | {seconds:.2f} s |"
         )
     return rows
 

@@ -139,6 +139,23 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _year_key(text: str | None) -> int | str | None:
+    """``2023`` is a year, ``2010-2012`` a pooled period."""
+    if text is None:
+        return None
+    return int(text) if text.isdigit() else text
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from geo.release import read_build
+    from geo.render.report.write import INDEX, write_report
+
+    out = write_report(read_build(Path(args.build)), Path(args.out), themes=args.theme,
+                       year=_year_key(args.year), levels=args.level, pdf=args.pdf)
+    print(out / INDEX)
+    return 0
+
+
 Command = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 """Adds one sub-command to the ``quartier`` parser (``sub.add_parser(...)``)."""
 
@@ -202,6 +219,16 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
     au.add_argument("--protection", type=int, default=None)
     au.add_argument("--limit", type=int, default=20, help="how many narrowest intervals to print")
     au.set_defaults(func=_cmd_audit)
+
+    r = sub.add_parser("report", help="write the monitoring report folder of a build "
+                                      "(index.html, figures/, tables/)")
+    r.add_argument("build", metavar="BUILD_DIR")
+    r.add_argument("--out", type=Path, required=True, help="report folder (replaced whole)")
+    r.add_argument("--theme", action="append", help="only this theme (repeatable)")
+    r.add_argument("--year", help="year or period (default: each indicator's latest)")
+    r.add_argument("--level", action="append", help="only this level (repeatable)")
+    r.add_argument("--pdf", action="store_true", help="also write bericht.pdf")
+    r.set_defaults(func=_cmd_report)
 
     f = sub.add_parser("fetch", help="download a geography's official boundary file (online)")
     f.add_argument("name")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,3 +28,6 @@ class Settings(BaseSettings):
     """max-age for responses whose URL does not name a release."""
     reload_check_seconds: float = 1.0
     """How often a build's manifest is checked for a rebuild."""
+    cache_entries: Annotated[int, Field(ge=0)] = 256
+    """Entries kept by each in-memory cache (rendered responses, OGC collections, open tile
+    archives); 0 keeps nothing."""

@@ -302,6 +302,25 @@ def test_missing_file(tmp_path: Path) -> None:
         load_catalogue(tmp_path / "indicators.toml")
 
 
+def test_higher_is_and_population_round_trip(tmp_path: Path) -> None:
+    """``higher_is`` per indicator and the top-level ``population`` survive indicators.json."""
+    text = 'population = "einwohner"\n' + VARIABLES + indicator("q", "T", higher_is="worse")
+    cat = load_catalogue(write(tmp_path, text))
+    assert cat.population == "einwohner"
+    assert cat.indicators[0].higher_is == "worse"
+    again = Catalogue.from_dict(cat.to_dict())
+    assert again.population == "einwohner" and again.indicators[0].higher_is == "worse"
+
+
+def test_higher_is_and_population_are_checked(tmp_path: Path) -> None:
+    """An unknown ``higher_is`` word or population variable is named with what is allowed."""
+    text = 'population = "einwohnr"\n' + VARIABLES + indicator("q", "T", higher_is="good")
+    with pytest.raises(CatalogueError) as err:
+        load_catalogue(write(tmp_path, text))
+    assert "higher_is must be one of better, worse, neutral" in str(err.value)
+    assert "did you mean 'einwohner'" in str(err.value)
+
+
 @pytest.mark.parametrize("bad", ["=1+2<b>x", "a b", "../x", "", " x", "ä", "_x", "x" * 65,
                                  "<script>"])
 def test_indicator_ids_must_be_plain(tmp_path: Path, bad: str) -> None:
@@ -350,3 +369,4 @@ def test_catalogue_nested_too_deeply(tmp_path: Path) -> None:
     """Deeply nested TOML is a CatalogueError, not a RecursionError."""
     with pytest.raises(CatalogueError, match="nested too deeply"):
         load_catalogue(write(tmp_path, "themes = " + "[" * 100_000 + "]" * 100_000))
+

@@ -1,4 +1,4 @@
-"""Folium map pages and PNGs: classes, withheld areas, vendored assets, size, embedding."""
+"""Folium map pages and PNGs: map data, withheld areas, vendored assets, size, embedding."""
 
 from __future__ import annotations
 
@@ -10,21 +10,21 @@ from urllib.parse import urlparse
 
 import branca.colormap
 import folium
-import numpy as np
 import pytest
 import shapely
 from conftest import CHROMIUM_ARGS, bundled_build, router_app, serving
 from fastapi.testclient import TestClient
 
-from geo.errors import ParameterError
 from geo.release import PublishedBuild, read_build
-from geo.render import maps
+from geo.render import classes, folium_page, maps
 from service.main import create_app
 from service.routers import maps as maps_router
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "static"
+SCHEMES = ("fisher_jenks", "quantiles", "equal_interval")
+"""The values of the /maps URLs' ``scheme`` parameter."""
 LINK = re.compile(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 
 
@@ -52,31 +52,6 @@ def _client(data_dir: Path, **settings: str) -> TestClient:
 @pytest.fixture(scope="module")
 def client(data_dir: Path) -> TestClient:
     return _client(data_dir)
-
-
-@pytest.mark.parametrize("scheme", maps.SCHEMES)
-def test_classify_gives_increasing_edges_and_colorbrewer_colours(scheme: str) -> None:
-    """Every scheme gives at most CLASSES classes with increasing edges and ramp colours."""
-    values = np.array([1.0, 2.5, 3.0, 7.5, 8.0, 12.0, 30.0, np.nan, 15.5, 4.0])
-    classes = maps.classify(values, scheme)
-    assert 2 <= len(classes.colors) <= maps.CLASSES
-    assert len(classes.edges) == len(classes.colors) + 1
-    assert list(classes.edges[1:]) == sorted(classes.edges[1:])
-    assert classes.edges[0] == 1.0 and classes.edges[-1] == 30.0
-    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in classes.colors)
-    assert set(classes.index(values[~np.isnan(values)])) <= set(range(len(classes.colors)))
-
-
-def test_classify_rejects_unknown_scheme() -> None:
-    """An unknown scheme is a ParameterError naming the known ones."""
-    with pytest.raises(ParameterError, match="fisher_jenks"):
-        maps.classify(np.array([1.0, 2.0]), "natural")
-
-
-def test_classify_copes_with_few_distinct_values() -> None:
-    """One distinct value gives one class; no values give none."""
-    assert len(maps.classify(np.array([5.0, 5.0, 5.0])).colors) == 1
-    assert maps.classify(np.array([np.nan])).colors == ()
 
 
 def test_map_data_carries_no_withheld_value(published: PublishedBuild) -> None:
@@ -108,9 +83,9 @@ def test_every_default_folium_asset_is_vendored() -> None:
     urls = set(LINK.findall(fmap.get_root().render()))
     cdn = {u for u in urls if u.startswith("http")}
     assert len(cdn) == 11
-    assert cdn <= set(maps.VENDORED)
+    assert cdn <= set(folium_page.VENDORED)
     readme = (STATIC / "vendor" / "folium" / "README.md").read_text(encoding="utf-8")
-    for local in maps.VENDORED.values():
+    for local in folium_page.VENDORED.values():
         assert (STATIC / "vendor" / "folium" / local).is_file(), local
         assert local in readme, f"{local} has no version and licence line in the README"
 
@@ -131,8 +106,8 @@ def test_withheld_area_is_grey_and_labelled(client: TestClient) -> None:
     page = _text(client.get("/maps/mini/auslaenderanteil"))
     feature = re.search(r'"id":\s*"11",\s*"properties":\s*\{[^}]*\}', page)
     assert feature is not None
-    assert maps.WITHHELD_COLOR in feature.group(0)
-    assert maps.WITHHELD_LABEL in feature.group(0)
+    assert classes.WITHHELD_COLOR in feature.group(0)
+    assert classes.WITHHELD_LABEL in feature.group(0)
     assert "–" in feature.group(0)
 
 
@@ -168,7 +143,7 @@ def test_basemap_only_when_configured(data_dir: Path, client: TestClient) -> Non
     assert "https://tiles.example.org" in response.headers["content-security-policy"]
 
 
-@pytest.mark.parametrize("scheme", maps.SCHEMES)
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_every_scheme_and_level_renders(client: TestClient, scheme: str) -> None:
     """Each scheme and level gives a page; the legend names the scheme."""
     for level in ("stadtbezirk", "quartier"):
@@ -233,7 +208,7 @@ def test_berlin_page_is_far_below_one_megabyte(berlin: PublishedBuild) -> None:
     """A finest-level map page of a real city stays far below 1 MB."""
     level = berlin.geography.level_ids[-1]
     indicator = berlin.catalogue.indicators[0].id
-    page = maps.folium_map(maps.map_data(berlin, indicator, level=level))
+    page = folium_page.folium_map(maps.map_data(berlin, indicator, level=level))
     assert len(page.encode()) < 500_000
     assert not [u for u in LINK.findall(page) if "//" in u]
 
@@ -277,4 +252,4 @@ def test_page_works_in_a_browser_without_third_parties(server: str) -> None:
         browser.close()
     assert hosts == {"127.0.0.1"}
     assert not errors
-    assert "Brill" in tooltip and maps.WITHHELD_LABEL in tooltip
+    assert "Brill" in tooltip and classes.WITHHELD_LABEL in tooltip

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from conftest import bundled_build, free_port, router_app
 from fastapi.testclient import TestClient
 
 from geo.release import read_build
+from geo.render.features import MAX_LIMIT, BBox, Interval, feature_layer, page_features
 from service.routers import ogc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,6 +145,18 @@ def test_content_negotiation(client: TestClient) -> None:
     assert client.get(f"{ITEMS}?f=json").headers["content-type"] == "application/json"
     geo = client.get(ITEMS, headers={"Accept": "application/geo+json"})
     assert geo.headers["content-type"] == "application/geo+json"
+
+
+def test_library_pages_a_level_without_http(data_dir: Path) -> None:
+    """geo.render.features selects and pages a level: offset, capped limit, bbox, interval."""
+    layer = feature_layer(read_build(data_dir / "mini"), "quartier")
+    page = page_features(layer, limit=2, offset=1)
+    assert page.matched == 5 and [layer.area_ids[i] for i in page.indices] == ["11", "12"]
+    assert page_features(layer, limit=50_000).limit == MAX_LIMIT
+    assert page_features(layer, bbox=BBox(5, 50, 4, 53)).matched == 5  # across 180°
+    assert page_features(layer, bbox=BBox(170, 50, -170, 53)).matched == 0
+    before = Interval(None, datetime(2020, 12, 31, tzinfo=UTC))
+    assert page_features(layer, interval=before).matched == 0
 
 
 def _serve(data_dir: Path) -> Iterator[str]:

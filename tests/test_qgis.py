@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo.release import GPKG_FILE, PublishedBuild, read_build
-from geo.render import maps, qgis
+from geo.render import classes, maps, qgis
 from service.main import create_app
 from service.settings import Settings
 
@@ -55,12 +55,12 @@ def test_qml_is_a_graduated_renderer_on_the_first_indicator(published: Published
     assert renderer is not None and renderer.get("type") == "graduatedSymbol"
     assert '"auslaenderanteil"' in renderer.get("attr", "")
     ranges = renderer.findall("ranges/range")
-    assert ranges[0].get("label") == maps.WITHHELD_LABEL
+    assert ranges[0].get("label") == classes.WITHHELD_LABEL
     assert float(ranges[0].get("lower", "0")) == qgis.WITHHELD_CODE
     symbols = {s.get("name"): s for s in renderer.findall("symbols/symbol")}
     assert len(symbols) == len(ranges)
     grey = symbols[ranges[0].get("symbol")].find("layer/prop[@k='color']")
-    assert grey is not None and grey.get("v") == "189,189,189,255"
+    assert grey is not None and grey.get("v") == "217,217,217,255"  # #d9d9d9
     uppers = [float(r.get("upper", "nan")) for r in ranges[1:]]
     assert uppers == sorted(uppers) and len(uppers) >= 2
     aliases = {a.get("field"): a.get("name") for a in root.findall("aliases/alias")}
@@ -132,6 +132,6 @@ def test_qgis_opens_the_level_styled(data_dir: Path, published: PublishedBuild) 
     for _, row in data.frame.iterrows():
         colour = body["colours"][row["area_id"]]
         if row["status"] == "suppressed":
-            assert colour == maps.WITHHELD_COLOR
+            assert colour == classes.WITHHELD_COLOR
         else:
             assert colour == data.classes.colors[int(row["klass"])]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from geo.build import build
 from service.main import create_app
+from service.routers import api, downloads, maps, ogc, pages, tiles
 from service.settings import Settings
+from service.store import BuildStore
 
 
 def _client(data: Path) -> TestClient:
@@ -66,3 +70,19 @@ def test_rebuild_is_served_without_restart(small_geography: Path, tmp_path: Path
     assert second != first
     page = client.get("/builds").text
     assert second in page and "2024" in page
+
+
+def test_openapi_has_unique_explicit_operation_ids(tmp_path: Path) -> None:
+    """Every route names its operation id; the schema builds without a duplicate warning."""
+    settings = Settings(data=tmp_path)
+    store = BuildStore(tmp_path)
+    for module in (api, downloads, maps, ogc, pages, tiles):
+        routes = module.router(store, settings).routes
+        assert routes and all(isinstance(r, APIRoute) and r.operation_id for r in routes)
+    app = create_app(settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec = app.openapi()
+    ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids))
+    assert {"get_tile", "head_tile", "get_pmtiles", "head_pmtiles"} <= set(ids)

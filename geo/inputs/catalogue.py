@@ -20,6 +20,9 @@ from geo.inputs.ids import id_problem
 
 KINDS = ("proportion", "rate")
 """``proportion``: the numerator is part of the denominator; ``rate``: events per population."""
+HIGHER_IS = ("better", "worse", "neutral")
+"""What a higher value means for an indicator: picks the colour ramp and the words
+"günstig"/"ungünstig"; ``neutral`` (the default) says neither."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Indicator:
     unit: str = "%"
     kind: str = "proportion"
     description: str = ""
+    higher_is: str = "neutral"
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class Catalogue:
     sums: tuple[SumRule, ...] = ()
     path: Path | None = field(default=None, compare=False)
     theme_order: tuple[str, ...] = ()
+    population: str = ""
+    """Id of the variable that counts the residents (shown as the population of an area)."""
 
     def variable(self, variable_id: str) -> Variable:
         """Return the variable ``variable_id``; raise NotFoundError listing the known ids."""
@@ -112,6 +118,7 @@ class Catalogue:
         """Plain JSON-ready form; ``Catalogue.from_dict`` reads it back."""
         return {
             "themes": list(self.theme_order),
+            "population": self.population,
             "variables": [
                 {
                     "id": v.id,
@@ -135,6 +142,7 @@ class Catalogue:
                     "unit": i.unit,
                     "kind": i.kind,
                     "description": i.description,
+                    "higher_is": i.higher_is,
                 }
                 for i in self.indicators
             ],
@@ -174,6 +182,7 @@ _INDICATOR_KEYS: dict[str, tuple[type, ...]] = {
     "unit": (str,),
     "kind": (str,),
     "description": (str,),
+    "higher_is": (str,),
 }
 _SUM_KEYS: dict[str, tuple[type, ...]] = {"total": (str,), "parts": (list, tuple)}
 _REQUIRED = {
@@ -181,7 +190,7 @@ _REQUIRED = {
     "indicators": ("id", "name", "theme", "numerator", "denominator"),
     "sums": ("total", "parts"),
 }
-_TOP_LEVEL = ("themes", "variables", "indicators", "sums")
+_TOP_LEVEL = ("themes", "population", "variables", "indicators", "sums")
 
 
 def _entry_label(table: str, index: int, entry: Mapping[str, Any]) -> str:
@@ -332,9 +341,21 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         kind = entry.get("kind", "proportion")
         if kind not in KINDS:
             problems.append(f"{label}: kind must be one of {', '.join(KINDS)}, found {kind!r}")
+        higher_is = entry.get("higher_is", "neutral")
+        if higher_is not in HIGHER_IS:
+            problems.append(
+                f"{label}: higher_is must be one of {', '.join(HIGHER_IS)}, found {higher_is!r}"
+            )
         if theme_order and entry["theme"] not in theme_order:
             problems.append(f"{label}: theme {entry['theme']!r} is not listed in themes = [...]")
         indicators.append(Indicator(**{**entry, "per": per}))
+
+    population = data.get("population", "")
+    if not isinstance(population, str):
+        problems.append(f"'population' must be a variable id, found {population!r}")
+        population = ""
+    elif population:
+        _check_variable_ref("population", "variable", population, declared, problems)
 
     sums: list[SumRule] = []
     for i, entry in enumerate(tables["sums"]):
@@ -376,6 +397,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         sums=tuple(sums),
         path=path,
         theme_order=theme_order,
+        population=population,
     )
 
 

@@ -101,10 +101,11 @@ class PublishedBuild:
     created: str
     inputs: Mapping[str, str] = field(default_factory=dict)
     downloads: tuple[str, ...] = ()
-    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-    """Tables derived from this release (``geo.release.tables``), computed once each."""
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    """Tables derived from this release (``geo.release.tables``), computed once each; a copy
+    made with ``dataclasses.replace`` starts with an empty one."""
     memo_lock: threading.Lock = field(
-        default_factory=threading.Lock, compare=False, repr=False
+        default_factory=threading.Lock, init=False, compare=False, repr=False
     )
 
     def __post_init__(self) -> None:

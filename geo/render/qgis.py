@@ -3,7 +3,7 @@
 QGIS reads a GeoPackage table ``layer_styles`` (one row per layer and style, QML in
 ``styleQML``) and applies the row marked ``useAsDefault`` when a layer is loaded. Each level
 (and the total) gets a graduated renderer on the catalogue's first indicator: the classes of
-the published rates (same scheme and ColorBrewer ramp as the web maps), plus a grey class
+the published rates (``geo.render.classes``, as the web maps), plus a grey hatched class
 "geheim (Datenschutz)" for withheld areas, and field aliases with the indicators' names.
 """
 
@@ -17,16 +17,13 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from geo.release import TOTAL, WIDE_FIELDS, PublishedBuild, wide_values
-from geo.render.maps import (
-    DEFAULT_SCHEME,
-    MISSING_COLOR,
-    MISSING_LABEL,
+from geo.release import TOTAL, WIDE_FIELDS, PublishedBuild, indicator_rows, resolve_year
+from geo.render.classes import (
+    DEFAULT_METHOD,
     WITHHELD_COLOR,
-    WITHHELD_LABEL,
-    Classes,
-    classify,
-    range_label,
+    WITHHELD_LINE,
+    legend_entries,
+    level_classes,
 )
 
 STYLES_TABLE = "layer_styles"
@@ -34,7 +31,10 @@ QGIS_VERSION = "3.22.0"
 """The QML dialect written (read by every QGIS 3 from 3.22 on)."""
 WITHHELD_CODE = -1.0
 MISSING_CODE = -2.0
-_METHODS = {"fisher_jenks": "Jenks", "quantiles": "Quantile", "equal_interval": "EqualInterval"}
+_CODES = {"withheld": WITHHELD_CODE, "missing": MISSING_CODE}
+_METHODS = {"fisher_jenks": "Jenks", "quantiles": "Quantile", "equal_interval": "EqualInterval",
+            "natural_breaks": "Jenks"}
+"""QGIS's classification method closest to each mapclassify method."""
 _FIELD_LABELS = {
     "ci_low": "95-%-Intervall unten", "ci_high": "95-%-Intervall oben",
     "numerator": "Zähler", "denominator": "Nenner", "reliable": "verlässlich",
@@ -74,7 +74,7 @@ def _fill_symbol(name: str, color: str, *, hatched: bool = False) -> str:
     }
     layers = [base]
     if hatched:
-        layers.append({**base, "color": "110,110,110,255", "style": "b_diagonal",
+        layers.append({**base, "color": _rgba(WITHHELD_LINE), "style": "b_diagonal",
                        "outline_style": "no"})
     body = "".join(
         f'<layer class="SimpleFill" enabled="1" locked="0" pass="0">{_props(p)}</layer>'
@@ -92,29 +92,26 @@ def renderer_expression(indicator: str) -> str:
 
 
 def layer_qml(published: PublishedBuild, level: str, indicator: str | None = None,
-              scheme: str = DEFAULT_SCHEME) -> str:
+              method: str = DEFAULT_METHOD) -> str:
     """The QML of one level: graduated classes of ``indicator`` (default: the first)."""
     catalogue = published.catalogue
     ind = catalogue.indicator(indicator) if indicator else catalogue.indicators[0]
-    wide = wide_values(published, level)
-    rates = pd.to_numeric(wide[ind.id], errors="coerce").to_numpy(dtype=float)
-    status = wide[f"{ind.id}_status"].astype(str).to_numpy()
-    classes: Classes = classify(rates, scheme)
-    ranges: list[tuple[float, float, str, str, bool]] = []
-    if (status == "missing").any():
-        ranges.append((MISSING_CODE, MISSING_CODE, MISSING_LABEL, MISSING_COLOR, False))
-    ranges.append((WITHHELD_CODE, WITHHELD_CODE, WITHHELD_LABEL, WITHHELD_COLOR, True))
-    for i, color in enumerate(classes.colors):
-        lower, upper = classes.edges[i], classes.edges[i + 1]
-        ranges.append((lower, upper, range_label(lower, upper), color, False))
+    year = resolve_year(published, ind.id, None)  # the GeoPackage layers hold the latest year
+    classes = level_classes(published, ind.id, level, year, method=method)
+    missing = bool((indicator_rows(published, ind.id, level, year)["status"] == "missing").any())
+    entries = legend_entries(classes, ind.unit, missing=missing)
+    # withheld and missing areas first: the renderer gives them codes below every rate
+    ranges = [(_CODES[e.role], _CODES[e.role], e) for e in entries[::-1] if e.role != "class"]
+    ranges += zip(classes.edges[:-1], classes.upper, [e for e in entries if e.role == "class"],
+                  strict=True)
     range_xml = "".join(
-        f'<range lower="{lo!r}" upper="{hi!r}" symbol="{i}" label={quoteattr(label)} '
-        f'render="true"/>'
-        for i, (lo, hi, label, _c, _h) in enumerate(ranges)
+        f'<range lower="{lo!r}" upper="{hi!r}" symbol="{i}" label={quoteattr(e.label)} '
+        'render="true"/>'
+        for i, (lo, hi, e) in enumerate(ranges)
     )
     symbols = "".join(
-        _fill_symbol(str(i), color, hatched=hatched)
-        for i, (_lo, _hi, _label_text, color, hatched) in enumerate(ranges)
+        _fill_symbol(str(i), e.color, hatched=e.role == "withheld")
+        for i, (_lo, _hi, e) in enumerate(ranges)
     )
     ramp_colors = list(classes.colors) or [WITHHELD_COLOR]
     stops = ":".join(
@@ -123,10 +120,8 @@ def layer_qml(published: PublishedBuild, level: str, indicator: str | None = Non
     ramp = _props({"color1": _rgba(ramp_colors[0]), "color2": _rgba(ramp_colors[-1]),
                    "discrete": "0", "rampType": "gradient", "stops": stops})
     unit = f" ({ind.unit})" if ind.unit else ""
-    year = int(wide[f"{ind.id}_year"].iloc[0]) if len(wide) else published.latest_year(ind.id)
     title = f"{ind.name}{unit}, {year}"
     aliases = _aliases(published)
-    method = _METHODS.get(classes.scheme, "Jenks")
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
         f'<qgis version="{QGIS_VERSION}" styleCategories="Symbology|Fields|Legend">'
@@ -136,8 +131,9 @@ def layer_qml(published: PublishedBuild, level: str, indicator: str | None = Non
         f"<ranges>{range_xml}</ranges><symbols>{symbols}</symbols>"
         f"<source-symbol>{_fill_symbol('0', ramp_colors[0])}</source-symbol>"
         f'<colorramp type="gradient" name="[source]">{ramp}</colorramp>'
-        f'<classificationMethod id="{method}"><symmetricMode enabled="0" symmetrypoint="0" '
-        'astride="0"/><labelFormat format="%1 – %2" trimtrailingzeroes="0" labelprecision="1"/>'
+        f'<classificationMethod id="{_METHODS[classes.method]}">'
+        '<symmetricMode enabled="0" symmetrypoint="0" astride="0"/>'
+        '<labelFormat format="%1 – %2" trimtrailingzeroes="0" labelprecision="1"/>'
         "<parameters><Option/></parameters><extraInformation/></classificationMethod>"
         "<rotation/><sizescale/></renderer-v2>"
         f"<aliases>{aliases}</aliases>"

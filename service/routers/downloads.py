@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
 from geo.errors import NotFoundError
+from service.params import GeographyPath
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -42,14 +43,16 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             },
         )
 
-    @r.get("/downloads/{geography}.gpkg", summary="GeoPackage einer Geografie (mit QGIS-Stilen)")
-    def gpkg(geography: Annotated[str, Path(description="Geografie-ID")]) -> FileResponse:
+    @r.get("/downloads/{geography}.gpkg", summary="GeoPackage einer Geografie (mit QGIS-Stilen)",
+           operation_id="get_gpkg")
+    def gpkg(geography: GeographyPath) -> FileResponse:
         """Download the build's GeoPackage with QGIS layer styles."""
         return _file(geography, "layers.gpkg")
 
-    @r.get("/downloads/{geography}/{name}", summary="Datei eines Builds")
+    @r.get("/downloads/{geography}/{name}", summary="Datei eines Builds",
+           operation_id="get_download")
     def download(
-        geography: Annotated[str, Path(description="Geografie-ID")],
+        geography: GeographyPath,
         name: Annotated[str, Path(description="Dateiname, z. B. values.csv")],
     ) -> FileResponse:
         """Download one published file of a build."""

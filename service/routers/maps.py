@@ -6,30 +6,21 @@ import hashlib
 from typing import Annotated, Literal
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo.render import maps
-from service.routers.api import Rendered, ResponseCache, header_text
+from geo.render import folium_page, maps, png
+from service.cache import LRUCache, Rendered
+from service.headers import header_text
+from service.params import GeographyPath, IndicatorPath, LevelParam, YearParam
 from service.settings import Settings
 from service.store import BuildStore
-
-CACHE_ENTRIES = 256
-"""Rendered maps kept in memory (keyed by release and parameters; a release never changes)."""
 
 SchemeParam = Annotated[
     Literal["fisher_jenks", "quantiles", "equal_interval"],
     Query(description="Klassenbildung (mapclassify): natürliche Brüche, Quantile oder gleiche "
                       "Abstände"),
 ]
-YearParam = Annotated[
-    int | None, Query(description="Jahr; ohne Angabe das letzte Jahr mit Werten des Indikators")
-]
-LevelParam = Annotated[
-    str | None, Query(description="Ebene (z. B. quartier, bezirk); ohne Angabe die feinste")
-]
-GeographyPath = Annotated[str, Path(description="Geografie-ID, z. B. berlin-lor-2021")]
-IndicatorPath = Annotated[str, Path(description="Indikator-ID, z. B. auslaenderanteil")]
 
 
 def _content_security_policy(settings: Settings) -> str:
@@ -58,7 +49,8 @@ def _respond(request: Request, body: bytes, media_type: str, headers: dict[str, 
 def router(store: BuildStore, settings: Settings) -> APIRouter:
     """Return the map routes."""
     r = APIRouter(tags=["Karten"])
-    cache = ResponseCache(CACHE_ENTRIES)
+    # keyed by release and parameters: a release never changes
+    cache: LRUCache[tuple[object, ...], Rendered] = LRUCache(settings.cache_entries)
     csp = _content_security_policy(settings)
 
     def _headers(key: tuple[object, ...], attribution: str) -> dict[str, str]:
@@ -72,6 +64,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     @r.get(
         "/maps/{geography}/{indicator}.png",
         summary="Karte als PNG (für Druck und Berichte)",
+        operation_id="get_map_png",
         response_class=Response,
         responses={200: {"content": {"image/png": {}}}},
     )
@@ -88,16 +81,17 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         key = (build.geography.id, build.release_id, "png", indicator, year, level, scheme)
 
         def render() -> Rendered:
-            data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
-            return maps.png_map(data), {}
+            data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
+            return png.png_map(data), {}
 
-        body, extra = cache.get(key, render)
+        body, extra = cache.get_or_make(key, render)
         headers = {**_headers(key, build.geography.attribution), **extra}
         return _respond(request, body, "image/png", headers)
 
     @r.get(
         "/maps/{geography}/{indicator}",
         summary="Karte als eigenständige Seite (Permalink, in iframe einbettbar)",
+        operation_id="get_map_page",
         response_class=HTMLResponse,
     )
     def map_page(
@@ -113,10 +107,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
 
         def render() -> Rendered:
-            data = maps.map_data(build, indicator, year=year, level=level, scheme=scheme)
+            data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
             query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme})
             permalink = f"{request.url.path}?{query}"
-            page = maps.folium_map(
+            page = folium_page.folium_map(
                 data,
                 permalink=permalink,
                 basemap_url=settings.basemap_url,
@@ -124,7 +118,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             )
             return page.encode("utf-8"), {"Link": f'<{permalink}>; rel="canonical"'}
 
-        body, extra = cache.get(key, render)
+        body, extra = cache.get_or_make(key, render)
         headers = {**_headers(key, build.geography.attribution), **extra}
         headers["Content-Security-Policy"] = csp
         return _respond(request, body, "text/html; charset=utf-8", headers)

@@ -54,12 +54,12 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     """Return the page routes."""
     r = APIRouter(include_in_schema=False)
 
-    @r.get("/builds", response_class=HTMLResponse)
+    @r.get("/builds", response_class=HTMLResponse, operation_id="builds_page")
     def builds() -> HTMLResponse:
         """List every build with levels, indicators and downloads."""
         return HTMLResponse(_builds_page(store), headers={"Cache-Control": "no-cache"})
 
-    @r.get("/")
+    @r.get("/", operation_id="viewer")
     def index() -> Response:
         """Serve the viewer, or the build list until the viewer exists."""
         viewer = settings.static / "index.html"

@@ -2,8 +2,8 @@
 
 Caching: a URL that names the current release (``?v=<release_id>``) is immutable for a
 year; every other URL is cached for ``settings.cache_seconds`` only, so a rebuild shows up
-without stale tiles. The archive is reopened when its file changes
-(see geo.render.tiles.open_archive).
+without stale tiles. Archives are opened through the service's bounded file cache
+(``service.cache.FileCache``) and reopened when their file changes.
 """
 
 from __future__ import annotations
@@ -17,8 +17,12 @@ from fastapi.responses import JSONResponse, Response
 
 from geo.errors import NotFoundError
 from geo.release import TILES_FILE, PublishedBuild
-from geo.render.styles import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP, maplibre_style, sprite
-from geo.render.tiles import PMTilesArchive, open_archive
+from geo.render.classes import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP
+from geo.render.sprite import sprite
+from geo.render.styles import maplibre_style
+from geo.render.tiles import PMTilesArchive
+from service.cache import FileCache
+from service.params import GeographyPath, IndicatorPath, LevelParam, ReleaseParam, YearParam
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -70,13 +74,14 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     """Return the tile and style routes."""
     r = APIRouter(tags=["Kacheln und Stile"])
     short = f"public, max-age={settings.cache_seconds}"
+    archives = FileCache(PMTilesArchive, settings.cache_entries, noun="tiles")
 
     def cache(v: str | None, release: str) -> str:
         return IMMUTABLE if v is not None and v == release else short
 
     def archive(geography: str) -> tuple[PublishedBuild, PMTilesArchive, str]:
         build = store.get(geography)
-        arc = open_archive(store.path(geography) / TILES_FILE)
+        arc = archives.open(store.path(geography) / TILES_FILE)
         # the archive names its own release, so ETags always match the bytes served
         release = str(arc.metadata.get("quartier", {}).get("release_id") or build.release_id)
         return build, arc, release
@@ -84,7 +89,8 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
 
-    @r.get("/tiles/index.json", summary="Geografien mit Ebenen, Indikatoren und Jahren")
+    @r.get("/tiles/index.json", summary="Geografien mit Ebenen, Indikatoren und Jahren",
+           operation_id="tiles_index")
     def index(request: Request) -> JSONResponse:
         """List every build with what the viewer needs to offer it."""
         out = []
@@ -119,12 +125,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             headers={**CORS, "Cache-Control": "no-cache"},
         )
 
-    @r.get("/tiles/{geography}.json", summary="TileJSON 3.0.0 der Vektorkacheln")
-    def tilejson(
-        request: Request,
-        geography: Annotated[str, Path(description="Geografie-ID")],
-        v: Annotated[str | None, Query(description="Release-ID (für langes Caching)")] = None,
-    ) -> JSONResponse:
+    @r.get("/tiles/{geography}.json", summary="TileJSON 3.0.0 der Vektorkacheln",
+           operation_id="get_tilejson")
+    def tilejson(request: Request, geography: GeographyPath,
+                 v: ReleaseParam = None) -> JSONResponse:
         """TileJSON of a build's tiles; the tile URL names the release."""
         build, arc, release = archive(geography)
         meta = arc.metadata
@@ -147,20 +151,13 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         return JSONResponse(body, headers={**CORS, "Cache-Control": cache(v, release),
                                            "ETag": f'"{release}-tilejson"'})
 
-    @r.api_route(
-        "/tiles/{geography}/{z}/{x}/{y}.mvt",
-        methods=["GET", "HEAD"],
-        summary="Eine Vektorkachel (MVT, gzip)",
-        response_class=Response,
-        responses={200: {"content": {MVT_TYPE: {}}}, 204: {"description": "leere Kachel"}},
-    )
     async def tile(
         request: Request,
-        geography: Annotated[str, Path(description="Geografie-ID")],
+        geography: GeographyPath,
         z: Annotated[int, Path(ge=0, le=30)],
         x: Annotated[int, Path(ge=0)],
         y: Annotated[int, Path(ge=0)],
-        v: Annotated[str | None, Query(description="Release-ID (für langes Caching)")] = None,
+        v: ReleaseParam = None,
     ) -> Response:
         """The stored bytes of one tile, with their Content-Encoding; 204 when empty."""
         _, arc, release = archive(geography)
@@ -181,7 +178,18 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             headers["Content-Encoding"] = encoding
         return Response(data, media_type=MVT_TYPE, headers=headers)
 
-    @r.options("/tiles/{geography}.pmtiles", include_in_schema=False)
+    # GET and HEAD as two routes: one route with both methods gives both one operation id
+    for method in ("GET", "HEAD"):
+        r.add_api_route(
+            "/tiles/{geography}/{z}/{x}/{y}.mvt", tile, methods=[method],
+            operation_id=f"{method.lower()}_tile",
+            summary="Eine Vektorkachel (MVT, gzip)",
+            response_class=Response,
+            responses={200: {"content": {MVT_TYPE: {}}}, 204: {"description": "leere Kachel"}},
+        )
+
+    @r.options("/tiles/{geography}.pmtiles", include_in_schema=False,
+               operation_id="pmtiles_preflight")
     def pmtiles_preflight() -> Response:
         """CORS preflight for range requests from other origins."""
         return Response(status_code=204, headers={
@@ -190,19 +198,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "Access-Control-Max-Age": "86400",
         })
 
-    @r.api_route(
-        "/tiles/{geography}.pmtiles",
-        methods=["GET", "HEAD"],
-        summary="PMTiles-Archiv (HTTP Range)",
-        response_class=Response,
-        responses={200: {"content": {PMTILES_TYPE: {}}}, 206: {"description": "Teilinhalt"},
-                   416: {"description": "ungültiger Bereich"}},
-    )
-    def pmtiles(
-        request: Request,
-        geography: Annotated[str, Path(description="Geografie-ID")],
-        v: Annotated[str | None, Query(description="Release-ID (für langes Caching)")] = None,
-    ) -> Response:
+    def pmtiles(request: Request, geography: GeographyPath, v: ReleaseParam = None) -> Response:
         """The whole archive, or one byte range of it (206), for pmtiles clients and CDNs."""
         _, arc, release = archive(geography)
         etag = f'"{release}"'
@@ -228,6 +224,16 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
                 )
         return Response(arc.read(0, arc.size), media_type=PMTILES_TYPE, headers=headers)
 
+    for method in ("GET", "HEAD"):
+        r.add_api_route(
+            "/tiles/{geography}.pmtiles", pmtiles, methods=[method],
+            operation_id=f"{method.lower()}_pmtiles",
+            summary="PMTiles-Archiv (HTTP Range)",
+            response_class=Response,
+            responses={200: {"content": {PMTILES_TYPE: {}}}, 206: {"description": "Teilinhalt"},
+                       416: {"description": "ungültiger Bereich"}},
+        )
+
     def sprite_index(ratio: int) -> Response:
         index, _ = sprite(ratio)
         return Response(json.dumps(index), media_type="application/json",
@@ -238,20 +244,23 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         return Response(png, media_type="image/png", headers={**CORS, "Cache-Control": short})
 
     # the sprite holds the hatch pattern of withheld areas (MapLibre and QGIS read it)
-    r.add_api_route("/styles/sprite.json", lambda: sprite_index(1), include_in_schema=False)
-    r.add_api_route("/styles/sprite@2x.json", lambda: sprite_index(2), include_in_schema=False)
-    r.add_api_route("/styles/sprite.png", lambda: sprite_png(1), include_in_schema=False)
-    r.add_api_route("/styles/sprite@2x.png", lambda: sprite_png(2), include_in_schema=False)
+    r.add_api_route("/styles/sprite.json", lambda: sprite_index(1), include_in_schema=False,
+                    operation_id="sprite_index")
+    r.add_api_route("/styles/sprite@2x.json", lambda: sprite_index(2), include_in_schema=False,
+                    operation_id="sprite_index_2x")
+    r.add_api_route("/styles/sprite.png", lambda: sprite_png(1), include_in_schema=False,
+                    operation_id="sprite_png")
+    r.add_api_route("/styles/sprite@2x.png", lambda: sprite_png(2), include_in_schema=False,
+                    operation_id="sprite_png_2x")
 
-    @r.get("/styles/{geography}/{indicator}.json", summary="MapLibre-Stil eines Indikators")
+    @r.get("/styles/{geography}/{indicator}.json", summary="MapLibre-Stil eines Indikators",
+           operation_id="get_style")
     def style(
         request: Request,
-        geography: Annotated[str, Path(description="Geografie-ID")],
-        indicator: Annotated[str, Path(description="Indikator-ID")],
-        year: Annotated[int | None, Query(
-            description="Jahr (Standard: das letzte mit Daten)")] = None,
-        level: Annotated[str | None, Query(
-            description="sichtbare Ebene (Standard: die feinste)")] = None,
+        geography: GeographyPath,
+        indicator: IndicatorPath,
+        year: YearParam = None,
+        level: LevelParam = None,
         method: Annotated[str, Query(description="Klassifikation (mapclassify)")] = DEFAULT_METHOD,
         k: Annotated[int, Query(ge=1, le=7, description="Zahl der Klassen")] = DEFAULT_K,
         ramp: Annotated[str, Query(description="Farbskala: YlOrRd, PuBu, YlGnBu")] = DEFAULT_RAMP,
@@ -260,7 +269,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "(für QGIS vor 3.26, das unsichtbare Layer trotzdem zeichnet)"))] = "all",
         source: Annotated[str, Query(pattern="^(xyz|pmtiles)$",
                                      description="xyz (z/x/y-URLs) oder pmtiles (Archiv)")] = "xyz",
-        v: Annotated[str | None, Query(description="Release-ID (für langes Caching)")] = None,
+        v: ReleaseParam = None,
     ) -> JSONResponse:
         """Style for every level (``level`` visible), classes in ``metadata``."""
         build, arc, release = archive(geography)

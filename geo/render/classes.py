@@ -1,0 +1,257 @@
+"""Map classes of published rates: breaks, colours, labels and the German number format.
+
+The one classification every map uses (MapLibre styles, the Folium page, the PNG and the
+QGIS styles), so one build, indicator, level, year and method look the same everywhere:
+
+- ``level_classes``: the classes of one indicator, level and year (``indicator_rows``),
+  from mapclassify (``class_breaks``) with a ColorBrewer ramp, light to dark;
+- ``WITHHELD_*`` and ``MISSING_*``: how withheld areas and areas without data look;
+- ``class_labels``, ``legend_entries``: the legend, numbers in ``format_number``.
+
+Classes are upper-inclusive, as in mapclassify: class ``i`` holds the values above
+``edges[i]`` up to and including ``edges[i + 1]``; the first class starts at the minimum.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple
+
+import mapclassify
+import numpy as np
+import pandas as pd
+
+from geo.errors import ParameterError
+from geo.release import PublishedBuild, indicator_rows
+
+METHODS: tuple[str, ...] = ("fisher_jenks", "quantiles", "equal_interval", "natural_breaks")
+"""mapclassify classifiers a map may use."""
+METHOD_NAMES = {
+    "fisher_jenks": "natürliche Brüche (Fisher-Jenks)",
+    "quantiles": "Quantile",
+    "equal_interval": "gleiche Abstände",
+    "natural_breaks": "natürliche Brüche",
+}
+"""How a legend names each method."""
+DEFAULT_METHOD = "fisher_jenks"
+DEFAULT_K = 5
+"""Number of classes (fewer when there are fewer distinct published values)."""
+MAX_K = 7
+RAMPS: dict[str, dict[int, list[str]]] = {
+    # ColorBrewer sequential schemes (Cynthia Brewer, Apache-2.0), 3 to 7 classes
+    "YlOrRd": {
+        3: ["#ffeda0", "#feb24c", "#f03b20"],
+        4: ["#ffffb2", "#fecc5c", "#fd8d3c", "#e31a1c"],
+        5: ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"],
+        6: ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"],
+        7: ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026"],
+    },
+    "PuBu": {
+        3: ["#ece7f2", "#a6bddb", "#2b8cbe"],
+        4: ["#f1eef6", "#bdc9e1", "#74a9cf", "#0570b0"],
+        5: ["#f1eef6", "#bdc9e1", "#74a9cf", "#2b8cbe", "#045a8d"],
+        6: ["#f1eef6", "#d0d1e6", "#a6bddb", "#74a9cf", "#2b8cbe", "#045a8d"],
+        7: ["#f1eef6", "#d0d1e6", "#a6bddb", "#74a9cf", "#3690c0", "#0570b0", "#034e7b"],
+    },
+    "YlGnBu": {
+        3: ["#edf8b1", "#7fcdbb", "#2c7fb8"],
+        4: ["#ffffcc", "#a1dab4", "#41b6c4", "#225ea8"],
+        5: ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"],
+        6: ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494"],
+        7: ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"],
+    },
+}
+DEFAULT_RAMP = "YlOrRd"
+WITHHELD_COLOR = "#d9d9d9"
+"""Fill of withheld areas, under a diagonal hatch in ``WITHHELD_LINE``."""
+WITHHELD_LINE = "#737373"
+WITHHELD_LABEL = "geheim (Datenschutz)"
+MISSING_COLOR = "#f4f4f4"
+MISSING_LABEL = "keine Daten"
+EMPTY = "–"
+"""What a number field shows when it has no value."""
+FISHER_JENKS_SAMPLE = 500
+"""Fisher-Jenks is quadratic (minutes for 11,000 values without numba): above this many values
+its breaks come from a deterministic quantile sample of this size that keeps both extremes."""
+
+
+@dataclass(frozen=True)
+class ClassBreaks:
+    """Classes of one map: class ``i`` runs above ``edges[i]`` up to ``edges[i + 1]``."""
+
+    method: str
+    edges: tuple[float, ...]
+    """The minimum, then the inclusive upper bound of each class (empty: no classes)."""
+    colors: tuple[str, ...]
+    counts: tuple[int, ...]
+    """Values in each class."""
+
+    @property
+    def lower(self) -> float:
+        """The smallest classified value (NaN without classes)."""
+        return self.edges[0] if self.edges else math.nan
+
+    @property
+    def upper(self) -> tuple[float, ...]:
+        """The inclusive upper bound of each class."""
+        return self.edges[1:]
+
+    def index(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Class of each value (upper bounds inclusive, as mapclassify); -1 for NaN."""
+        y = np.asarray(values, dtype=float)
+        if not self.colors:
+            return np.full(len(y), -1)
+        inner = np.asarray(self.edges[1:-1], dtype=float)
+        return np.where(np.isnan(y), -1, np.searchsorted(inner, y, side="left"))
+
+
+def ramp_colors(ramp: str, k: int) -> list[str]:
+    """``k`` colours of a named ramp, light to dark."""
+    if ramp not in RAMPS:
+        raise ParameterError(f"unknown colour ramp '{ramp}' (known: {', '.join(RAMPS)})")
+    if not 1 <= k <= MAX_K:
+        raise ParameterError(f"k must be between 1 and {MAX_K}, not {k}")
+    three = RAMPS[ramp][3]
+    if k == 1:
+        return [three[1]]
+    if k == 2:
+        return [three[0], three[2]]
+    return list(RAMPS[ramp][k])
+
+
+def mapclassify_bins(values: np.ndarray, method: str, k: int) -> np.ndarray:
+    """Upper class bounds from mapclassify, the last one at least the maximum."""
+    y = np.asarray(values, dtype=float)
+    data = y
+    if method == "fisher_jenks" and y.size > FISHER_JENKS_SAMPLE:
+        data = np.quantile(y, np.linspace(0.0, 1.0, FISHER_JENKS_SAMPLE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Numba not installed" and small-sample notes
+        bins = np.asarray(mapclassify.classify(data, method, k=k).bins, dtype=float)
+    bins[-1] = max(bins[-1], float(y.max()))
+    return bins
+
+
+@lru_cache(maxsize=512)
+def _bins(values: tuple[float, ...], method: str, k: int) -> tuple[float, ...]:
+    y = np.asarray(values, dtype=float)
+    unique = np.unique(y)
+    k = min(k, len(unique))
+    if k <= 1:
+        return (float(unique.max()),)
+    if len(unique) == k:
+        return tuple(float(v) for v in unique)
+    return tuple(float(b) for b in np.unique(mapclassify_bins(y, method, k)))
+
+
+def class_breaks(
+    values: Sequence[float] | np.ndarray,
+    *,
+    method: str = DEFAULT_METHOD,
+    k: int = DEFAULT_K,
+    ramp: str = DEFAULT_RAMP,
+) -> ClassBreaks:
+    """Classify published rates with mapclassify (NaN ignored; no values, no classes).
+
+    Raises:
+        ParameterError: unknown method or ramp, or ``k`` outside 1..MAX_K.
+    """
+    if method not in METHODS:
+        raise ParameterError(f"unknown classification '{method}' (known: {', '.join(METHODS)})")
+    ramp_colors(ramp, k)
+    y = np.asarray(values, dtype=float)
+    y = y[np.isfinite(y)]
+    if y.size == 0:
+        return ClassBreaks(method, (), (), ())
+    upper = _bins(tuple(np.round(y, 10).tolist()), method, k)
+    colors = tuple(ramp_colors(ramp, len(upper)))
+    breaks = ClassBreaks(method, (float(y.min()), *upper), colors, ())
+    counts = np.bincount(breaks.index(y), minlength=len(upper))
+    return ClassBreaks(method, breaks.edges, colors, tuple(int(c) for c in counts))
+
+
+def published_rates(rows: pd.DataFrame) -> pd.Series:
+    """The rates a map classes, by area_id: published rows with a rate."""
+    shown = rows[(rows["status"] == "published") & rows["rate"].notna()]
+    return shown["rate"].astype(float)
+
+
+def level_classes(
+    published: PublishedBuild,
+    indicator: str,
+    level: str,
+    year: int | None = None,
+    *,
+    method: str = DEFAULT_METHOD,
+    k: int = DEFAULT_K,
+    ramp: str = DEFAULT_RAMP,
+) -> ClassBreaks:
+    """The classes of one indicator's published rates on one level and year (default latest)."""
+    rates = published_rates(indicator_rows(published, indicator, level, year))
+    return class_breaks(rates.to_numpy(), method=method, k=k, ramp=ramp)
+
+
+def format_number(value: Any, decimals: int = 1) -> str:
+    """German number format: decimal comma, thousands dots (``1.234,5``); ``–`` if empty."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return EMPTY
+    text = f"{float(value):,.{decimals}f}"
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def unit_suffix(unit: str | None) -> str:
+    """`` %`` or `` je 1.000`` after a number; nothing without a unit."""
+    return f" {unit}" if unit else ""
+
+
+def class_labels(breaks: ClassBreaks, unit: str | None = "") -> list[str]:
+    """Legend text of each class: ``2,5 bis 12,3 %``, ``über 12,3 bis 18,0 %``.
+
+    Two decimals when all classes span less than 1, else one.
+    """
+    if not breaks.colors:
+        return []
+    decimals = 2 if breaks.edges[-1] - breaks.edges[0] < 1 else 1
+    suffix = unit_suffix(unit)
+    labels = []
+    for i, (low, high) in enumerate(zip(breaks.edges[:-1], breaks.edges[1:], strict=True)):
+        low_text = format_number(low, decimals)
+        if low == high:
+            labels.append(f"{low_text}{suffix}")
+        else:
+            above = "" if i == 0 else "über "
+            labels.append(f"{above}{low_text} bis {format_number(high, decimals)}{suffix}")
+    return labels
+
+
+class LegendEntry(NamedTuple):
+    """One row of a legend: its text, its fill and what it stands for."""
+
+    label: str
+    color: str
+    role: Literal["class", "withheld", "missing"]
+
+
+def legend_entries(breaks: ClassBreaks, unit: str | None = "", *, withheld: bool = True,
+                   missing: bool = True) -> list[LegendEntry]:
+    """The classes, light to dark, then withheld (hatched) and missing areas if asked for."""
+    entries = [LegendEntry(label, color, "class")
+               for label, color in zip(class_labels(breaks, unit), breaks.colors, strict=True)]
+    if withheld:
+        entries.append(LegendEntry(WITHHELD_LABEL, WITHHELD_COLOR, "withheld"))
+    if missing:
+        entries.append(LegendEntry(MISSING_LABEL, MISSING_COLOR, "missing"))
+    return entries
+
+
+__all__ = [
+    "DEFAULT_K", "DEFAULT_METHOD", "DEFAULT_RAMP", "FISHER_JENKS_SAMPLE", "MAX_K",
+    "METHODS", "METHOD_NAMES", "MISSING_COLOR", "MISSING_LABEL", "RAMPS", "WITHHELD_COLOR",
+    "WITHHELD_LABEL", "WITHHELD_LINE", "ClassBreaks", "LegendEntry", "class_breaks",
+    "class_labels", "format_number", "legend_entries", "level_classes", "mapclassify_bins",
+    "published_rates", "ramp_colors", "unit_suffix",
+]

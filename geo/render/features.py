@@ -1,0 +1,240 @@
+"""The areas of a level as GeoJSON features with their published values.
+
+- ``feature_collection``: one FeatureCollection of a level (the data API's GeoJSON).
+- ``feature_layer``: a level serialised once per release for OGC API Features, then
+  ``page_features`` selects (bbox, datetime) and pages it, ``page_json`` and
+  ``feature_json`` write the documents with the links the caller gives.
+
+Withheld values are null: the properties come from ``wide_values`` of the published build.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.errors import NotFoundError
+from geo.release import PublishedBuild, wide_values
+from geo.render.records import records
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+"""The only coordinate reference system of the features (longitude, latitude)."""
+DEFAULT_LIMIT = 1000
+"""Features per page when the client names no limit."""
+MAX_LIMIT = 10_000
+"""Most features per page; larger limits are capped to it."""
+
+
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def feature_collection(published: PublishedBuild, level: str, indicator: str | None = None,
+                       year: int | None = None) -> dict[str, Any]:
+    """One feature per area of the level with the wide published values as properties.
+
+    ``indicator=None`` keeps every indicator; ``year=None`` each indicator's latest year.
+    """
+    if year is not None:
+        published.check_year(year)
+    ind_ids = ([published.catalogue.indicator(indicator).id] if indicator
+               else [i.id for i in published.catalogue.indicators])
+    wide = wide_values(published, level, year)
+    keep = ["area_id", "name", "parent_id"]
+    for ind in ind_ids:
+        keep += [c for c in wide.columns if c == ind or c.startswith(f"{ind}_")]
+    wide = wide[keep]
+    shapes = published.shapes[level].set_index("area_id").reindex(wide["area_id"])
+    features = []
+    for props, geom in zip(records(wide), shapes.geometry, strict=True):
+        features.append({
+            "type": "Feature",
+            "id": props["area_id"],
+            "properties": props,
+            "geometry": None if geom is None else geom.__geo_interface__,
+        })
+    geo = published.geography
+    return {
+        "type": "FeatureCollection",
+        "name": f"{geo.id}.{level}",
+        "attribution": geo.attribution,
+        "notice": geo.notice or None,
+        "release_id": published.release_id,
+        "features": features,
+    }
+
+
+class BBox(NamedTuple):
+    """A box in CRS84 degrees; ``minx > maxx`` crosses the antimeridian."""
+
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+
+
+class Interval(NamedTuple):
+    """A time interval; None is open."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class FeatureLayer:
+    """A level ready to page through: one serialised feature per area."""
+
+    id: str
+    title: str
+    description: str
+    attribution: str
+    area_ids: tuple[str, ...]
+    geometries: np.ndarray
+    features: tuple[str, ...]
+    bbox: tuple[float, float, float, float]
+    years: tuple[int, int]
+    release_id: str
+
+
+def _feature_properties(wide: pd.DataFrame, published: PublishedBuild) -> pd.DataFrame:
+    """Counts as integers, withheld as null (wide_values leaves them empty)."""
+    wide = wide.copy()
+    for ind in published.catalogue.indicators:
+        for col in (f"{ind.id}_numerator", f"{ind.id}_denominator"):
+            wide[col] = pd.array(pd.to_numeric(wide[col]), dtype="Float64").round().astype("Int64")
+        wide[f"{ind.id}_reliable"] = wide[f"{ind.id}_reliable"].astype("boolean")
+    return wide
+
+
+def feature_layer(published: PublishedBuild, level: str) -> FeatureLayer:
+    """Serialise the areas of one level with each indicator's latest published values."""
+    geo = published.geography
+    info = geo.level(level)
+    wide = _feature_properties(wide_values(published, level), published)
+    shapes = published.shapes[level].set_index("area_id").reindex(wide["area_id"])
+    geoms = shapes.geometry.to_numpy()
+    features = []
+    for props, geom in zip(records(wide), geoms, strict=True):
+        features.append(_compact(
+            {"type": "Feature", "id": props["area_id"],
+             "geometry": None if geom is None else geom.__geo_interface__,
+             "properties": props},
+        ))
+    minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(geoms))
+    years = ([published.latest_year(i.id) for i in published.catalogue.indicators]
+             or list(published.years))
+    notice = f" {geo.notice}." if geo.notice else ""
+    return FeatureLayer(
+        id=f"{geo.id}.{level}",
+        title=f"{geo.name} – {info.name}",
+        description=(
+            f"{info.count} Gebiete der Ebene {info.name} ({geo.name}) mit den veröffentlichten "
+            f"Werten aller Indikatoren, je Indikator das letzte Jahr (Feld <indikator>_year). "
+            f"Gesperrte Werte (Geheimhaltung) sind leer, <indikator>_status = suppressed.{notice} "
+            f"Quelle: {geo.attribution}. Release {published.release_id}."
+        ),
+        attribution=geo.attribution,
+        area_ids=tuple(str(a) for a in wide["area_id"]),
+        geometries=geoms,
+        features=tuple(features),
+        bbox=(minx, miny, maxx, maxy),
+        years=(min(years), max(years)),
+        release_id=published.release_id,
+    )
+
+
+def layer_info(layer: FeatureLayer) -> dict[str, Any]:
+    """The collection's description, extent and CRS (the caller adds its links)."""
+    return {
+        "id": layer.id,
+        "title": layer.title,
+        "description": layer.description,
+        "attribution": layer.attribution,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "extent": {
+            "spatial": {"bbox": [list(layer.bbox)], "crs": CRS84},
+            "temporal": {
+                "interval": [[f"{layer.years[0]}-01-01T00:00:00Z",
+                              f"{layer.years[1]}-12-31T23:59:59Z"]],
+                "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+            },
+        },
+    }
+
+
+def _box(bbox: BBox) -> shapely.Geometry:
+    minx, miny, maxx, maxy = bbox
+    if minx > maxx:  # crosses the antimeridian
+        east = shapely.box(minx, miny, 180, maxy)
+        return shapely.union(east, shapely.box(-180, miny, maxx, maxy))
+    return shapely.box(minx, miny, maxx, maxy)
+
+
+def _meets_years(interval: Interval, years: tuple[int, int]) -> bool:
+    """Does the interval meet the years of the layer's values?"""
+    first = datetime(years[0], 1, 1, tzinfo=UTC)
+    last = datetime(years[1], 12, 31, 23, 59, 59, tzinfo=UTC)
+    start, end = interval
+    return (start is None or start <= last) and (end is None or end >= first)
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """One page of a layer's selected features."""
+
+    layer: FeatureLayer
+    indices: np.ndarray
+    matched: int
+    limit: int
+    offset: int
+
+
+def page_features(layer: FeatureLayer, *, limit: int = DEFAULT_LIMIT, offset: int = 0,
+                  bbox: BBox | None = None, interval: Interval | None = None) -> FeaturePage:
+    """The features meeting ``bbox`` and ``interval``, from ``offset``, at most ``limit``
+    (capped to MAX_LIMIT)."""
+    selected: np.ndarray = np.arange(len(layer.features))
+    if bbox is not None:
+        selected = selected[shapely.intersects(layer.geometries, _box(bbox))]
+    if interval is not None and not _meets_years(interval, layer.years):
+        selected = selected[:0]
+    limit = min(limit, MAX_LIMIT)
+    return FeaturePage(layer, selected[offset:offset + limit], int(len(selected)), limit, offset)
+
+
+def time_stamp() -> str:
+    """Current time as RFC 3339 (a response's timeStamp)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def page_json(page: FeaturePage, links: list[dict[str, str]]) -> str:
+    """The page as a GeoJSON FeatureCollection with numberMatched/Returned and ``links``."""
+    layer = page.layer
+    return (
+        '{"type":"FeatureCollection","features":['
+        + ",".join(layer.features[i] for i in page.indices)
+        + "],"
+        + _compact({
+            "numberMatched": page.matched,
+            "numberReturned": int(len(page.indices)),
+            "timeStamp": time_stamp(),
+            "attribution": layer.attribution,
+            "links": links,
+        })[1:]
+    )
+
+
+def feature_json(layer: FeatureLayer, area_id: str, links: list[dict[str, str]]) -> str:
+    """One area as a GeoJSON Feature with ``links``; NotFoundError if the layer lacks it."""
+    if area_id not in layer.area_ids:
+        raise NotFoundError(f"no feature '{area_id}' in collection '{layer.id}'")
+    feature = layer.features[layer.area_ids.index(area_id)]
+    return feature[:-1] + ',"links":' + json.dumps(links) + "}"

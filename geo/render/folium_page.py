@@ -1,0 +1,271 @@
+"""The map of one indicator as a standalone Folium (Leaflet) page: tooltips, legend, small print.
+
+Withheld areas are grey and labelled ``geheim (Datenschutz)``. Every script and stylesheet of
+the page is served by Quartier itself (``VENDORED``); a basemap is loaded only when one is
+configured.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any, cast
+
+import branca.element
+import folium
+import pandas as pd
+import shapely.geometry
+
+from geo.render.classes import (
+    EMPTY,
+    METHOD_NAMES,
+    MISSING_LABEL,
+    WITHHELD_LABEL,
+    format_number,
+)
+from geo.render.maps import MapData, area_fills, map_legend
+
+COORD_DECIMALS = 5
+"""Decimals of longitude/latitude in the page (1e-5 degrees is about 1 m)."""
+VENDOR_PATH = "/static/vendor/folium"
+VENDORED: dict[str, str] = {
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet-1.9.3/leaflet.js",
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css": "leaflet-1.9.3/leaflet.css",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery-3.7.1/jquery.min.js",
+    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js":
+        "bootstrap-5.2.2/bootstrap.bundle.min.js",
+    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css":
+        "bootstrap-5.2.2/bootstrap.min.css",
+    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css":
+        "glyphicons-only-bootstrap-1.0.1/css/bootstrap-glyphicons.css",
+    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css":
+        "fontawesome-free-6.2.0/css/all.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js":
+        "leaflet.awesome-markers-2.0.2/leaflet.awesome-markers.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css":
+        "leaflet.awesome-markers-2.0.2/leaflet.awesome-markers.css",
+    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css":
+        "folium-0.20.0/leaflet.awesome.rotate.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": "d3-3.5.5/d3.min.js",
+}
+"""Every CDN file a default Folium/branca page loads -> its copy in static/vendor/folium/."""
+PAGE_ASSETS = ("leaflet", "leaflet_css")
+"""The only Folium defaults a Quartier map page uses (the legend is plain HTML)."""
+
+
+def _with_unit(value: Any, unit: str) -> str:
+    number = format_number(value)
+    return number if number == EMPTY or not unit else f"{number} {unit}"
+
+
+def _comparison(row: pd.Series, data: MapData) -> str:
+    total = data.total_name
+    ref = _with_unit(data.total_rate, data.unit_label)
+    word = {"higher": "höher als", "lower": "niedriger als", "similar": "ähnlich wie"}.get(
+        str(row["vs_total"]) if row["vs_total"] is not None else "", ""
+    )
+    return f"{word} {total} ({ref})" if word else f"{total}: {ref}"
+
+
+def _tooltip_rows(row: pd.Series, data: MapData) -> dict[str, str]:
+    unit = data.unit_label
+    if row["status"] == "suppressed" or row["klass"] < 0:
+        label = WITHHELD_LABEL if row["status"] == "suppressed" else MISSING_LABEL
+        value, interval, count, reliability, comparison = label, EMPTY, EMPTY, EMPTY, EMPTY
+    else:
+        value = _with_unit(row["rate"], unit)
+        interval = f"{format_number(row['ci_low'])} – {format_number(row['ci_high'])}"
+        count = f"{format_number(row['numerator'], 0)} von {format_number(row['denominator'], 0)}"
+        reliability = "ja" if bool(row["reliable"]) else "unsicher (kleine Basis)"
+        comparison = _comparison(row, data)
+    return {
+        "Gebiet": str(row["name"]),
+        "Wert": value,
+        "95-%-Intervall": interval,
+        "Anzahl": count,
+        "verlässlich": reliability,
+        "Vergleich": comparison,
+    }
+
+
+def _round_coords(coords: Any) -> Any:
+    if isinstance(coords, (list, tuple)):
+        if coords and isinstance(coords[0], (int, float)):
+            return [round(float(c), COORD_DECIMALS) for c in coords]
+        return [_round_coords(c) for c in coords]
+    return coords
+
+
+def _feature_collection(data: MapData) -> dict[str, Any]:
+    features = []
+    for (_, row), fill in zip(data.frame.iterrows(), area_fills(data), strict=True):
+        geometry = shapely.geometry.mapping(row.geometry)
+        props = _tooltip_rows(row, data)
+        props["fill"] = fill
+        features.append({
+            "type": "Feature",
+            "id": str(row["area_id"]),
+            "properties": props,
+            "geometry": {"type": geometry["type"],
+                         "coordinates": _round_coords(geometry["coordinates"])},
+        })
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _legend_html(data: MapData) -> str:
+    rows = [
+        f'<div data-role="{entry.role}"><i style="background:{entry.color}"></i>'
+        f"{html.escape(entry.label)}</div>"
+        for entry in map_legend(data)
+    ]
+    unit = f" ({html.escape(data.unit_label)})" if data.unit_label else ""
+    method = METHOD_NAMES.get(data.classes.method, data.classes.method)
+    return (
+        f'<div class="q-legend"><b>{html.escape(data.indicator.name)}{unit}, {data.year}</b>'
+        f'{"".join(rows)}<small>Klassen: {html.escape(method)}</small></div>'
+    )
+
+
+_PAGE_CSS = """
+<style>
+.q-title{position:absolute;top:8px;left:50px;right:8px;z-index:1000;pointer-events:none;
+ font:600 15px/1.3 system-ui,sans-serif}
+.q-title span{background:rgba(255,255,255,.85);padding:3px 8px;border-radius:3px;
+ display:inline-block}
+.q-title .q-notice{background:#fff3cd;font-weight:400;font-size:12px;margin-top:3px}
+.q-legend{background:rgba(255,255,255,.9);padding:6px 8px;font:12px/1.5 system-ui,sans-serif;
+ border-radius:3px;box-shadow:0 1px 4px rgba(0,0,0,.3)}
+.q-legend i{display:inline-block;width:16px;height:12px;margin-right:6px;vertical-align:-1px;
+ border:1px solid #999}
+.q-legend small{display:block;color:#555}
+.q-print{font:10px/1.3 system-ui,sans-serif;color:#444;max-width:55vw;
+ background:rgba(255,255,255,.8);padding:2px 5px;border-radius:3px}
+.q-print a{color:#246}
+.leaflet-container{background:#fbfbf8}
+</style>
+"""
+
+
+class _Control(branca.element.MacroElement):
+    """A Leaflet control with fixed HTML (legend, small print)."""
+
+    _template = branca.element.Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function() {
+          var c = L.control({position: {{ this.position|tojson }}});
+          c.onAdd = function() {
+            var div = L.DomUtil.create('div');
+            div.innerHTML = {{ this.html|tojson }};
+            L.DomEvent.disableClickPropagation(div);
+            return div;
+          };
+          c.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html_text: str, position: str) -> None:
+        super().__init__()
+        self._name = "QuartierControl"
+        self.html = html_text
+        self.position = position
+
+
+def _localise_assets(root: branca.element.Element, prefix: str) -> None:
+    """Point every Folium/branca default script and stylesheet at the vendored copy."""
+    for element in [root, *_descendants(root)]:
+        for attr in ("default_js", "default_css"):
+            links = getattr(element, attr, None)
+            if not links:
+                continue
+            local = []
+            for name, url in links:
+                if url not in VENDORED:
+                    raise ValueError(f"Folium asset {url} is not vendored "
+                                     "(see static/vendor/folium)")
+                local.append((name, f"{prefix}/{VENDORED[url]}"))
+            setattr(element, attr, local)
+
+
+def _descendants(element: branca.element.Element) -> list[branca.element.Element]:
+    out = []
+    for child in element._children.values():
+        out.append(child)
+        out.extend(_descendants(child))
+    return out
+
+
+def folium_map(
+    data: MapData,
+    *,
+    permalink: str = "",
+    basemap_url: str = "",
+    basemap_attribution: str = "",
+    asset_prefix: str = VENDOR_PATH,
+) -> str:
+    """A standalone Leaflet page (HTML) of the map; all assets from ``asset_prefix``.
+
+    ``permalink`` is the page's own URL with every parameter spelled out; it is shown in the
+    small print and as the canonical link.
+    """
+    fmap = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, zoom_delta=0.5)
+    fmap.default_js = [(n, u) for n, u in folium.Map.default_js if n in PAGE_ASSETS]
+    fmap.default_css = [(n, u) for n, u in folium.Map.default_css if n in PAGE_ASSETS]
+    if basemap_url:
+        folium.TileLayer(basemap_url, attr=basemap_attribution or " ", name="Hintergrund",
+                         opacity=0.6).add_to(fmap)
+    minx, miny, maxx, maxy = data.frame.total_bounds
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    fields = ["Gebiet", "Wert", "95-%-Intervall", "Anzahl", "verlässlich", "Vergleich"]
+    aliases = ["", "Wert", "95-%-Intervall", "Anzahl", "verlässlich", f"vs. {data.total_name}"]
+    folium.GeoJson(
+        _feature_collection(data),
+        name=data.indicator.name,
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#ffffff",
+                                  "weight": 0.8, "fillOpacity": 0.85},
+        highlight_function=lambda f: {"weight": 2.5, "color": "#333333"},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True, labels=True),
+        smooth_factor=0.5,
+    ).add_to(fmap)
+    fmap.add_child(_Control(_legend_html(data), "bottomright"))
+    fmap.add_child(_Control(_small_print(data, permalink, basemap_attribution), "bottomleft"))
+    root = cast(branca.element.Figure, fmap.get_root())
+    root.header.add_child(branca.element.Element(_PAGE_CSS), name="quartier_css")
+    root.header.add_child(
+        branca.element.Element(f"<title>{html.escape(data.title)}</title>"
+                               '<link rel="icon" href="data:,">'),  # no favicon request
+        name="title",
+    )
+    if permalink:
+        root.header.add_child(
+            branca.element.Element(f'<link rel="canonical" href="{html.escape(permalink)}">'),
+            name="canonical",
+        )
+    notice = (f'<br><span class="q-notice">{html.escape(data.notice)}</span>'
+              if data.notice else "")
+    root.html.add_child(branca.element.Element(
+        f'<div class="q-title"><span>{html.escape(data.title)}</span>{notice}</div>'
+    ))
+    _localise_assets(root, asset_prefix)
+    return root.render()
+
+
+def _small_print(data: MapData, permalink: str, basemap_attribution: str) -> str:
+    parts = [f"Quelle: {html.escape(data.attribution)}"]
+    if basemap_attribution:
+        parts.append(f"Hintergrund: {html.escape(basemap_attribution)}")
+    parts.append(f"Release {html.escape(data.release_id)}")
+    if permalink:
+        parts.append(f'<a href="{html.escape(permalink)}" target="_top">Permalink</a>')
+    parts.append(f"Gesperrte Werte: {WITHHELD_LABEL}")
+    return f'<div class="q-print">{" · ".join(parts)}</div>'
+
+
+def feature_json(data: MapData) -> str:
+    """The simplified GeoJSON the page embeds (for size checks)."""
+    return json.dumps(_feature_collection(data), ensure_ascii=False, separators=(",", ":"))
+
+
+__all__ = ["PAGE_ASSETS", "VENDORED", "VENDOR_PATH", "feature_json", "folium_map"]

@@ -1,0 +1,110 @@
+"""A release as plain JSON records: its summary, its indicators and its long value rows.
+
+What the data API answers, without the HTTP: every value is a plain Python scalar (withheld
+= None), so any JSON encoder can write it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo.inputs.catalogue import Indicator
+from geo.release import TOTAL, PublishedBuild
+from geo.render.profiles.definitions import definition_record, indicator_definition
+
+VALUE_FIELDS = ["level", "area_id", "name", "indicator", "year", "numerator", "denominator",
+                "rate", "ci_low", "ci_high", "status", "vs_total", "reliable"]
+"""The columns of the long value rows, in order (JSON keys and CSV header)."""
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: pandas/numpy missing values become None, numpy types Python."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a frame as dicts of plain JSON values (withheld = None)."""
+    columns = list(frame.columns)
+    return [
+        {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def geography_record(published: PublishedBuild) -> dict[str, Any]:
+    """What a release says about its geography: levels, years, attribution, release id."""
+    geo = published.geography
+    return {
+        "id": geo.id,
+        "name": geo.name,
+        "attribution": geo.attribution,
+        "notice": geo.notice or None,
+        "release_id": published.release_id,
+        "created": published.created,
+        "total": {"id": geo.total_id, "name": geo.total_name},
+        "levels": [{"id": lv.id, "name": lv.name, "count": lv.count} for lv in geo.levels],
+        "years": list(published.years),
+    }
+
+
+def indicator_record(published: PublishedBuild, ind: Indicator) -> dict[str, Any]:
+    """One catalogue indicator with the latest year this release has values for, and its
+    definition (description, counts, source and reference date from the catalogue)."""
+    definition = definition_record(indicator_definition(published.catalogue, ind))
+    return {
+        "id": ind.id, "name": ind.name, "theme": ind.theme, "unit": ind.unit, "per": ind.per,
+        "kind": ind.kind, "numerator": ind.numerator, "denominator": ind.denominator,
+        "description": ind.description or None, "latest_year": published.latest_year(ind.id),
+        "higher_is": ind.higher_is, "source": definition["source"],
+        "reference_date": definition["reference_date"], "definition": definition,
+    }
+
+
+def value_rows(published: PublishedBuild, level: str, indicator: str | None = None,
+               year: int | None = None) -> pd.DataFrame:
+    """Long rows of one level (then the total, for comparison) of one or every indicator.
+
+    ``year=None`` takes each indicator's latest year with values. Areas without a row in the
+    release are left out. Raises NotFoundError for an unknown level, year or indicator.
+    """
+    published.geography.level(level)
+    if year is not None:
+        published.check_year(year)
+    indicators = ([published.catalogue.indicator(indicator).id] if indicator
+                  else [i.id for i in published.catalogue.indicators])
+    values = published.values
+    frames = []
+    for ind in indicators:
+        chosen = year if year is not None else published.latest_year(ind)
+        rows = values[(values["indicator"] == ind) & (values["year"] == chosen)]
+        # the level's areas in area order, then the total for comparison
+        frames.append(rows[rows["level"] == level])
+        if level != TOTAL:
+            frames.append(rows[rows["level"] == TOTAL])
+    return pd.concat(frames, ignore_index=True)[VALUE_FIELDS]
+
+
+def values_document(published: PublishedBuild, level: str, indicator: str | None = None,
+                    year: int | None = None) -> dict[str, Any]:
+    """The value rows with the release's id and attribution (the data API's JSON body)."""
+    frame = value_rows(published, level, indicator, year)
+    return {
+        "geography": published.geography.id,
+        "release_id": published.release_id,
+        "attribution": published.geography.attribution,
+        "notice": published.geography.notice or None,
+        "level": level,
+        "values": records(frame),
+    }
