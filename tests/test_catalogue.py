@@ -370,3 +370,14 @@ def test_catalogue_nested_too_deeply(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError, match="nested too deeply"):
         load_catalogue(write(tmp_path, "themes = " + "[" * 100_000 + "]" * 100_000))
 
+
+def test_a_long_chain_of_sums_is_checked_without_recursion_error(tmp_path: Path) -> None:
+    """2,000 sums chained total -> part (deeper than Python's recursion limit) are checked."""
+    n = 2000
+    variables = "".join(f'[[variables]]\nid = "v{i}"\nname = "V{i}"\n' for i in range(n + 1))
+    sums = "".join(f'[[sums]]\ntotal = "v{i}"\nparts = ["v{i + 1}", "x"]\n' for i in range(n))
+    text = variables + '[[variables]]\nid = "x"\nname = "X"\n' + sums
+    assert len(load_catalogue(write(tmp_path, text)).sums) == n
+    looped = text + f'[[sums]]\ntotal = "v{n}"\nparts = ["v0", "x"]\n'
+    with pytest.raises(CatalogueError, match=r"sums form a cycle: v0 -> v1 -> .* -> v0"):
+        load_catalogue(write(tmp_path, looped))

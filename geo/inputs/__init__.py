@@ -2,11 +2,15 @@
 
 Modules, in the order data flows through them:
 
+- ``ids``: the plain-id rule (``ID_PATTERN``) every geography, level, variable and indicator id
+  follows, since ids name URLs, files, CSV cells and JS.
 - ``geography``: the ``geography.toml`` manifest, boundary files and nesting checks
   (``load_geography``, ``check_geography``, ``load_manifest``, ``Geography``, ``Report``,
-  ``TOTAL``); a package of ``report``, ``manifest``, ``files``, ``rows``, ``nesting``, ``load``.
+  ``TOTAL``); a package of ``report``, ``manifest``, ``rows``, ``coordinates``, ``files``,
+  ``nesting``, ``load``.
 - ``counts``: ``read_counts``, counts per area, year and variable from office CSV exports; a
-  package of ``problems``, ``decode``, ``layout``, ``signs``, ``read``.
+  package of ``problems``, ``source``, ``decode``, ``layout``, ``signs``, ``read``.
+- ``cycles``: ``sum_cycle``, a cycle among declared sums.
 - ``catalogue``: ``load_catalogue`` and ``Catalogue`` (variables, indicators, declared sums).
 - ``fetch``: ``fetch_geography`` and ``missing_files``, official boundary files not bundled.
 

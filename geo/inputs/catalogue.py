@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from geo.errors import CatalogueError, NotFoundError
+from geo.inputs.cycles import sum_cycle
 from geo.inputs.ids import id_problem
 
 KINDS = ("proportion", "rate")
@@ -246,36 +247,6 @@ def _check_variable_ref(
         problems.append(f"{label}: {role} '{ref}' is not a declared variable{extra}")
 
 
-def _sum_cycle(sums: list[SumRule]) -> list[str] | None:
-    """Return a cycle total -> part -> ... -> total among the sums, if there is one."""
-    graph: dict[str, set[str]] = {}
-    for rule in sums:
-        graph.setdefault(rule.total, set()).update(rule.parts)
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == 1:
-                return path[path.index(nxt) :] + [nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        path.pop()
-        state[node] = 2
-        return None
-
-    for start in graph:
-        if start not in state:
-            found = visit(start)
-            if found:
-                return found
-    return None
-
-
 def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalogue:
     """Validate parsed catalogue data and build the Catalogue; all problems at once."""
     problems: list[str] = []
@@ -381,7 +352,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
                 problems.append(f"{label}: repeats sums[{j + 1}]")
         sums.append(rule)
     if not problems:
-        cycle = _sum_cycle(sums)
+        cycle = sum_cycle((rule.total, rule.parts) for rule in sums)
         if cycle:
             problems.append(f"sums form a cycle: {' -> '.join(cycle)}")
 
