@@ -648,3 +648,9 @@ def test_any_input_reads_or_raises_counts_error(
         assert str(exc).startswith("counts.csv") or str(exc).startswith(str(path))
     else:
         assert list(frame.columns) == ["area_id", "year", "variable", "value"]
+
+
+def test_control_characters_of_a_cell_are_escaped_in_messages(tmp_path: Path) -> None:
+    """An area id holding an ANSI escape is echoed as \\x1b, not as a terminal command."""
+    found = problems(write(tmp_path, "area_id,year,variable,value\n\x1b[2J,2022,einwohner,1\n"))
+    assert found == ["counts.csv line 2: area '\\x1b[2J' is not a Quartier of this geography"]

@@ -597,6 +597,15 @@ def test_keys_a_spreadsheet_would_run_are_warned_about(tmp_path):
     assert warned == {"=1+2", "<b>x"}
 
 
+def test_control_characters_in_keys_are_escaped_in_messages(tmp_path):
+    """A key holding an ANSI escape is shown as \\x1b, never sent raw to the terminal."""
+    folder = two_levels(tmp_path, keys=["01\x1b[2J", "0102", "0201", "0202"],
+                        parents=["01", "01", "02", "02"])
+    lines = check_geography(folder).lines()
+    assert "warning: quartiere.geojson, feature 0, key '01\\x1b[2J': key starts with" in lines[0]
+    assert not any("\x1b" in line for line in lines)
+
+
 # --------------------------------------------------------------------------- validation
 
 

@@ -134,7 +134,7 @@ def _check_rows(level: LevelSpec, file: str, frame: gpd.GeoDataFrame,
     for fid, key in zip(features[risky], ids[risky], strict=True):
         found.add("warning", file, "key starts with = + - @ or holds < > \" ' ` \\ or a control "
                   "character: a spreadsheet may run it as a formula, a page read it as markup "
-                  "(it is published as given)", feature=int(fid), key=repr(key)[1:-1])
+                  "(it is published as given)", feature=int(fid), key=key)
     names = _as_text(frame[level.label]) if level.label else ids
     unnamed = ~bad & (names == "").to_numpy()
     for fid, key in zip(features[unnamed], ids[unnamed], strict=True):
