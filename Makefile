@@ -48,7 +48,7 @@ bench: $(STAMP) browser-deps
 	$(BIN)/python -m bench --out bench-out/BENCHMARKS-$$(date +%Y%m%d-%H%M).md
 
 lint: $(STAMP)
-	$(BIN)/ruff check geo service tests
+	$(BIN)/ruff check geo service tests bench
 	$(BIN)/mypy
 
 clean:

@@ -9,7 +9,7 @@ import secrets
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +19,9 @@ import pandas as pd
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
 from geo.errors import BuildError, CountsError, DisclosureError
 from geo.inputs.catalogue import Catalogue, load_catalogue
-from geo.inputs.counts import MAX_COUNT, read_counts
+from geo.inputs.counts import MAX_COUNT, read_counts_files
 from geo.inputs.geography import Geography, load_geography, load_manifest
+from geo.inputs.intake.provenance import attach_provenance, provenance_path
 from geo.release import (
     GPKG_FILE,
     MANIFEST_FILE,
@@ -37,6 +38,7 @@ from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
 from geo.render.tiles import write_pmtiles
 from geo.stats.aggregate import aggregate
+from geo.stats.measures import aggregate_measures
 from geo.stats.rates import RELIABLE_MIN
 
 COUNTS_FILE = "counts.csv"
@@ -114,7 +116,7 @@ def _secret_key(data_dir: Path) -> bytes:
 
 
 def _input_hashes(
-    geography: Geography, counts: Path, indicators: Path, key: bytes
+    geography: Geography, counts: Sequence[Path], indicators: Path, key: bytes
 ) -> dict[str, str]:
     """Digests of every input: sha256 of public files, a keyed HMAC of the counts.
 
@@ -123,7 +125,8 @@ def _input_hashes(
     installation's key, which stays beside the data folder and is never served.
     """
     folder = geography.spec.folder
-    files = {geography.spec.manifest_path, counts, indicators}
+    files = {geography.spec.manifest_path, *counts, indicators}
+    files |= {p for p in map(provenance_path, counts) if p.exists()}
     for level in geography.spec.levels:
         if level.file is not None:
             files.add(level.file)
@@ -135,7 +138,7 @@ def _input_hashes(
             name = str(path.resolve().relative_to(folder.resolve()))
         except ValueError:
             name = path.name
-        if path == counts:
+        if path in counts:
             out[name] = "hmac-sha256:" + hmac.new(key, path.read_bytes(), "sha256").hexdigest()
         else:
             out[name] = file_hash(path)
@@ -153,7 +156,7 @@ def _render(published: PublishedBuild, out: Path) -> None:
 def build(
     folder: Path,
     *,
-    counts: Path | None = None,
+    counts: Path | Sequence[Path] | None = None,
     indicators: Path | None = None,
     out: Path | None = None,
     year: int | None = None,
@@ -164,7 +167,11 @@ def build(
     data_dir: Path = Path("data"),
     say: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Build a geography into ``out`` atomically; a failed build leaves ``out`` as it was."""
+    """Build a geography into ``out`` atomically; a failed build leaves ``out`` as it was.
+
+    ``counts`` may name several files (a cell given twice is refused); the provenance beside a
+    counts file that ``quartier intake`` wrote is published as ``PROVENANCE.json``.
+    """
     say = say or (lambda msg: print(msg, file=sys.stderr))
     for name, value in (("min_count", min_count), ("protection", protection),
                         ("reliable_min", reliable_min)):
@@ -183,20 +190,32 @@ def build(
     for finding in geography.report.warnings:
         say(f"      Warnung: {finding}")
     indicators = Path(indicators) if indicators else folder / INDICATORS_FILE
-    counts = Path(counts) if counts else folder / COUNTS_FILE
-    say(f"[2/6] Katalog und Zahlen lesen: {indicators.name}, {counts.name}")
+    if counts is None:
+        counts_files = [folder / COUNTS_FILE]
+    elif isinstance(counts, (str, Path)):
+        counts_files = [Path(counts)]
+    else:
+        counts_files = [Path(p) for p in counts] or [folder / COUNTS_FILE]
+    names = ", ".join(p.name for p in counts_files)
+    say(f"[2/6] Katalog und Zahlen lesen: {indicators.name}, {names}")
     catalogue = load_catalogue(indicators)
+    catalogue, provenance, warnings = attach_provenance(catalogue, counts_files)
+    for warning in warnings:
+        say(f"      Warnung: {warning}")
     finest_ids = geography.areas.loc[geography.areas["level"] == geography.finest, "area_id"]
-    counts_frame = read_counts(
-        counts,
+    counts_frame = read_counts_files(
+        counts_files,
         area_ids=set(finest_ids),
         variables=[v.id for v in catalogue.variables],
         year=params.year,
         id_column=id_column,
         level_name=geography.spec.levels[-1].name,
+        measures=catalogue.measure_ids,
     )
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
-    cells = aggregate(geography, counts_frame, catalogue)
+    is_measure = counts_frame["variable"].isin(catalogue.measure_ids)
+    cells = aggregate(geography, counts_frame[~is_measure], catalogue)
+    measures = aggregate_measures(geography, counts_frame[is_measure], catalogue, cells)
     _check_proportions(cells, catalogue)
     say(f"[4/6] Geheimhaltung: Werte 1..{params.min_count - 1} sperren, "
         f"Schutzbreite {params.protection}")
@@ -223,7 +242,9 @@ def build(
         cells,
         protected,
         parameters=params,
-        inputs=_input_hashes(geography, counts, indicators, _secret_key(out.parent)),
+        inputs=_input_hashes(geography, counts_files, indicators, _secret_key(out.parent)),
+        measures=measures,
+        provenance=provenance,
     )
     say(f"[6/6] Schreiben: {out}")
     _write_atomically(published, protected.log, out)

@@ -182,7 +182,8 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build a geography into a published release")
     b.add_argument("geography", metavar="GEOGRAPHY_DIR")
     b.add_argument(
-        "--counts", type=Path, help="counts CSV (default: counts.csv beside the manifest)"
+        "--counts", type=Path, action="append",
+        help="counts CSV (default: counts.csv beside the manifest); repeat to combine files",
     )
     b.add_argument("--indicators", type=Path, help="catalogue (default: indicators.toml beside it)")
     b.add_argument("--out", type=Path, help="build folder (default: data/<geography id>)")
@@ -234,7 +235,9 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
     f.add_argument("name")
     f.add_argument("--dest")
     f.set_defaults(func=_cmd_fetch)
-    for add in extra:
+    from geo.inputs.intake.command import add_intake
+
+    for add in (add_intake, *extra):
         add(sub)
     return p
 
@@ -242,6 +245,7 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, extra: Iterable[Command] = ()) -> int:
     """Run the ``quartier`` command (with ``extra`` commands composed by the caller)."""
     args = parser(extra).parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args))
     except QuartierError as exc:

@@ -125,7 +125,12 @@ def protect(
     if min_count < 1 or protection < 0:
         raise DisclosureError("min_count must be >= 1 and protection >= 0")
     tree = _build_tree(areas)
-    cube = _build_cube(cells, tree, [v.id for v in catalogue.variables])
+    # measures (type = "measure") are never primary nor secondary: the cube holds counts only
+    measures = {v.id for v in catalogue.variables if getattr(v, "type", "count") == "measure"}
+    if measures:
+        cells = cells[~cells["variable"].isin(measures)]
+    counts = [v.id for v in catalogue.variables if v.id not in measures]
+    cube = _build_cube(cells, tree, counts)
     _check_sums(cube, catalogue)
     primary = _primary(cube, catalogue, min_count)
     jobs = _tables(cube, catalogue, primary)

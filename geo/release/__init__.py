@@ -21,6 +21,7 @@ from geo.release.layout import (
     CELLS_FILE,
     GPKG_FILE,
     MANIFEST_FILE,
+    PROVENANCE_FILE,
     TILES_FILE,
     VALUES_FILE,
     suppression_log_path,
@@ -39,7 +40,8 @@ from geo.release.tables import (
 
 __all__ = [
     "AREAS_FILE", "ATTRIBUTION_FILE", "CATALOGUE_FILE", "CELLS_FILE", "GPKG_FILE",
-    "MANIFEST_FILE", "TILES_FILE", "TOTAL", "VALUES_FILE", "WIDE_FIELDS", "BuildParameters",
+    "MANIFEST_FILE", "PROVENANCE_FILE", "TILES_FILE", "TOTAL", "VALUES_FILE", "WIDE_FIELDS",
+    "BuildParameters",
     "GeographyInfo", "LevelInfo", "PublishedBuild", "attribution_text", "audit_build",
     "file_hash", "indicator_rows", "level_area_ids", "publish", "read_build", "release_id",
     "resolve_year", "suppression_log_path", "total_rate", "wide_values", "write_build",

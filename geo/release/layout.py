@@ -13,6 +13,8 @@ VALUES_FILE = "values.csv"
 GPKG_FILE = "layers.gpkg"
 TILES_FILE = "tiles.pmtiles"
 ATTRIBUTION_FILE = "ATTRIBUTION.txt"
+PROVENANCE_FILE = "PROVENANCE.json"
+"""Provenance of the counts files that came from ``quartier intake``, by counts file name."""
 LOG_SUFFIX = ".suppression.csv"
 """The sign-off log ``<build>.suppression.csv`` lies beside the build folder, never inside."""
 

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from geo import __version__
 from geo.release.layout import MANIFEST_FILE
 from geo.release.published import GeographyInfo, LevelInfo, PublishedBuild
@@ -16,7 +18,7 @@ from geo.release.published import GeographyInfo, LevelInfo, PublishedBuild
 
 def manifest_dict(published: PublishedBuild, files: list[str]) -> dict[str, Any]:
     """The manifest of a release as plain JSON data."""
-    counts = published.cells["status"].value_counts()
+    counts = pd.concat([published.cells["status"], published.measures["status"]]).value_counts()
     geo = published.geography
     return {
         "geography": {

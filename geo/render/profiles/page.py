@@ -132,7 +132,7 @@ def definition_html(d: Definition) -> str:
     rows = []
     if d.description:
         rows.append(("Definition", esc(d.description)))
-    for label, c in (("Zähler", d.numerator), ("Nenner", d.denominator)):
+    for label, c in d.parts:
         text = esc(c.name) + (f": {esc(c.definition)}" if c.definition else "")
         if c.estimate:
             text += " <strong>(Schätzwert)</strong>"

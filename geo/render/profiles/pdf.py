@@ -59,7 +59,7 @@ def definition_lines(item: IndicatorProfile) -> list[str]:
     """Definition, counts, source and reference date as lines of small print."""
     d = item.definition
     lines = [f"Definition: {d.description}"] if d.description else []
-    for label, c in (("Zähler", d.numerator), ("Nenner", d.denominator)):
+    for label, c in d.parts:
         estimate = " (Schätzwert)" if c.estimate else ""
         lines.append(f"{label}: {c.name}{estimate}" + (f" – {c.definition}" if c.definition
                                                         else ""))

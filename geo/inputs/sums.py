@@ -1,19 +1,19 @@
-"""Cycles among declared sums: ``a = b + c`` and ``b = a + d`` cannot both hold for counts.
-
-Iterative, so that a catalogue with a chain of thousands of sums is checked, not a
-RecursionError.
-"""
+"""Declared sums between variables (``SumRule``: a total and its parts) may not form a cycle."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
-def sum_cycle(rules: Iterable[tuple[str, Iterable[str]]]) -> list[str] | None:
-    """A cycle ``total -> part -> ... -> total`` among ``(total, parts)`` rules, or None."""
+def sum_cycle(sums: Iterable[Any]) -> list[str] | None:
+    """Return a cycle total -> part -> ... -> total among the sums, if there is one.
+
+    Iterative, so that a chain of thousands of sums is checked, not a RecursionError.
+    """
     graph: dict[str, set[str]] = {}
-    for total, parts in rules:
-        graph.setdefault(total, set()).update(parts)
+    for rule in sums:
+        graph.setdefault(rule.total, set()).update(rule.parts)
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     for start in graph:
         if start in state:
