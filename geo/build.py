@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import hmac
 import os
-import re
 import secrets
 import shutil
-import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +30,13 @@ from geo.release import (
     suppression_log_path,
     write_build,
     write_manifest,
+)
+from geo.release.folder import (
+    build_folder,
+    check_replaceable,
+    remove_stale,
+    signals_held,
+    temporaries,
 )
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
@@ -102,7 +106,7 @@ def _secret_key(data_dir: Path) -> bytes:
     try:
         if not path.exists():
             data_dir.mkdir(parents=True, exist_ok=True)
-            with _signals_held():  # a stopped build must not leave a half-written key
+            with signals_held():  # a stopped build must not leave a half-written key
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(secrets.token_bytes(KEY_BYTES))
@@ -183,8 +187,8 @@ def build(
     )
     folder = Path(folder)
     say(f"[1/6] Geografie laden: {folder}")
-    out = _build_folder(out, Path(data_dir), load_manifest(folder).id)
-    for done in _clean_stale(out):
+    out = build_folder(out, Path(data_dir), load_manifest(folder).id)
+    for done in remove_stale(out):
         say(f"      aufgeräumt / cleaned up: {done}")
     geography = load_geography(folder, progress=True)
     for finding in geography.report.warnings:
@@ -259,120 +263,13 @@ def build(
     return BuildResult(out, suppression_log_path(out), published, gate)
 
 
-def _normal(path: Path) -> Path:
-    """Absolute, with ``.`` and ``..`` resolved as written (symbolic links are kept)."""
-    return Path(os.path.normpath(path.absolute()))
-
-
-def _build_folder(out: Path | None, data_dir: Path, geography_id: str) -> Path:
-    """The folder a build replaces, checked before any work: never more than the user named.
-
-    Default ``data_dir/<geography id>``; ``--out`` may not be the root, a file, a symbolic link
-    or a folder that holds something other than a Quartier build.
-    """
-    if out is None:
-        out = data_dir / geography_id
-        if _normal(out).parent != _normal(data_dir):  # the manifest's id rule already ensures it
-            raise BuildError(f"the geography id {geography_id!r} would write outside the data "
-                             f"folder {data_dir}")
-    out = Path(os.path.normpath(out))
-    if out.name in ("", "."):
-        out = _normal(out)
-    if not out.name or out.name == "..":
-        raise BuildError(f"--out {out}: name the build folder itself, not the root or '..'")
-    if out.is_symlink():
-        raise BuildError(f"--out {out} is a symbolic link; name the folder it points to (the "
-                         "build replaces the folder it is given)")
-    for ancestor in (out, *out.parents):
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                raise BuildError(f"--out {out}: {ancestor} is a file, not a folder")
-            break
-    _check_replaceable(out)
-    return out
-
-
-def _check_replaceable(out: Path) -> None:
-    """Refuse to replace a folder that holds anything but a Quartier build."""
-    try:
-        foreign = (out.is_dir() and not (out / MANIFEST_FILE).exists()
-                   and any(out.iterdir()))
-    except OSError as exc:
-        raise BuildError(f"cannot read {out}: {exc.strerror or exc}") from None
-    if foreign:
-        raise BuildError(f"{out} exists and is not a Quartier build; refusing to replace it")
-
-
-def _temporaries(out: Path, pid: int) -> tuple[Path, Path, Path]:
-    """The new release, the old one while they are swapped, and the new log, beside ``out``."""
-    log_name = suppression_log_path(out).name
-    return (out.parent / f".{out.name}.tmp-{pid}", out.parent / f".{out.name}.old-{pid}",
-            out.parent / f".{log_name}.tmp-{pid}")
-
-
-def _alive(pid: int) -> bool:
-    """True when a process ``pid`` exists (also one of another user)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OverflowError, ValueError):
-        return False
-    return True
-
-
-def _clean_stale(out: Path) -> list[str]:
-    """Remove what killed builds of ``out`` left beside it; never a running build's files.
-
-    A build killed while swapping leaves ``out`` missing and the last release in ``.old-<pid>``:
-    that release is put back.
-    """
-    names = (re.escape(out.name), re.escape(suppression_log_path(out).name))
-    pattern = re.compile(rf"\.(?:{names[0]}|{names[1]})\.(tmp|old)-([0-9]+)")
-    done: list[str] = []
-    try:
-        entries = sorted(out.parent.iterdir()) if out.parent.is_dir() else []
-        for path in entries:
-            match = pattern.fullmatch(path.name)
-            if match is None or _alive(int(match.group(2))):
-                continue
-            if path == _temporaries(out, int(match.group(2)))[1] and not out.exists():
-                os.rename(path, out)
-                done.append(f"{out} restored from {path.name} (a build was killed while swapping)")
-            elif path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-                done.append(f"{path.name} (left by a killed build)")
-            else:
-                path.unlink()
-                done.append(f"{path.name} (left by a killed build)")
-    except OSError as exc:
-        raise BuildError(f"cannot clean up beside {out}: {exc.strerror or exc}") from None
-    return done
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM in this thread: a stop waits until the block is done."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path) -> None:
     """Write into a hidden sibling folder, then swap it in; the old release serves until then.
 
     A stop (SIGTERM, Ctrl-C) while writing removes the temporaries; one during the swap waits
     for it, so ``out`` is always a whole release.
     """
-    tmp, old, tmp_log = _temporaries(out, os.getpid())
+    tmp, old, tmp_log = temporaries(out, os.getpid())
     log_path = suppression_log_path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -381,8 +278,8 @@ def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path) -
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())
         write_manifest(published, tmp, [*files, MANIFEST_FILE])
         log.to_csv(tmp_log, index=False, lineterminator="\n")
-        _check_replaceable(out)
-        with _signals_held():
+        check_replaceable(out)
+        with signals_held():
             if out.exists():
                 os.rename(out, old)
             try:

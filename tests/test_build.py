@@ -268,11 +268,11 @@ def test_geography_id_cannot_escape_the_data_folder(small_geography: Path, tmp_p
 
 def test_default_out_stays_inside_the_data_folder(tmp_path: Path) -> None:
     """Even an id that slipped past the manifest cannot name a folder outside data_dir."""
-    from geo.build import _build_folder
+    from geo.release.folder import build_folder
 
-    assert _build_folder(None, tmp_path / "data", "mini") == tmp_path / "data" / "mini"
+    assert build_folder(None, tmp_path / "data", "mini") == tmp_path / "data" / "mini"
     with pytest.raises(BuildError, match="would write outside the data folder"):
-        _build_folder(None, tmp_path / "data", "../escaped")
+        build_folder(None, tmp_path / "data", "../escaped")
 
 
 @pytest.mark.parametrize("name, message", [
@@ -340,12 +340,12 @@ def test_release_of_a_build_killed_while_swapping_is_put_back(
     small_geography: Path, tmp_path: Path
 ) -> None:
     """Killed between moving the old release aside and moving the new one in: the old returns."""
-    from geo.build import _clean_stale
+    from geo.release.folder import remove_stale
 
     out = _built(small_geography, tmp_path)
     old = out.parent / f".mini.old-{_dead_pid()}"
     out.rename(old)
-    assert _clean_stale(out) == [f"{out} restored from {old.name} (a build was killed while "
+    assert remove_stale(out) == [f"{out} restored from {old.name} (a build was killed while "
                                  "swapping)"]
     assert (out / "manifest.json").exists() and not old.exists()
 

@@ -8,6 +8,7 @@
 - ``files``: CSV/JSON writers and ``read_build``.
 - ``manifest``: ``manifest.json``.
 - ``audit``: ``audit_build``, the outsider's audit of a written release.
+- ``folder``: the build folder checked before a build, its temporaries, stale ones removed.
 """
 
 from geo.inputs.geography import TOTAL
