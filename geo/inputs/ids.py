@@ -19,10 +19,24 @@ def _shown(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
+def _first_fault(value: str) -> str:
+    """What breaks the rule first, in words."""
+    if not value:
+        return "it is empty"
+    if len(value) > 64:
+        return f"it has {len(value)} characters"
+    if any(c.isspace() for c in value):
+        return "it may not contain spaces"
+    if not (value[0].isascii() and value[0].isalnum()):
+        return f"it may not start with {value[0]!r}"
+    bad = next(c for c in value if not (c.isascii() and (c.isalnum() or c in "_.-")))
+    return f"it may not contain {bad!r}"
+
+
 def id_problem(value: object) -> str | None:
-    """Why ``value`` is not a valid id, e.g. ``"'=1+2' is not a valid id (…)"``; None if it is."""
+    """Why ``value`` is not a valid id (the rule, then what breaks it first); None if it is."""
     if not isinstance(value, str):
         return f"must be a text id, not {type(value).__name__} {value!r:.40}"
     if ID_PATTERN.fullmatch(value):
         return None
-    return f"{_shown(value)} is not a valid id ({ID_RULE})"
+    return f"{_shown(value)} is not a valid id ({ID_RULE}): {_first_fault(value)}"
