@@ -8,7 +8,7 @@ import secrets
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -26,18 +26,20 @@ from geo.release import (
     BuildParameters,
     PublishedBuild,
     file_hash,
+    history,
+    lineage,
     publish,
+    read_build,
+    release_id,
     suppression_log_path,
+    union,
     write_build,
     write_manifest,
 )
-from geo.release.folder import (
-    build_folder,
-    check_replaceable,
-    remove_stale,
-    signals_held,
-    temporaries,
-)
+from geo.release.audit import audit_build
+from geo.release.digests import Digests, cell_digests
+from geo.release.folder import build_folder, remove_stale, signals_held
+from geo.release.layout import release_dir, releases_dir
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
 from geo.render.tiles import write_pmtiles
@@ -216,16 +218,32 @@ def build(
         level_name=geography.spec.levels[-1].name,
         measures=catalogue.measure_ids,
     )
+    key = _secret_key(out.parent)
+    inputs = _input_hashes(geography, counts_files, indicators, key)
+    same = history.same_release(out, inputs, params)
+    if same is not None:
+        return _reuse(out, same.release_id, say)
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
     is_measure = counts_frame["variable"].isin(catalogue.measure_ids)
     cells = aggregate(geography, counts_frame[~is_measure], catalogue)
     measures = aggregate_measures(geography, counts_frame[is_measure], catalogue, cells)
     _check_proportions(cells, catalogue)
+    digests = cell_digests(cells, key)
+    new = history.ReleaseInfo("", "", tuple(sorted(digests)), False, out, params, inputs, digests)
+    earlier = [union.read_pattern(info) for info in history.releases(out)]
+    forced, basis = lineage.forced_withheld(cells, new, earlier)
+    if basis:  # the pattern it starts from is part of what the release is
+        inputs = {**inputs, history.PATTERN_FROM: " ".join(basis)}
+    rid = release_id(inputs, params.to_dict())
+    new = replace(new, release_id=rid, path=release_dir(out, rid), inputs=inputs)
     say(f"[4/6] Geheimhaltung: Werte 1..{params.min_count - 1} sperren, "
         f"Schutzbreite {params.protection}")
+    if forced.any():
+        say(f"      {int(forced.sum())} Zellen bleiben gesperrt wie in früheren Releases "
+            "derselben Zahlen / stay withheld as in earlier releases of the same counts")
     protected = protect(
         cells, geography.areas, catalogue, min_count=params.min_count,
-        protection=params.protection,
+        protection=params.protection, force_withheld=forced if forced.any() else None,
     )
     say("[5/6] Prüfung aus Sicht eines Angreifers (Audit)")
     gate = audit(
@@ -246,12 +264,13 @@ def build(
         cells,
         protected,
         parameters=params,
-        inputs=_input_hashes(geography, counts_files, indicators, _secret_key(out.parent)),
+        inputs=inputs,
         measures=measures,
         provenance=provenance,
     )
+    log = _cross_release_gate(out, published, protected.log, new, earlier, say)
     say(f"[6/6] Schreiben: {out}")
-    _write_atomically(published, protected.log, out)
+    _write_release(published, log, out, digests)
     counts_by_status = published.cells["status"].value_counts()
     say(
         "      fertig: "
@@ -263,35 +282,73 @@ def build(
     return BuildResult(out, suppression_log_path(out), published, gate)
 
 
-def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path) -> None:
-    """Write into a hidden sibling folder, then swap it in; the old release serves until then.
+def _reuse(out: Path, rid: str, say: Callable[[str], None]) -> BuildResult:
+    """Same inputs and parameters: the same release; make it current, write nothing."""
+    info = history.make_current(out, rid)
+    say(f"[3/3] Release {rid} gibt es schon (gleiche Eingaben und Parameter); "
+        f"nichts neu geschrieben, jetzt aktuell: {out}")
+    return BuildResult(out, suppression_log_path(out), read_build(info.path),
+                       audit_build(info.path))
 
-    A stop (SIGTERM, Ctrl-C) while writing removes the temporaries; one during the swap waits
-    for it, so ``out`` is always a whole release.
+
+def _cross_release_gate(
+    out: Path, published: PublishedBuild, log: pd.DataFrame, new: history.ReleaseInfo,
+    earlier: list[union.Pattern], say: Callable[[str], None],
+) -> pd.DataFrame:
+    """Refuse a build that gives too much away together with the online releases.
+
+    Returns the sign-off log with a ``revised`` row for each withheld cell whose old value an
+    earlier release of other counts published (said in the build output too).
     """
-    tmp, old, tmp_log = temporaries(out, os.getpid())
-    log_path = suppression_log_path(out)
+    if not earlier:
+        return log
+    pattern = union.Pattern(new, published.cells, log.loc[log["reason"] == "primary", union.KEY],
+                            published.areas, tuple(published.catalogue.sums))
+    for group in lineage.joined_groups(pattern, earlier):
+        others = ", ".join(i for i in group.release_ids if i != new.release_id)
+        members = [p for p in [*earlier, pattern] if p.release_id in group.release_ids]
+        widths = min(p.protection for p in members)
+        years = ", ".join(str(y) for y in group.years)
+        say(f"      zusammen mit Release {others} (gemeinsame Zahlen {years}): "
+            f"Prüfung der Vereinigung, Schutzbreite {widths}")
+        if widths < published.parameters.protection:
+            say(f"      Hinweis / note: solange Release {others} online ist, gilt Schutzbreite "
+                f"{widths} / while it is online, the effective protection width is {widths}")
+    failures = lineage.cross_release_gate(pattern, earlier)
+    if failures:
+        raise DisclosureError(lineage.refusal(str(out), pattern, failures, earlier))
+    revised = lineage.revised_public(published.cells, new, earlier)
+    for line in lineage.revised_note(revised):
+        say(f"      {line}")
+    if not len(revised):
+        return log
+    rows = revised.drop_duplicates(union.KEY)[union.KEY].assign(reason="revised")
+    return pd.concat([log, rows], ignore_index=True)
+
+
+def _write_release(
+    published: PublishedBuild, log: pd.DataFrame, out: Path, digests: Digests
+) -> None:
+    """Write into a hidden folder beside the releases, move it into place, make it current.
+
+    Until the last step (one atomic rename of the ``out`` link) the previous release serves;
+    a failure or a stop (SIGTERM, Ctrl-C) before it leaves nothing behind, and one during the
+    move into place waits for it.
+    """
+    root = releases_dir(out)
+    tmp = root / f".{published.release_id}.tmp-{os.getpid()}"
+    tmp_log = root / f".{published.release_id}.log-{os.getpid()}"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         _render(published, tmp)
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())
-        write_manifest(published, tmp, [*files, MANIFEST_FILE])
+        write_manifest(published, tmp, [*files, MANIFEST_FILE], digests)
         log.to_csv(tmp_log, index=False, lineterminator="\n")
-        check_replaceable(out)
-        with signals_held():
-            if out.exists():
-                os.rename(out, old)
-            try:
-                os.rename(tmp, out)
-            except OSError:
-                if old.exists():
-                    os.rename(old, out)
-                raise
-            os.replace(tmp_log, log_path)
+        with signals_held():  # a stop waits until the release and its log are in place
+            history.add_release(out, tmp, tmp_log, published.release_id)
     except OSError as exc:
         raise BuildError(f"cannot write the build {out}: {exc.strerror or exc}") from None
-    finally:
+    finally:  # after success both have moved into place
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_log.unlink(missing_ok=True)
-        shutil.rmtree(old, ignore_errors=True)

@@ -125,10 +125,45 @@ def _up_to_date(folder: Path, out: Path) -> bool:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from geo.release import audit_build
+    from geo.release.audit import audit_releases
 
+    if args.all_releases:
+        if args.protection is not None:
+            raise QuartierError("--all-releases audits each release at its own width; "
+                                "leave out --protection")
+        every = audit_releases(Path(args.build))
+        print(every.format(limit=args.limit))
+        return 0 if every.ok else 1
     report = audit_build(Path(args.build), protection=args.protection)
     print(report.format(limit=args.limit))
     return 0 if report.ok else 1
+
+
+def _cmd_releases(args: argparse.Namespace) -> int:
+    from geo.release.history import format_releases, releases
+
+    found = releases(Path(args.build))
+    if not found:
+        print(f"keine Releases / no releases in {args.build}", file=sys.stderr)
+        return 1
+    print(format_releases(found))
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from geo.release.history import rollback
+
+    info = rollback(Path(args.build), args.release)
+    print(f"{args.build} -> Release {info.release_id} ({info.created}) ist aktuell / is current")
+    return 0
+
+
+def _cmd_withdraw(args: argparse.Namespace) -> int:
+    from geo.release.history import withdraw
+
+    dest = withdraw(Path(args.build), args.release)
+    print(f"Release {args.release} ist offline / is offline: {dest} (nicht veröffentlicht)")
+    return 0
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -219,7 +254,24 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
     au.add_argument("build", metavar="BUILD_DIR")
     au.add_argument("--protection", type=int, default=None)
     au.add_argument("--limit", type=int, default=20, help="how many narrowest intervals to print")
+    au.add_argument("--all-releases", action="store_true",
+                    help="audit every online release alone and every release of the same "
+                         "counts together")
     au.set_defaults(func=_cmd_audit)
+
+    rl = sub.add_parser("releases", help="list the releases of a build folder")
+    rl.add_argument("build", metavar="BUILD_DIR")
+    rl.set_defaults(func=_cmd_releases)
+
+    rb = sub.add_parser("rollback", help="make an earlier release current again")
+    rb.add_argument("build", metavar="BUILD_DIR")
+    rb.add_argument("release", metavar="RELEASE_ID")
+    rb.set_defaults(func=_cmd_rollback)
+
+    wd = sub.add_parser("withdraw", help="take a release that is not current offline (kept)")
+    wd.add_argument("build", metavar="BUILD_DIR")
+    wd.add_argument("release", metavar="RELEASE_ID")
+    wd.set_defaults(func=_cmd_withdraw)
 
     r = sub.add_parser("report", help="write the monitoring report folder of a build "
                                       "(index.html, figures/, tables/)")

@@ -233,7 +233,8 @@ def test_failing_audit_publishes_nothing(
 
     monkeypatch.setattr(geo.build, "protect", primary_only)
     with pytest.raises(DisclosureError, match="nothing was published") as refused:
-        build(small_geography, out=out, say=lambda _: None)
+        # other parameters: the same inputs and parameters would be the same release again
+        build(small_geography, out=out, protection=4, say=lambda _: None)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     # the refusal names cells and widths, never bounds that could be the withheld value
     assert "quartier/11 auslaender 2023: width 0" in str(refused.value)
@@ -276,9 +277,9 @@ def test_default_out_stays_inside_the_data_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name, message", [
-    ("afile", "afile is a file, not a folder"),
+    ("afile", "afile exists and is not a folder"),
     ("afile/sub", "afile is a file, not a folder"),
-    ("link", "is a symbolic link"),
+    ("link", "is a link to something that is not a Quartier build"),
     ("x/..", "exists and is not a Quartier build"),
     ("/", "name the build folder itself, not the root"),
 ])
@@ -312,6 +313,13 @@ def test_damaged_key_is_refused(small_geography: Path, tmp_path: Path) -> None:
         _built(small_geography, tmp_path)
 
 
+def _temporaries(data: Path) -> list[str]:
+    """Everything a build writes before its release is in place, beside it or in .releases."""
+    places = [data, data / "mini.releases"]
+    return sorted(p.name for place in places if place.is_dir() for p in place.iterdir()
+                  if any(f".{kind}-" in p.name for kind in ("tmp", "log", "link", "old")))
+
+
 def test_stale_temporaries_of_dead_builds_are_removed(
     small_geography: Path, tmp_path: Path
 ) -> None:
@@ -319,35 +327,39 @@ def test_stale_temporaries_of_dead_builds_are_removed(
     import subprocess
 
     data = tmp_path / "data"
+    releases = data / "mini.releases"
     running = subprocess.Popen(["sleep", "600"])  # stands for a build still running
     dead, alive = _dead_pid(), running.pid
-    for name in (f".mini.tmp-{dead}", f".mini.tmp-{alive}", f".mini2.tmp-{dead}"):
-        (data / name).mkdir(parents=True)
-        (data / name / "cells.csv").write_text("x")
-    (data / f".mini.suppression.csv.tmp-{dead}").write_text("x")
+    for folder in (releases / f".abc.tmp-{dead}", releases / f".abc.tmp-{alive}",
+                   data / f".mini2.tmp-{dead}"):
+        folder.mkdir(parents=True)
+        (folder / "cells.csv").write_text("x")
+    (releases / f".abc.log-{dead}").write_text("x")
+    (data / f".mini.suppression.csv.link-{dead}").symlink_to("nowhere")
     said: list[str] = []
     try:
         build(small_geography, out=data / "mini", say=said.append)
     finally:
         running.kill()
         running.wait()
-    left = sorted(p.name for p in data.iterdir() if p.name.startswith(".mini"))
-    assert left == [f".mini.tmp-{alive}", f".mini2.tmp-{dead}"]
-    assert any("left by a killed build" in line for line in said)
+    assert _temporaries(data) == [f".abc.tmp-{alive}", f".mini2.tmp-{dead}"]
+    assert sum("left by a killed build" in line for line in said) == 3
 
 
 def test_release_of_a_build_killed_while_swapping_is_put_back(
     small_geography: Path, tmp_path: Path
 ) -> None:
-    """Killed between moving the old release aside and moving the new one in: the old returns."""
+    """Killed after moving data/mini aside, before the new link replaced it: the link returns."""
+    import os
+
     from geo.release.folder import remove_stale
 
     out = _built(small_geography, tmp_path)
-    old = out.parent / f".mini.old-{_dead_pid()}"
-    out.rename(old)
-    assert remove_stale(out) == [f"{out} restored from {old.name} (a build was killed while "
+    link = out.parent / f".mini.link-{_dead_pid()}"
+    os.replace(out, link)  # what a kill between history's two renames leaves
+    assert remove_stale(out) == [f"{out} restored from {link.name} (a build was killed while "
                                  "swapping)"]
-    assert (out / "manifest.json").exists() and not old.exists()
+    assert (out / "manifest.json").exists() and not link.exists()
 
 
 def _start_build(source: Path, out: Path) -> tuple[object, Path]:
@@ -361,19 +373,21 @@ def _start_build(source: Path, out: Path) -> tuple[object, Path]:
         cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )
-    tmp = out.parent / f".{out.name}.tmp-{proc.pid}"
+    releases = out.parent / f"{out.name}.releases"
     deadline = time.monotonic() + 600
-    while not tmp.exists():
+    while True:
+        found = list(releases.glob(f".*.tmp-{proc.pid}")) if releases.is_dir() else []
+        if found:
+            return proc, found[0]
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the build never started writing"
         time.sleep(0.002)
-    return proc, tmp
 
 
 def test_killed_build_leaves_temporaries_the_next_build_removes(
     small_geography: Path, tmp_path: Path
 ) -> None:
-    """SIGKILL mid-write leaves `.mini.tmp-<pid>`; the next build finds the pid dead, removes it."""
+    """SIGKILL mid-write leaves `.<id>.tmp-<pid>`; the next build finds the pid dead, removes it."""
     import signal
 
     out = tmp_path / "data" / "mini"
@@ -383,7 +397,7 @@ def test_killed_build_leaves_temporaries_the_next_build_removes(
     assert tmp.exists()
     build(small_geography, out=out, say=lambda _: None)
     assert (out / "manifest.json").exists()
-    assert [p.name for p in out.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []
+    assert _temporaries(out.parent) == []
 
 
 def test_sigterm_stops_a_build_cleanly(small_geography: Path, tmp_path: Path) -> None:
@@ -396,6 +410,6 @@ def test_sigterm_stops_a_build_cleanly(small_geography: Path, tmp_path: Path) ->
     _, err = proc.communicate()  # type: ignore[attr-defined]
     assert proc.returncode == 128 + signal.SIGTERM  # type: ignore[attr-defined]
     assert "abgebrochen / stopped (SIGTERM)" in err and "Traceback" not in err
-    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".mini")] == []
+    assert _temporaries(out.parent) == []
     # stopped while writing nothing is published; stopped during the swap the release is whole
     assert not out.exists() or (out / "manifest.json").exists()

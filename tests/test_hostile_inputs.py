@@ -433,7 +433,7 @@ def test_build_refuses_broken_input(
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--out", "{tmp}/afile"], r"afile is a file, not a folder"),
+    (["--out", "{tmp}/afile"], r"afile exists and is not a folder"),
     (["--out", "/"], r"name the build folder itself, not the root"),
     (["--out", "{tmp}/folder"], r"exists and is not a Quartier build; refusing to replace it"),
     (["--protection", str(10**20)], r"protection must be at most 100,000,000"),

@@ -7,8 +7,12 @@
 - ``tables``: the per-level table and the indicator x level x year selection, once per release.
 - ``files``: CSV/JSON writers and ``read_build``.
 - ``manifest``: ``manifest.json``.
-- ``audit``: ``audit_build``, the outsider's audit of a written release.
-- ``folder``: the build folder checked before a build, its temporaries, stale ones removed.
+- ``digests``: keyed per-year digests of the raw cells (which years two releases share).
+- ``history``: the releases of a build folder (list, add, make current, roll back, withdraw).
+- ``union``: releases protect each other (forced cells, the combined audit, revised cells).
+- ``audit``: ``audit_build`` (one written release) and ``audit_releases`` (every online
+  release alone and combined).
+- ``folder``: the build folder checked before a build; what killed builds left, removed.
 """
 
 from geo.inputs.geography import TOTAL

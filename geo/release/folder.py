@@ -1,10 +1,12 @@
-"""The folder a release is written to: checked first, written beside, swapped in whole.
+"""The folder a build replaces: checked before any work; what killed builds left, removed.
 
-A build writes into ``.<name>.tmp-<pid>`` beside the build folder and swaps it in, the old
-release moved to ``.<name>.old-<pid>`` for that moment. :func:`build_folder` checks the folder
-before any work, so a bad ``--out`` writes nothing anywhere; :func:`remove_stale` removes what a
-killed build left (never a running build's files, and it puts back a release a kill left aside
-mid-swap); :func:`signals_held` makes SIGINT/SIGTERM wait for the swap.
+A build writes a new release into ``data/<geo>.releases/.<id>.tmp-<pid>`` (its log into
+``.<id>.log-<pid>``) and makes it current by renaming links (``.<geo>.link-<pid>``) over
+``data/<geo>`` (``geo.release.history``). :func:`build_folder` checks the folder a build is
+given before any work, so a bad ``--out`` writes nothing anywhere. :func:`remove_stale` removes
+what builds killed with SIGKILL left (never a running build's files) and puts back the current
+release when a kill left ``data/<geo>`` missing mid-swap. :func:`signals_held` makes SIGINT and
+SIGTERM wait while a release is moved into place.
 """
 
 from __future__ import annotations
@@ -16,28 +18,10 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
 
 from geo.errors import BuildError
-from geo.release.layout import MANIFEST_FILE, suppression_log_path
-
-
-class Temporaries(NamedTuple):
-    """What one build process writes beside the build folder before the swap."""
-
-    new: Path
-    """``.<name>.tmp-<pid>``: the new release being written."""
-    old: Path
-    """``.<name>.old-<pid>``: the previous release while the new one is moved in."""
-    log: Path
-    """``.<name>.suppression.csv.tmp-<pid>``: the new sign-off log."""
-
-
-def temporaries(out: Path, pid: int) -> Temporaries:
-    """The temporaries of process ``pid`` building ``out``."""
-    log_name = suppression_log_path(out).name
-    return Temporaries(out.parent / f".{out.name}.tmp-{pid}", out.parent / f".{out.name}.old-{pid}",
-                       out.parent / f".{log_name}.tmp-{pid}")
+from geo.release.history import check_target
+from geo.release.layout import MANIFEST_FILE, releases_dir, suppression_log_path
 
 
 def _normal(path: Path) -> Path:
@@ -45,21 +29,11 @@ def _normal(path: Path) -> Path:
     return Path(os.path.normpath(path.absolute()))
 
 
-def check_replaceable(out: Path) -> None:
-    """Refuse to replace a folder that holds anything but a Quartier build."""
-    try:
-        foreign = out.is_dir() and not (out / MANIFEST_FILE).exists() and any(out.iterdir())
-    except OSError as exc:
-        raise BuildError(f"cannot read {out}: {exc.strerror or exc}") from None
-    if foreign:
-        raise BuildError(f"{out} exists and is not a Quartier build; refusing to replace it")
-
-
 def build_folder(out: Path | None, data_dir: Path, geography_id: str) -> Path:
     """The folder a build replaces, checked before any work: never more than the user named.
 
-    Default ``data_dir/<geography id>``; ``--out`` may not be the root, a file, a symbolic link
-    or a folder that holds something other than a Quartier build.
+    Default ``data_dir/<geography id>``; ``--out`` may not be the root, ``..``, a file or a path
+    under one, a folder that holds something other than a Quartier build, or a link to one.
 
     Raises:
         BuildError: naming the folder and what is wrong with it.
@@ -74,15 +48,15 @@ def build_folder(out: Path | None, data_dir: Path, geography_id: str) -> Path:
         out = _normal(out)
     if not out.name or out.name == "..":
         raise BuildError(f"--out {out}: name the build folder itself, not the root or '..'")
-    if out.is_symlink():
-        raise BuildError(f"--out {out} is a symbolic link; name the folder it points to (the "
-                         "build replaces the folder it is given)")
-    for ancestor in (out, *out.parents):
-        if ancestor.exists():
+    for ancestor in out.parents:
+        if ancestor.exists() or ancestor.is_symlink():
             if not ancestor.is_dir():
                 raise BuildError(f"--out {out}: {ancestor} is a file, not a folder")
             break
-    check_replaceable(out)
+    try:
+        check_target(out)
+    except OSError as exc:
+        raise BuildError(f"cannot read {out}: {exc.strerror or exc}") from None
     return out
 
 
@@ -99,31 +73,50 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(out: Path) -> list[str]:
-    """Remove what killed builds of ``out`` left beside it; say what was done, line by line.
+def _stale(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """Entries of ``folder`` named by ``pattern`` whose process (last group) no longer exists."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.iterdir()):
+        match = pattern.fullmatch(path.name)
+        if match is not None and not _alive(int(match.groups()[-1])):
+            found.append(path)
+    return found
 
-    Only temporaries of processes that no longer exist are touched. A build killed while
-    swapping leaves ``out`` missing and the last release in ``.old-<pid>``: that release is put
-    back.
-    """
-    names = (re.escape(out.name), re.escape(suppression_log_path(out).name))
-    pattern = re.compile(rf"\.(?:{names[0]}|{names[1]})\.(tmp|old)-([0-9]+)")
+
+def _restore(out: Path, stale: list[Path]) -> Path | None:
+    """Put ``out`` back from a kill mid-swap: a link to a release, else a moved-aside folder."""
+    if out.exists() or out.is_symlink():
+        return None
+    links = [p for p in stale if ".link-" in p.name and p.is_symlink()
+             and (p / MANIFEST_FILE).exists() and p.name.startswith(f".{out.name}.link-")]
+    folders = [p for p in stale if p.name.startswith(f".{out.name}.old-") and p.is_dir()
+               and (p / MANIFEST_FILE).exists()]
+    for path in links[:1] or folders[:1]:
+        os.replace(path, out)
+        return path
+    return None
+
+
+def remove_stale(out: Path) -> list[str]:
+    """Remove what killed builds of ``out`` left; say what was done, one line each."""
+    names = "|".join(re.escape(n) for n in (out.name, suppression_log_path(out).name))
+    beside = re.compile(rf"\.(?:{names})\.(tmp|old|link)-([0-9]+)")
+    inside = re.compile(r"\..+\.(tmp|log)-([0-9]+)")
     done: list[str] = []
     try:
-        entries = sorted(out.parent.iterdir()) if out.parent.is_dir() else []
-        for path in entries:
-            match = pattern.fullmatch(path.name)
-            if match is None or _alive(int(match.group(2))):
-                continue
-            if path == temporaries(out, int(match.group(2))).old and not out.exists():
-                os.rename(path, out)
-                done.append(f"{out} restored from {path.name} (a build was killed while swapping)")
-            elif path.is_dir() and not path.is_symlink():
+        stale = _stale(out.parent, beside)
+        restored = _restore(out, stale)
+        if restored is not None:
+            done.append(f"{out} restored from {restored.name} (a build was killed while "
+                        "swapping)")
+        for path in [*(p for p in stale if p != restored), *_stale(releases_dir(out), inside)]:
+            if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
-                done.append(f"{path.name} (left by a killed build)")
             else:
                 path.unlink()
-                done.append(f"{path.name} (left by a killed build)")
+            done.append(f"{path.name} (left by a killed build)")
     except OSError as exc:
         raise BuildError(f"cannot clean up beside {out}: {exc.strerror or exc}") from None
     return done
