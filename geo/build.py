@@ -19,6 +19,7 @@ from geo.inputs.catalogue import Catalogue, load_catalogue
 from geo.inputs.counts import MAX_COUNT, read_counts_files
 from geo.inputs.geography import Geography, load_geography, load_manifest
 from geo.inputs.intake.provenance import attach_provenance, provenance_path
+from geo.inputs.periods import sorted_year_keys
 from geo.release import (
     GPKG_FILE,
     MANIFEST_FILE,
@@ -235,7 +236,8 @@ def build(
             f"{', '.join(pooled) or 'kein Indikator'}")
     _check_proportions(cells, catalogue)
     digests = cell_digests(cells, key)
-    new = history.ReleaseInfo("", "", tuple(sorted(digests)), False, out, params, inputs, digests)
+    new = history.ReleaseInfo("", "", sorted_year_keys(cells["year"].unique()), False, out,
+                              params, inputs, digests)
     earlier = [union.read_pattern(info) for info in history.releases(out)]
     forced, basis = lineage.forced_withheld(cells, new, earlier)
     if basis:  # the pattern it starts from is part of what the release is
