@@ -334,6 +334,15 @@ for _key, _bad in [("id", 1), ("name", 2), ("theme", []), ("numerator", 3),
     CATALOGUE_CASES[f"indicator {_key} of wrong type"] = (
         _edit("indicators.toml", _put("indicators", 0, _key, value=_bad)),
         rf"indicators.toml: .*indicators\[1\].*: '{_key}' must be")
+CATALOGUE_CASES |= {
+    "periods of wrong type": (_transform("indicators.toml", lambda b: b'periods = "x"\n' + b),
+                              r"'periods' must be an array of tables \(\[\[periods\]\]\)"),
+    "period reversed": (_append("indicators.toml", "[[periods]]\nfirst = 2023\nlast = 2021\n"),
+                        r"periods\[1\] '2023-2021': expected 1900 <= first < last <= 2100"),
+    "period variables of wrong type": (
+        _append("indicators.toml", '[[periods]]\nfirst = 2021\nlast = 2022\nvariables = [3]\n'),
+        r"periods\[1\] '2021-2022': 'variables' must be a non-empty list of variable ids"),
+}
 CATALOGUE_CASES["indicator per infinite"] = (_replace("indicators.toml", "per = 100", "per = inf"),
                                              r"indicators\[1\].*per must be a positive number")
 
