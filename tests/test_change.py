@@ -236,8 +236,8 @@ def client(two_years: Path) -> TestClient:
 
 
 def _published(data: Path, gid: str) -> pd.DataFrame:
-    """values.csv of a build, indexed by level, area, indicator and year."""
-    values = pd.read_csv(data / gid / VALUES_FILE, dtype={"area_id": str})
+    """values.csv of a build, indexed by level, area, indicator and year (as text)."""
+    values = pd.read_csv(data / gid / VALUES_FILE, dtype={"area_id": str, "year": str})
     return values.set_index(["level", "area_id", "indicator", "year"])
 
 
@@ -246,8 +246,8 @@ def _check_rows(rows: list[dict], published: pd.DataFrame, compare: int) -> int:
     its interval, or four empty fields when a side is not published. Returns rows changed."""
     changed = 0
     for row in rows:
-        now = published.loc[(row["level"], row["area_id"], row["indicator"], row["year"])]
-        key = (row["level"], row["area_id"], row["indicator"], compare)
+        now = published.loc[(row["level"], row["area_id"], row["indicator"], str(row["year"]))]
+        key = (row["level"], row["area_id"], row["indicator"], str(compare))
         then = published.loc[key] if key in published.index else None
         if now["status"] != "published" or then is None or then["status"] != "published":
             assert all(row[f] is None for f in CHANGE_FIELDS), row
