@@ -10,6 +10,7 @@ from geo.inputs.periods import YearKey
 from geo.release import TOTAL, PublishedBuild
 from geo.release.formulas import neutralise_frame
 from geo.render import words
+from geo.render.change import change_rows, german_change
 from geo.render.records import value_rows
 
 TOTAL_LEVEL = "Gesamtgebiet"
@@ -45,15 +46,20 @@ def _csv_bytes(frame: pd.DataFrame, *, german: bool) -> bytes:
 
 
 def values_csv(published: PublishedBuild, level: str, indicator: str | None = None,
-               year: YearKey | None = None, *, german: bool = False) -> bytes:
+               year: YearKey | None = None, *, german: bool = False,
+               compare: YearKey | None = None) -> bytes:
     """The value rows of ``geo.render.records.value_rows`` as CSV (withheld = empty).
 
     ``german=True`` writes German headers and words, semicolons, decimal commas, CRLF and a
-    UTF-8 BOM; the plain CSV keeps the English keys of the JSON.
+    UTF-8 BOM; the plain CSV keeps the English keys of the JSON. ``compare`` adds the change
+    since that year (``geo.render.change.change_rows``).
     """
-    frame = value_rows(published, level, indicator, year)
+    if compare is None:
+        frame = value_rows(published, level, indicator, year)
+    else:
+        frame = change_rows(published, level, indicator, year, compare)
     if german:
-        frame = _german_words(frame, published)
+        frame = _german_words(german_change(frame), published)
     return _csv_bytes(frame, german=german)
 
 

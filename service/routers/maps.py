@@ -12,7 +12,15 @@ from fastapi.responses import HTMLResponse, Response
 from geo.render import folium_page, maps, png, years
 from service.cache import LRUCache, Rendered
 from service.headers import cache_control, header_text, page_policy, script_hashes, url_source
-from service.params import GeographyPath, IndicatorPath, LevelParam, ReleaseParam, YearParam
+from service.params import (
+    ClassesParam,
+    CompareParam,
+    GeographyPath,
+    IndicatorPath,
+    LevelParam,
+    ReleaseParam,
+    YearParam,
+)
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -74,13 +82,19 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         level: LevelParam = None,
         scheme: SchemeParam = "fisher_jenks",
         release: ReleaseParam = None,
+        compare: CompareParam = None,
+        classes: ClassesParam = "year",
     ) -> Response:
-        """Render the choropleth server-side: legend, title, attribution, withheld hatched grey."""
+        """Render the choropleth server-side: legend, title, attribution, withheld hatched grey.
+
+        With ``compare=`` the change since that year, in diverging classes around 0."""
         build = store.get(geography, release)
-        key = (build.geography.id, build.release_id, "png", indicator, year, level, scheme)
+        key = (build.geography.id, build.release_id, "png", indicator, year, level, scheme,
+               compare, classes)
 
         def render() -> Rendered:
-            data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
+            data = maps.map_data(build, indicator, year=year, level=level, method=scheme,
+                                 scope=classes, compare=compare)
             return png.png_map(data), {}
 
         body, extra = cache.get_or_make(key, render)
@@ -101,8 +115,14 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         level: LevelParam = None,
         scheme: SchemeParam = "fisher_jenks",
         release: ReleaseParam = None,
+        compare: CompareParam = None,
+        classes: ClassesParam = "year",
     ) -> Response:
         """Render a Leaflet page with legend, tooltips, attribution and release id; no CDN.
+
+        ``compare=`` maps the change since that year: diverging colours around 0, areas
+        without a significant change in one neutral fill, changes involving a withheld value
+        withheld. ``classes=all-years`` keeps the same classes for every year.
 
         The permalink (canonical link and small print) names the release, so a report's link
         keeps its numbers after a rebuild. A year without any value of the indicator gives 404
@@ -121,12 +141,16 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             return HTMLResponse(page, status_code=404, headers={
                 "Content-Security-Policy": no_data_csp, "Cache-Control": "no-cache",
                 "X-Attribution": header_text(build.geography.attribution)})
-        key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
+        key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme,
+               compare, classes)
 
         def render() -> Rendered:
-            data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
-            query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme,
-                               "release": build.release_id})
+            data = maps.map_data(build, indicator, year=year, level=level, method=scheme,
+                                 scope=classes, compare=compare)
+            extra = {"compare": data.compare} if data.compare is not None else (
+                {"classes": classes} if classes != "year" else {})
+            query = urlencode({"year": data.year, **extra, "level": data.level.id,
+                               "scheme": scheme, "release": build.release_id})
             permalink = f"{request.url.path}?{query}"
             page = folium_page.folium_map(
                 data,

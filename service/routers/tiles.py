@@ -31,6 +31,8 @@ from service.cache import FileCache
 from service.errors import ReleaseChangingError
 from service.headers import IMMUTABLE
 from service.params import (
+    ClassesParam,
+    CompareParam,
     GeographyPath,
     IndicatorPath,
     LevelParam,
@@ -293,8 +295,14 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
                                      description="xyz (z/x/y-URLs) oder pmtiles (Archiv)")] = "xyz",
         v: VersionParam = None,
         release: ReleaseParam = None,
+        compare: CompareParam = None,
+        classes: ClassesParam = "year",
     ) -> JSONResponse:
-        """Style for every level (``level`` visible), classes in ``metadata``."""
+        """Style for every level (``level`` visible), classes in ``metadata``.
+
+        ``compare=`` styles the change since that year (diverging classes around 0, a
+        ``<level>-similar`` layer for no significant change; ``metadata`` names
+        ``quartier:compare``); ``classes=all-years`` the same classes for every year."""
         pinned = release
         build, arc, release = archive(geography, pinned)
         root = base(request)
@@ -313,6 +321,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             sprite_url=f"{root}/styles/sprite",
             method=method, k=k, ramp=ramp, basemap_url=settings.basemap_url,
             basemap_attribution=settings.basemap_attribution, only_level=levels == "one",
+            scope=classes, compare=compare,
         )
         lon, lat, zoom = arc.center
         body["center"], body["zoom"] = [lon, lat], zoom
