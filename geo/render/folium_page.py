@@ -113,7 +113,9 @@ def _feature_collection(data: MapData) -> dict[str, Any]:
     for (_, row), fill, gap in zip(data.frame.iterrows(), area_fills(data), missing,
                                    strict=True):
         geometry = shapely.geometry.mapping(row.geometry)
-        props: dict[str, Any] = {**rows(row, data), "fill": fill}
+        # Folium's tooltip writes these as HTML (innerHTML): names and units are hostile text
+        tooltip = {k: html.escape(str(v)) for k, v in rows(row, data).items()}
+        props: dict[str, Any] = {**tooltip, "fill": fill}
         if row["unreliable"]:
             props["unreliable"] = True
         elif gap:
@@ -294,9 +296,10 @@ def folium_map(
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     fields = ["Gebiet", words.VALUE, words.INTERVAL, words.COUNTS, words.RELIABLE, "Vergleich"]
     aliases = ["", words.VALUE, words.INTERVAL, words.COUNTS, words.RELIABLE,
-               f"vs. {data.total_name}"]
+               f"vs. {html.escape(data.total_name)}"]  # HTML, like the values
     if data.compare is not None:
-        fields, aliases = list(change_tooltip.FIELDS), change_tooltip.aliases(data)
+        fields = list(change_tooltip.FIELDS)
+        aliases = [html.escape(a) for a in change_tooltip.aliases(data)]
     # the pane exists before the first tooltip opens (the setup script runs first)
     fmap.add_child(_SmallMapSetup())
     folium.GeoJson(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from typing import Annotated, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from geo.render import folium_page, maps, png, years
 from service.cache import LRUCache, Rendered
-from service.headers import cache_control, header_text
+from service.headers import cache_control, header_text, page_policy, script_hashes, url_source
 from service.params import (
     ClassesParam,
     CompareParam,
@@ -31,20 +31,16 @@ SchemeParam = Annotated[
 ]
 
 
-def _content_security_policy(settings: Settings) -> str:
-    """Only our own files; a configured basemap's host for images; who may embed the page."""
-    img = "'self' data:"
-    if settings.basemap_url:
-        parts = urlsplit(settings.basemap_url.replace("{s}", "a"))
-        host = parts.netloc
-        if "{s}" in settings.basemap_url:
-            host = host.replace("a.", "*.", 1)
-        img += f" {parts.scheme}://{host}"
-    return (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-        f"img-src {img}; font-src 'self'; connect-src 'self'; "
-        f"frame-ancestors {settings.frame_ancestors}"
-    )
+def _frame_ancestors(settings: Settings) -> str:
+    """Who may embed map pages; '*' (the default) sends no ``frame-ancestors`` at all.
+
+    A report opened from disk (``file:``) or a sandboxed preview has an opaque origin that
+    no ``frame-ancestors`` source matches, not even ``*``: only leaving the directive out
+    lets every report embed the map. The page is public, read-only and sets no cookie, so
+    there is nothing to click-jack.
+    """
+    value = settings.frame_ancestors.strip()
+    return "" if value in ("", "*") else value
 
 
 def _respond(request: Request, body: bytes, media_type: str, headers: dict[str, str]) -> Response:
@@ -59,7 +55,9 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     r = APIRouter(tags=["Karten"])
     # keyed by release and parameters: a release never changes
     cache: LRUCache[tuple[object, ...], Rendered] = LRUCache(settings.cache_entries)
-    csp = _content_security_policy(settings)
+    basemap = url_source(settings.basemap_url)
+    frame_ancestors = _frame_ancestors(settings)
+    no_data_csp = page_policy(scripts=[], frame_ancestors=frame_ancestors)  # no script at all
 
     def _headers(key: tuple[object, ...], attribution: str, pinned: bool) -> dict[str, str]:
         etag = hashlib.sha1(repr(key).encode()).hexdigest()[:20]
@@ -141,7 +139,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             page = folium_page.no_data_page(f"{ind.name} – {build.geography.name}",
                                             years.no_data_message(build, ind.id, year), links)
             return HTMLResponse(page, status_code=404, headers={
-                "Content-Security-Policy": csp, "Cache-Control": "no-cache",
+                "Content-Security-Policy": no_data_csp, "Cache-Control": "no-cache",
                 "X-Attribution": header_text(build.geography.attribution)})
         key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme,
                compare, classes)
@@ -160,11 +158,14 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
                 basemap_url=settings.basemap_url,
                 basemap_attribution=settings.basemap_attribution,
             )
-            return page.encode("utf-8"), {"Link": f'<{permalink}>; rel="canonical"'}
+            # only the page's own inline scripts may run: an injected handler never does
+            policy = page_policy(scripts=script_hashes(page), basemap=basemap,
+                                 frame_ancestors=frame_ancestors)
+            return page.encode("utf-8"), {"Link": f'<{permalink}>; rel="canonical"',
+                                          "Content-Security-Policy": policy}
 
         body, extra = cache.get_or_make(key, render)
         headers = {**_headers(key, build.geography.attribution, release is not None), **extra}
-        headers["Content-Security-Policy"] = csp
         return _respond(request, body, "text/html; charset=utf-8", headers)
 
     return r
