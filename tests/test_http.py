@@ -83,12 +83,13 @@ def route_urls(spec: dict[str, Any], build_dir: Path) -> list[tuple[str, str]]:
             required = "&".join(f"{p['name']}={query_values[p['name']]}"
                                 for p in operation.get("parameters", [])
                                 if p["in"] == "query" and p.get("required"))
-            variants = [f"?{required}" if required else ""]
+            base = f"?{required}" if required else ""
+            variants = [base]
             for param in operation.get("parameters", []):
                 enum = param.get("schema", {}).get("enum")
-                if param["in"] == "query" and enum:
-                    variants = [f"{variants[0] or '?'}{'&' if required else ''}"
-                                f"{param['name']}={value}" for value in enum]
+                if param["in"] == "query" and enum:  # each value once, beside the required
+                    variants += [f"{base}{'&' if base else '?'}{param['name']}={value}"
+                                 for value in enum]
             urls += [(method.upper(), url + v) for v in variants]
     urls += [("GET", f"/downloads/{gid}/{name}") for name in build.downloads]
     return urls
