@@ -6,18 +6,37 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 from geo import cli
+from service.settings import Settings
+
+
+def server_options(settings: Settings, *, access_log: bool | None = None) -> dict[str, Any]:
+    """uvicorn's options for ``quartier serve`` (besides app, host, port and workers)."""
+    return {
+        "log_level": "info",
+        "access_log": settings.access_log if access_log is None else access_log,
+        # h11 bounds the request head it buffers (httptools reads headers of any size)
+        "http": "h11",
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+    }
+
+
+def server_config(app: Any, settings: Settings, *, host: str, port: int,
+                  access_log: bool | None = None) -> uvicorn.Config:
+    """How ``quartier serve`` runs the app in one process (tests start the same server)."""
+    return uvicorn.Config(app, host=host, port=port,
+                          **server_options(settings, access_log=access_log))
+
 
 APP_FACTORY = "service.main:create_app"
 """What each worker process imports and calls: the app, built from ``QUARTIER_`` settings."""
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from service.settings import Settings
-
     # every worker builds its own app from the environment (uvicorn starts them by import)
     os.environ["QUARTIER_DATA"] = str(Path(args.data).resolve())
     if args.workers is not None:
@@ -27,15 +46,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings()
     print(f"Quartier auf http://{args.host}:{args.port}/ (Daten: {settings.data}, "
           f"{settings.workers} Prozess{'e' if settings.workers > 1 else ''})", file=sys.stderr)
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=settings.workers,
-        log_level="info",
-        access_log=settings.access_log,
-    )
+    uvicorn.run(APP_FACTORY, factory=True, host=args.host, port=args.port,
+                workers=settings.workers, **server_options(settings))
     return 0
 
 

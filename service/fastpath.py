@@ -33,7 +33,8 @@ from geo.release import TILES_FILE
 from geo.render.tiles import PMTilesArchive
 from service.cache import FileCache
 from service.headers import IMMUTABLE, NOSNIFF
-from service.routers.tiles import CORS, ENCODINGS, MVT_TYPE, etag_matches
+from service.middleware import CORS_EXPOSED
+from service.routers.tiles import ENCODINGS, MVT_TYPE, etag_matches
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -43,8 +44,11 @@ read through its directories (microseconds more per tile)."""
 
 _PARAM = re.compile(rb"(v|release)=([A-Za-z0-9._-]{1,64})")
 _ZXY = re.compile(r"(0|[1-9]\d?)/(0|[1-9]\d{0,9})/(0|[1-9]\d{0,9})")
-_PUBLIC = [(k.lower().encode(), v.encode()) for k, v in {**CORS, **NOSNIFF}.items()]
-"""What the app's other responses carry (the middleware's headers, which this path skips)."""
+_PUBLIC = [(k.lower().encode(), v.encode()) for k, v in {
+    **NOSNIFF, "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": CORS_EXPOSED}.items()]
+"""What ``service.middleware.PublicHeaders`` adds to the app's responses (this path is ahead
+of it)."""
 
 
 class _Tile(NamedTuple):

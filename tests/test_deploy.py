@@ -231,15 +231,20 @@ def test_nothing_but_archives_leaves_the_data_folder(deployment: Deployment) -> 
 
 def test_the_rest_goes_to_quartier_and_static_files_come_from_disk(
         deployment: Deployment) -> None:
-    """The viewer (/ and /static/) is nginx's, the API and z/x/y tiles are the service's
-    (proxied), and the index sends the viewer to the archive host (QUARTIER_TILES_URL)."""
+    """The viewer's files (/static/) are nginx's; the viewer page (its CSP allowing the archive
+    host), the API and z/x/y tiles are the service's (proxied); the index sends the viewer to
+    the archive host (QUARTIER_TILES_URL)."""
     d = deployment
-    status, _, body = _get(f"{d.site}/static/viewer.js")
+    status, headers, body = _get(f"{d.site}/static/viewer.js")
     assert status == 200 and body == (ROOT / "static" / "viewer.js").read_bytes()
+    assert headers["cache-control"] == "no-cache"
+    status, headers, _ = _get(f"{d.site}/static/vendor/pmtiles/pmtiles.js")
+    assert status == 200 and "max-age=604800" in headers["cache-control"]
     status, headers, body = _get(f"{d.site}/")
     assert status == 200 and body == (ROOT / "static" / "index.html").read_bytes()
-    assert headers["content-type"].startswith("text/html") and "no-cache" in \
-        headers["cache-control"]
+    connect = next(part for part in headers["content-security-policy"].split(";")
+                   if part.strip().startswith("connect-src"))
+    assert d.archives in connect.split()
     index = _get(f"{d.site}/tiles/index.json")
     assert index[0] == 200
     assert f'"pmtiles":"{d.archives}/mini.releases/{d.b}/tiles.pmtiles?v={d.b}"' in \
@@ -253,11 +258,12 @@ def test_the_rest_goes_to_quartier_and_static_files_come_from_disk(
     assert len(set(started)) == 2, "quartier serve --workers 2 should run two processes"
     assert "/api/geographies" not in d.service_log.read_text(), "no access log by default"
     log = d.log()
-    static = [line for line in log if '"GET /static/viewer.js' in line or '"GET / ' in line]
-    proxied = [line for line in log if f'"GET /tiles/mini/{z}/{x}/{y}.mvt' in line]
-    assert any('"GET / ' in line for line in static)
-    assert all(line.endswith(" -") for line in static)  # no upstream: nginx's own files
-    assert proxied and all(line.endswith(d.service.removeprefix("http://")) for line in proxied)
+    static = [line for line in log if '"GET /static/' in line]
+    proxied = [line for line in log if f'"GET /tiles/mini/{z}/{x}/{y}.mvt' in line
+               or '"GET / ' in line]
+    assert static and all(line.endswith(" -") for line in static)  # nginx's own files
+    assert len(proxied) >= 2
+    assert all(line.endswith(d.service.removeprefix("http://")) for line in proxied)
 
 
 @pytest.mark.browser
