@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from geo import cli
+from service.protocol import BoundedHttpTools
 from service.settings import Settings
 
 
@@ -19,8 +20,8 @@ def server_options(settings: Settings, *, access_log: bool | None = None) -> dic
     return {
         "log_level": "info",
         "access_log": settings.access_log if access_log is None else access_log,
-        # h11 bounds the request head it buffers (httptools reads headers of any size)
-        "http": "h11",
+        # httptools (twice h11's tiles per second) with the request head bounded as h11 would
+        "http": BoundedHttpTools,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
     }
 

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     object store, a CDN, nginx); empty: this service's own ``/tiles/``."""
     max_header_bytes: Annotated[int, Field(ge=1024)] = 16384
     """Largest request head (request line and headers) ``quartier serve`` reads; a longer
-    one is refused with 400 before it is buffered (h11's incomplete-event limit)."""
+    one is refused with 431 before it is buffered (``service.protocol``)."""
     cache_entries: Annotated[int, Field(ge=0)] = 256
     """Entries kept by each in-memory cache (rendered responses, OGC collections, open tile
     archives); 0 keeps nothing."""
