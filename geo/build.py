@@ -9,9 +9,11 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
 from geo.errors import BuildError, CountsError, DisclosureError
@@ -32,7 +34,7 @@ from geo.release import (
 )
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
-from geo.render.tiles import write_pmtiles
+from geo.render.tiles import WORKERS, plan_pmtiles, run_jobs
 from geo.stats.aggregate import aggregate
 from geo.stats.rates import RELIABLE_MIN
 
@@ -130,12 +132,24 @@ def _input_hashes(
     return out
 
 
-def _render(published: PublishedBuild, out: Path) -> None:
-    """Write the release's files: CSV/JSON, GeoPackage with QGIS styles, vector tiles."""
-    write_build(published, out)
+def _write_gpkg(published: PublishedBuild, out: Path) -> None:
     write_gpkg(published, out / GPKG_FILE)
     add_layer_styles(out / GPKG_FILE, published)
-    write_pmtiles(published, out / TILES_FILE)
+
+
+def _render(published: PublishedBuild, out: Path, *, workers: int = WORKERS,
+            also: tuple[Callable[[], object], ...] = ()) -> None:
+    """Write the release's files side by side on ``workers`` processes: GeoPackage with QGIS
+    styles, CSV/JSON, the vector tiles (a job per zoom) and ``also``."""
+    out.mkdir(parents=True, exist_ok=True)
+    tiles = plan_pmtiles(published, out / TILES_FILE)
+    # the longest jobs first, so both cores finish at about the same time
+    jobs: list[Callable[[], object]] = [
+        partial(_write_gpkg, published, out), partial(write_build, published, out), *also,
+        *tiles.jobs]
+    with tqdm(total=len(jobs), desc="Schreiben", unit="Teil", file=sys.stderr) as bar:
+        results = run_jobs(jobs, workers=workers, done=lambda _: bar.update())
+    tiles.write(results[len(jobs) - len(tiles.jobs):])
 
 
 def build(
@@ -151,8 +165,12 @@ def build(
     reliable_min: int = RELIABLE_MIN,
     data_dir: Path = Path("data"),
     say: Callable[[str], None] | None = None,
+    workers: int = WORKERS,
 ) -> BuildResult:
-    """Build a geography into ``out`` atomically; a failed build leaves ``out`` as it was."""
+    """Build a geography into ``out`` atomically; a failed build leaves ``out`` as it was.
+
+    The files are written on up to ``workers`` processes; the bytes do not depend on it.
+    """
     say = say or (lambda msg: print(msg, file=sys.stderr))
     params = BuildParameters(
         min_count=min_count, protection=protection, reliable_min=reliable_min, year=year
@@ -207,7 +225,7 @@ def build(
         inputs=_input_hashes(geography, counts, indicators, _secret_key(out.parent)),
     )
     say(f"[6/6] Schreiben: {out}")
-    _write_atomically(published, protected.log, out)
+    _write_atomically(published, protected.log, out, workers=workers)
     counts_by_status = published.cells["status"].value_counts()
     say(
         "      fertig: "
@@ -219,7 +237,8 @@ def build(
     return BuildResult(out, suppression_log_path(out), published, gate)
 
 
-def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path) -> None:
+def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path, *,
+                      workers: int = WORKERS) -> None:
     """Write into a hidden sibling folder, then swap it in; the old release serves until then."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
@@ -228,10 +247,10 @@ def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path) -
     tmp_log = out.parent / f".{log_path.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _render(published, tmp)
+        _render(published, tmp, workers=workers,
+                also=(partial(log.to_csv, tmp_log, index=False, lineterminator="\n"),))
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())
         write_manifest(published, tmp, [*files, MANIFEST_FILE])
-        log.to_csv(tmp_log, index=False, lineterminator="\n")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_log.unlink(missing_ok=True)
