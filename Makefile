@@ -26,14 +26,16 @@ serve: $(STAMP)
 	$(BIN)/quartier serve --data $(DATA) --host $(HOST) --port $(PORT)
 
 ## Debian packages the real-client tests and benchmarks need: Chromium (viewer, maps),
-## QGIS (python3-qgis opens our GeoPackage styles and vector tiles), wrk (load benchmarks)
-DEBIAN_PACKAGES := chromium python3-qgis wrk
+## QGIS (python3-qgis opens our GeoPackage styles and vector tiles), wrk (load benchmarks),
+## poppler-utils (pdftotext reads the profile PDFs as a reader would)
+DEBIAN_PACKAGES := chromium python3-qgis wrk poppler-utils
 browser-deps:
 	@command -v chromium >/dev/null && command -v wrk >/dev/null && \
+	  command -v pdftotext >/dev/null && \
 	  /usr/bin/python3 -c "import qgis.core" 2>/dev/null || { \
 	  echo "installing Debian packages $(DEBIAN_PACKAGES) (once)"; \
 	  apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk poppler-utils >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    python3-qgis >/dev/null; }
 
@@ -46,7 +48,7 @@ bench: $(STAMP) browser-deps
 	$(BIN)/python -m bench --out bench-out/BENCHMARKS-$$(date +%Y%m%d-%H%M).md
 
 lint: $(STAMP)
-	$(BIN)/ruff check geo service tests
+	$(BIN)/ruff check geo service tests bench
 	$(BIN)/mypy
 
 clean:

@@ -7,8 +7,8 @@ import os
 import secrets
 import shutil
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -16,10 +16,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
-from geo.errors import BuildError, CountsError, DisclosureError
+from geo.errors import CountsError, DisclosureError
 from geo.inputs.catalogue import Catalogue, load_catalogue
-from geo.inputs.counts import read_counts
+from geo.inputs.counts import read_counts_files
 from geo.inputs.geography import Geography, load_geography
+from geo.inputs.intake.provenance import attach_provenance, provenance_path
 from geo.release import (
     GPKG_FILE,
     MANIFEST_FILE,
@@ -27,15 +28,24 @@ from geo.release import (
     BuildParameters,
     PublishedBuild,
     file_hash,
+    history,
+    lineage,
     publish,
+    read_build,
+    release_id,
     suppression_log_path,
+    union,
     write_build,
     write_manifest,
 )
+from geo.release.audit import audit_build
+from geo.release.digests import Digests, cell_digests
+from geo.release.layout import release_dir, releases_dir
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
 from geo.render.tiles import WORKERS, plan_pmtiles, run_jobs
 from geo.stats.aggregate import aggregate
+from geo.stats.measures import aggregate_measures
 from geo.stats.rates import RELIABLE_MIN
 
 COUNTS_FILE = "counts.csv"
@@ -104,7 +114,7 @@ def _secret_key(data_dir: Path) -> bytes:
 
 
 def _input_hashes(
-    geography: Geography, counts: Path, indicators: Path, key: bytes
+    geography: Geography, counts: Sequence[Path], indicators: Path, key: bytes
 ) -> dict[str, str]:
     """Digests of every input: sha256 of public files, a keyed HMAC of the counts.
 
@@ -113,7 +123,8 @@ def _input_hashes(
     installation's key, which stays beside the data folder and is never served.
     """
     folder = geography.spec.folder
-    files = {geography.spec.manifest_path, counts, indicators}
+    files = {geography.spec.manifest_path, *counts, indicators}
+    files |= {p for p in map(provenance_path, counts) if p.exists()}
     for level in geography.spec.levels:
         if level.file is not None:
             files.add(level.file)
@@ -125,7 +136,7 @@ def _input_hashes(
             name = str(path.resolve().relative_to(folder.resolve()))
         except ValueError:
             name = path.name
-        if path == counts:
+        if path in counts:
             out[name] = "hmac-sha256:" + hmac.new(key, path.read_bytes(), "sha256").hexdigest()
         else:
             out[name] = file_hash(path)
@@ -155,7 +166,7 @@ def _render(published: PublishedBuild, out: Path, *, workers: int = WORKERS,
 def build(
     folder: Path,
     *,
-    counts: Path | None = None,
+    counts: Path | Sequence[Path] | None = None,
     indicators: Path | None = None,
     out: Path | None = None,
     year: int | None = None,
@@ -169,7 +180,9 @@ def build(
 ) -> BuildResult:
     """Build a geography into ``out`` atomically; a failed build leaves ``out`` as it was.
 
-    The files are written on up to ``workers`` processes; the bytes do not depend on it.
+    ``counts`` may name several files (a cell given twice is refused); the provenance beside a
+    counts file that ``quartier intake`` wrote is published as ``PROVENANCE.json``. The files
+    are written on up to ``workers`` processes; the bytes do not depend on it.
     """
     say = say or (lambda msg: print(msg, file=sys.stderr))
     params = BuildParameters(
@@ -181,26 +194,56 @@ def build(
     for finding in geography.report.warnings:
         say(f"      Warnung: {finding}")
     indicators = Path(indicators) if indicators else folder / INDICATORS_FILE
-    counts = Path(counts) if counts else folder / COUNTS_FILE
-    say(f"[2/6] Katalog und Zahlen lesen: {indicators.name}, {counts.name}")
+    if counts is None:
+        counts_files = [folder / COUNTS_FILE]
+    elif isinstance(counts, (str, Path)):
+        counts_files = [Path(counts)]
+    else:
+        counts_files = [Path(p) for p in counts] or [folder / COUNTS_FILE]
+    names = ", ".join(p.name for p in counts_files)
+    say(f"[2/6] Katalog und Zahlen lesen: {indicators.name}, {names}")
     catalogue = load_catalogue(indicators)
+    catalogue, provenance, warnings = attach_provenance(catalogue, counts_files)
+    for warning in warnings:
+        say(f"      Warnung: {warning}")
     finest_ids = geography.areas.loc[geography.areas["level"] == geography.finest, "area_id"]
-    counts_frame = read_counts(
-        counts,
+    counts_frame = read_counts_files(
+        counts_files,
         area_ids=set(finest_ids),
         variables=[v.id for v in catalogue.variables],
         year=params.year,
         id_column=id_column,
         level_name=geography.spec.levels[-1].name,
+        measures=catalogue.measure_ids,
     )
+    out = Path(out) if out else Path(data_dir) / geography.id
+    history.check_target(out)
+    key = _secret_key(out.parent)
+    inputs = _input_hashes(geography, counts_files, indicators, key)
+    same = history.same_release(out, inputs, params)
+    if same is not None:
+        return _reuse(out, same.release_id, say)
     say(f"[3/6] Aggregieren auf {', '.join(geography.level_ids)} und {geography.spec.total_name}")
-    cells = aggregate(geography, counts_frame, catalogue)
+    is_measure = counts_frame["variable"].isin(catalogue.measure_ids)
+    cells = aggregate(geography, counts_frame[~is_measure], catalogue)
+    measures = aggregate_measures(geography, counts_frame[is_measure], catalogue, cells)
     _check_proportions(cells, catalogue)
+    digests = cell_digests(cells, key)
+    new = history.ReleaseInfo("", "", tuple(sorted(digests)), False, out, params, inputs, digests)
+    earlier = [union.read_pattern(info) for info in history.releases(out)]
+    forced, basis = lineage.forced_withheld(cells, new, earlier)
+    if basis:  # the pattern it starts from is part of what the release is
+        inputs = {**inputs, history.PATTERN_FROM: " ".join(basis)}
+    rid = release_id(inputs, params.to_dict())
+    new = replace(new, release_id=rid, path=release_dir(out, rid), inputs=inputs)
     say(f"[4/6] Geheimhaltung: Werte 1..{params.min_count - 1} sperren, "
         f"Schutzbreite {params.protection}")
+    if forced.any():
+        say(f"      {int(forced.sum())} Zellen bleiben gesperrt wie in früheren Releases "
+            "derselben Zahlen / stay withheld as in earlier releases of the same counts")
     protected = protect(
         cells, geography.areas, catalogue, min_count=params.min_count,
-        protection=params.protection,
+        protection=params.protection, force_withheld=forced if forced.any() else None,
     )
     say("[5/6] Prüfung aus Sicht eines Angreifers (Audit)")
     gate = audit(
@@ -215,17 +258,19 @@ def build(
     )
     if not gate.ok:
         raise DisclosureError(_refusal(gate))
-    out = Path(out) if out else Path(data_dir) / geography.id
     published = publish(
         geography,
         catalogue,
         cells,
         protected,
         parameters=params,
-        inputs=_input_hashes(geography, counts, indicators, _secret_key(out.parent)),
+        inputs=inputs,
+        measures=measures,
+        provenance=provenance,
     )
+    log = _cross_release_gate(out, published, protected.log, new, earlier, say)
     say(f"[6/6] Schreiben: {out}")
-    _write_atomically(published, protected.log, out, workers=workers)
+    _write_release(published, log, out, digests, workers=workers)
     counts_by_status = published.cells["status"].value_counts()
     say(
         "      fertig: "
@@ -237,30 +282,71 @@ def build(
     return BuildResult(out, suppression_log_path(out), published, gate)
 
 
-def _write_atomically(published: PublishedBuild, log: pd.DataFrame, out: Path, *,
-                      workers: int = WORKERS) -> None:
-    """Write into a hidden sibling folder, then swap it in; the old release serves until then."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    log_path = suppression_log_path(out)
-    tmp_log = out.parent / f".{log_path.name}.tmp-{os.getpid()}"
+def _reuse(out: Path, rid: str, say: Callable[[str], None]) -> BuildResult:
+    """Same inputs and parameters: the same release; make it current, write nothing."""
+    info = history.make_current(out, rid)
+    say(f"[3/3] Release {rid} gibt es schon (gleiche Eingaben und Parameter); "
+        f"nichts neu geschrieben, jetzt aktuell: {out}")
+    return BuildResult(out, suppression_log_path(out), read_build(info.path),
+                       audit_build(info.path))
+
+
+def _cross_release_gate(
+    out: Path, published: PublishedBuild, log: pd.DataFrame, new: history.ReleaseInfo,
+    earlier: list[union.Pattern], say: Callable[[str], None],
+) -> pd.DataFrame:
+    """Refuse a build that gives too much away together with the online releases.
+
+    Returns the sign-off log with a ``revised`` row for each withheld cell whose old value an
+    earlier release of other counts published (said in the build output too).
+    """
+    if not earlier:
+        return log
+    pattern = union.Pattern(new, published.cells, log.loc[log["reason"] == "primary", union.KEY],
+                            published.areas, tuple(published.catalogue.sums))
+    for group in lineage.joined_groups(pattern, earlier):
+        others = ", ".join(i for i in group.release_ids if i != new.release_id)
+        members = [p for p in [*earlier, pattern] if p.release_id in group.release_ids]
+        widths = min(p.protection for p in members)
+        years = ", ".join(str(y) for y in group.years)
+        say(f"      zusammen mit Release {others} (gemeinsame Zahlen {years}): "
+            f"Prüfung der Vereinigung, Schutzbreite {widths}")
+        if widths < published.parameters.protection:
+            say(f"      Hinweis / note: solange Release {others} online ist, gilt Schutzbreite "
+                f"{widths} / while it is online, the effective protection width is {widths}")
+    failures = lineage.cross_release_gate(pattern, earlier)
+    if failures:
+        raise DisclosureError(lineage.refusal(str(out), pattern, failures, earlier))
+    revised = lineage.revised_public(published.cells, new, earlier)
+    for line in lineage.revised_note(revised):
+        say(f"      {line}")
+    if not len(revised):
+        return log
+    rows = revised.drop_duplicates(union.KEY)[union.KEY].assign(reason="revised")
+    return pd.concat([log, rows], ignore_index=True)
+
+
+def _write_release(
+    published: PublishedBuild, log: pd.DataFrame, out: Path, digests: Digests, *,
+    workers: int = WORKERS,
+) -> None:
+    """Write into a hidden folder beside the releases, move it into place, make it current.
+
+    Until the last step (one atomic rename of the ``out`` link) the previous release serves;
+    a failure before it leaves nothing behind.
+    """
+    root = releases_dir(out)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{published.release_id}.tmp-{os.getpid()}"
+    tmp_log = root / f".{published.release_id}.log-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         _render(published, tmp, workers=workers,
                 also=(partial(log.to_csv, tmp_log, index=False, lineterminator="\n"),))
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())
-        write_manifest(published, tmp, [*files, MANIFEST_FILE])
+        write_manifest(published, tmp, [*files, MANIFEST_FILE], digests)
+        history.add_release(out, tmp, tmp_log, published.release_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_log.unlink(missing_ok=True)
         raise
-    if out.exists():
-        if not (out / MANIFEST_FILE).exists() and any(out.iterdir()):
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp_log.unlink(missing_ok=True)
-            raise BuildError(f"{out} exists and is not a Quartier build; refusing to replace it")
-        os.rename(out, old)
-    os.rename(tmp, out)
-    os.replace(tmp_log, log_path)
-    shutil.rmtree(old, ignore_errors=True)

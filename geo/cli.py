@@ -91,10 +91,45 @@ def _up_to_date(folder: Path, out: Path) -> bool:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from geo.release import audit_build
+    from geo.release.audit import audit_releases
 
+    if args.all_releases:
+        if args.protection is not None:
+            raise QuartierError("--all-releases audits each release at its own width; "
+                                "leave out --protection")
+        every = audit_releases(Path(args.build))
+        print(every.format(limit=args.limit))
+        return 0 if every.ok else 1
     report = audit_build(Path(args.build), protection=args.protection)
     print(report.format(limit=args.limit))
     return 0 if report.ok else 1
+
+
+def _cmd_releases(args: argparse.Namespace) -> int:
+    from geo.release.history import format_releases, releases
+
+    found = releases(Path(args.build))
+    if not found:
+        print(f"keine Releases / no releases in {args.build}", file=sys.stderr)
+        return 1
+    print(format_releases(found))
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from geo.release.history import rollback
+
+    info = rollback(Path(args.build), args.release)
+    print(f"{args.build} -> Release {info.release_id} ({info.created}) ist aktuell / is current")
+    return 0
+
+
+def _cmd_withdraw(args: argparse.Namespace) -> int:
+    from geo.release.history import withdraw
+
+    dest = withdraw(Path(args.build), args.release)
+    print(f"Release {args.release} ist offline / is offline: {dest} (nicht veröffentlicht)")
+    return 0
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -102,6 +137,23 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
     path = fetch_geography(args.name, Path(args.dest) if args.dest else None)
     print(path)
+    return 0
+
+
+def _year_key(text: str | None) -> int | str | None:
+    """``2023`` is a year, ``2010-2012`` a pooled period."""
+    if text is None:
+        return None
+    return int(text) if text.isdigit() else text
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from geo.release import read_build
+    from geo.render.report.write import INDEX, write_report
+
+    out = write_report(read_build(Path(args.build)), Path(args.out), themes=args.theme,
+                       year=_year_key(args.year), levels=args.level, pdf=args.pdf)
+    print(out / INDEX)
     return 0
 
 
@@ -131,7 +183,8 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build a geography into a published release")
     b.add_argument("geography", metavar="GEOGRAPHY_DIR")
     b.add_argument(
-        "--counts", type=Path, help="counts CSV (default: counts.csv beside the manifest)"
+        "--counts", type=Path, action="append",
+        help="counts CSV (default: counts.csv beside the manifest); repeat to combine files",
     )
     b.add_argument("--indicators", type=Path, help="catalogue (default: indicators.toml beside it)")
     b.add_argument("--out", type=Path, help="build folder (default: data/<geography id>)")
@@ -167,13 +220,42 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
     au.add_argument("build", metavar="BUILD_DIR")
     au.add_argument("--protection", type=int, default=None)
     au.add_argument("--limit", type=int, default=20, help="how many narrowest intervals to print")
+    au.add_argument("--all-releases", action="store_true",
+                    help="audit every online release alone and every release of the same "
+                         "counts together")
     au.set_defaults(func=_cmd_audit)
+
+    rl = sub.add_parser("releases", help="list the releases of a build folder")
+    rl.add_argument("build", metavar="BUILD_DIR")
+    rl.set_defaults(func=_cmd_releases)
+
+    rb = sub.add_parser("rollback", help="make an earlier release current again")
+    rb.add_argument("build", metavar="BUILD_DIR")
+    rb.add_argument("release", metavar="RELEASE_ID")
+    rb.set_defaults(func=_cmd_rollback)
+
+    wd = sub.add_parser("withdraw", help="take a release that is not current offline (kept)")
+    wd.add_argument("build", metavar="BUILD_DIR")
+    wd.add_argument("release", metavar="RELEASE_ID")
+    wd.set_defaults(func=_cmd_withdraw)
+
+    r = sub.add_parser("report", help="write the monitoring report folder of a build "
+                                      "(index.html, figures/, tables/)")
+    r.add_argument("build", metavar="BUILD_DIR")
+    r.add_argument("--out", type=Path, required=True, help="report folder (replaced whole)")
+    r.add_argument("--theme", action="append", help="only this theme (repeatable)")
+    r.add_argument("--year", help="year or period (default: each indicator's latest)")
+    r.add_argument("--level", action="append", help="only this level (repeatable)")
+    r.add_argument("--pdf", action="store_true", help="also write bericht.pdf")
+    r.set_defaults(func=_cmd_report)
 
     f = sub.add_parser("fetch", help="download a geography's official boundary file (online)")
     f.add_argument("name")
     f.add_argument("--dest")
     f.set_defaults(func=_cmd_fetch)
-    for add in extra:
+    from geo.inputs.intake.command import add_intake
+
+    for add in (add_intake, *extra):
         add(sub)
     return p
 
@@ -181,6 +263,7 @@ def parser(extra: Iterable[Command] = ()) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, extra: Iterable[Command] = ()) -> int:
     """Run the ``quartier`` command (with ``extra`` commands composed by the caller)."""
     args = parser(extra).parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args))
     except QuartierError as exc:

@@ -31,6 +31,10 @@ class CountsError(QuartierError):
         self.problems = problems or []
 
 
+class IntakeError(QuartierError):
+    """Raised when an intake input (points, raster, grid, source areas) cannot be used."""
+
+
 class CatalogueError(QuartierError):
     """Raised when an indicators.toml is invalid."""
 

@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from geo import __version__
 from service.errors import add_exception_handlers
-from service.routers import api, downloads, maps, ogc, pages, tiles
+from service.routers import api, downloads, maps, ogc, pages, profiles, tiles
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, store: BuildStore | None = None
     app.state.settings = settings
     app.state.store = store
     add_exception_handlers(app)
-    for module in (tiles, maps, api, ogc, downloads, pages):
+    for module in (tiles, maps, api, profiles, ogc, downloads, pages):
         app.include_router(module.router(store, settings))
     app.mount("/static", StaticFiles(directory=settings.static), name="static")
     return app

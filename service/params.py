@@ -21,7 +21,13 @@ YearParam = Annotated[int | None, Query(
     description="Jahr; ohne Angabe je Indikator das letzte Jahr mit Werten")]
 LevelParam = Annotated[str | None, Query(
     description="Gezeigte Ebene (z. B. quartier, stadtbezirk); ohne Angabe die feinste")]
-ReleaseParam = Annotated[str | None, Query(description="Release-ID (für langes Caching)")]
+VersionParam = Annotated[str | None, Query(
+    description="Release-ID des aktuellen Releases, nur für langes Caching (`v=`)")]
+ReleaseParam = Annotated[str | None, Query(
+    max_length=64,
+    description="Release-ID: die Antwort genau dieses Releases, für immer gleich (für Links in "
+                "Berichten); ohne Angabe das aktuelle Release. Liste: "
+                "/api/geographies/{geografie}/releases")]
 
 # --- OGC API Features --------------------------------------------------------------------------
 

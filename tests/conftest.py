@@ -202,3 +202,27 @@ def router_app(router_module: Any, data: Path, **settings: Any) -> Any:
     store = BuildStore(data, check_seconds=0)
     app.include_router(router_module.router(store, Settings(data=data, **settings)))
     return app
+
+
+BERLIN = ROOT / "boundaries" / "berlin-lor-2021"
+
+
+@pytest.fixture(scope="session")
+def berlin_zones() -> Any:
+    """The 58 Berlin Prognoseräume as intake sees them (EPSG:25833), loaded once."""
+    from geo.inputs.intake.zones import load_zones
+
+    return load_zones(BERLIN)
+
+
+def quartier(*argv: str) -> tuple[int, str, str]:
+    """Run the ``quartier`` command in-process: exit code, stdout and stderr."""
+    import contextlib
+    import io
+
+    from service.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()

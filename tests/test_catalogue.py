@@ -216,9 +216,10 @@ def test_duplicate_indicator_ids(tmp_path: Path) -> None:
 
 
 def test_unknown_kind(tmp_path: Path) -> None:
-    """kind must be proportion or rate."""
-    with pytest.raises(CatalogueError, match="kind must be one of proportion, rate.*'ratio'"):
-        load_catalogue(write(tmp_path, VARIABLES + indicator("a", "T", kind="ratio")))
+    """kind must be proportion, rate, value or ratio."""
+    with pytest.raises(CatalogueError,
+                       match="kind must be one of proportion, rate, value, ratio.*'share'"):
+        load_catalogue(write(tmp_path, VARIABLES + indicator("a", "T", kind="share")))
 
 
 def test_missing_required_key(tmp_path: Path) -> None:

@@ -41,12 +41,14 @@ def _run_tables(
     width: int,
     prune: bool,
     workers: int,
+    forced: np.ndarray,
 ) -> np.ndarray:
-    withheld = primary.copy()
+    withheld = primary | forced
     payload_jobs = []
     for y, var_codes, rules in jobs:
         x = cube.x[y, var_codes, :].reshape(-1).copy()
-        payload_jobs.append((var_codes, rules, x, primary[y, var_codes, :].reshape(-1).copy()))
+        payload_jobs.append((var_codes, rules, x, primary[y, var_codes, :].reshape(-1).copy(),
+                             forced[y, var_codes, :].reshape(-1).copy()))
     if workers > 1 and len(payload_jobs) > 1:
         n_chunks = min(len(payload_jobs), 4 * workers)
         chunks = [payload_jobs[i::n_chunks] for i in range(n_chunks)]
@@ -93,6 +95,19 @@ def protection_from(
     )
 
 
+def _forced_cells(cube: _Cube, cells: pd.DataFrame, force_withheld: Any) -> np.ndarray:
+    """The cube mask of cells that must stay withheld (missing cells stay missing)."""
+    forced = np.zeros(cube.x.shape, dtype=bool)
+    if force_withheld is None:
+        return forced
+    mask = pd.Series(force_withheld, index=cells.index) if not isinstance(
+        force_withheld, pd.Series) else force_withheld.reindex(cells.index)
+    if mask.isna().any():
+        raise DisclosureError("force_withheld does not cover every cell")
+    forced.reshape(-1)[cube.rows[mask.to_numpy(dtype=bool)]] = True
+    return forced & (cube.x >= 0)
+
+
 def protect(
     cells: pd.DataFrame,
     areas: pd.DataFrame,
@@ -102,6 +117,7 @@ def protect(
     protection: int = PROTECTION,
     prune: bool = True,
     workers: int = 1,
+    force_withheld: pd.Series | np.ndarray | None = None,
 ) -> Protection:
     """Withhold small counts and every cell from which one can be narrowed down.
 
@@ -114,6 +130,9 @@ def protect(
         protection: minimal width of an outsider's interval for a primary cell.
         prune: publish again secondary cells found unnecessary at the end.
         workers: processes for independent tables (a national table needs only one).
+        force_withheld: boolean per cell (aligned with ``cells``): cells that start withheld
+            and are never published again (an earlier release's pattern); they need no
+            width unless primary.
 
     Returns:
         Status per cell (aligned with ``cells.index``) and the log sorted by level, area,
@@ -125,12 +144,18 @@ def protect(
     if min_count < 1 or protection < 0:
         raise DisclosureError("min_count must be >= 1 and protection >= 0")
     tree = _build_tree(areas)
-    cube = _build_cube(cells, tree, [v.id for v in catalogue.variables])
+    # measures (type = "measure") are never primary nor secondary: the cube holds counts only
+    measures = {v.id for v in catalogue.variables if getattr(v, "type", "count") == "measure"}
+    if measures:
+        cells = cells[~cells["variable"].isin(measures)]
+    counts = [v.id for v in catalogue.variables if v.id not in measures]
+    cube = _build_cube(cells, tree, counts)
     _check_sums(cube, catalogue)
     primary = _primary(cube, catalogue, min_count)
+    forced = _forced_cells(cube, cells, force_withheld)
     jobs = _tables(cube, catalogue, primary)
     if protection > 0:
-        withheld = _run_tables(cube, jobs, primary, protection, prune, workers)
+        withheld = _run_tables(cube, jobs, primary, protection, prune, workers, forced)
     else:
-        withheld = primary
+        withheld = primary | forced
     return protection_from(cells, cube, primary, withheld)

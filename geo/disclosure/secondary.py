@@ -39,9 +39,16 @@ def _under_protected(
     return sorted(targets[widths < width - 1e-9].tolist())
 
 
-def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) -> None:
-    """Publish again each secondary cell (dearest first) whose withholding is not needed."""
-    secondary = np.flatnonzero(withheld & ~need)
+def _prune(
+    table: _Table, withheld: np.ndarray, need: np.ndarray, width: int,
+    fixed: np.ndarray | None = None,
+) -> None:
+    """Publish again each secondary cell (dearest first) whose withholding is not needed.
+
+    ``fixed`` cells (forced by an earlier release) are never published again.
+    """
+    free = withheld & ~need if fixed is None else withheld & ~need & ~fixed
+    secondary = np.flatnonzero(free)
     if not len(secondary):
         return
     cost = _cell_costs(table)
@@ -71,10 +78,16 @@ def _prune(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) ->
             withheld[c] = True
 
 
-def _protect_table(table: _Table, primary: np.ndarray, width: int, prune: bool) -> np.ndarray:
-    """Withheld mask (primary + secondary) of one table."""
+def _protect_table(
+    table: _Table, primary: np.ndarray, width: int, prune: bool,
+    forced: np.ndarray | None = None,
+) -> np.ndarray:
+    """Withheld mask (primary + secondary) of one table.
+
+    ``forced`` cells start withheld and stay withheld; they need no width unless primary.
+    """
     n_nodes = table.n_nodes
-    withheld = primary.copy()
+    withheld = primary.copy() if forced is None else primary | (forced & ~table.missing)
     if table.is_tree:  # linked tables start from the primary cells and rely on repairs
         _greedy_tree(table.tree, table.x, table.missing, withheld, primary, width)
     for _ in range(10_000):
@@ -93,16 +106,16 @@ def _protect_table(table: _Table, primary: np.ndarray, width: int, prune: bool) 
     else:  # pragma: no cover - each repair adds a cell, so this cannot loop forever
         raise DisclosureError("secondary suppression did not converge")
     if prune:
-        _prune(table, withheld, primary, width)
+        _prune(table, withheld, primary, width, forced)
         if table.is_tree:
-            _improve(table, withheld, primary, width)
+            _improve(table, withheld, primary, width, forced)
     return withheld
 
 
 def _protect_chunk(payload: tuple) -> list[np.ndarray]:
     tree, jobs, width, prune = payload
     out = []
-    for var_codes, rules, x, primary in jobs:
+    for var_codes, rules, x, primary, *forced in jobs:
         table = _Table(tree, var_codes, rules, x, x < 0)
-        out.append(_protect_table(table, primary, width, prune))
+        out.append(_protect_table(table, primary, width, prune, forced[0] if forced else None))
     return out

@@ -278,13 +278,18 @@ def _block_ok(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int,
     return bool(np.all(hi[mask] - lo[mask] >= width - 1e-9))
 
 
-def _improve(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) -> None:
+def _improve(
+    table: _Table, withheld: np.ndarray, need: np.ndarray, width: int,
+    fixed: np.ndarray | None = None,
+) -> None:
     """Local search on a tree: withhold a parent if that frees two or more secondary cells.
 
     The bottom-up pass fixes a group with its own cells before it knows whether the parent
-    will be withheld anyway for the level above; this swaps such choices.
+    will be withheld anyway for the level above; this swaps such choices. ``fixed`` cells
+    (forced by an earlier release) are never freed.
     """
     tree = table.tree
+    kept = need if fixed is None else need | fixed
     cost = _cell_costs(table)
     for t in range(tree.size):
         kids = tree.children[t]
@@ -293,12 +298,12 @@ def _improve(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int) 
             or table.missing[t]
             or tree.parent[t] < 0
             or not kids
-            or not any(withheld[c] and not need[c] for c in kids)
+            or not any(withheld[c] and not kept[c] for c in kids)
         ):
             continue
         family = [*kids, *tree.children[int(tree.parent[t])]]
         pool = sorted(
-            {c for c in family if withheld[c] and not need[c] and c != t},
+            {c for c in family if withheld[c] and not kept[c] and c != t},
             key=lambda c: (-cost[c], c),
         )
         withheld[t] = True

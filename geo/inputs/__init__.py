@@ -7,7 +7,10 @@ Modules, in the order data flows through them:
   ``TOTAL``); a package of ``report``, ``manifest``, ``files``, ``rows``, ``nesting``, ``load``.
 - ``counts``: ``read_counts``, counts per area, year and variable from office CSV exports; a
   package of ``problems``, ``decode``, ``layout``, ``signs``, ``read``.
-- ``catalogue``: ``load_catalogue`` and ``Catalogue`` (variables, indicators, declared sums).
+- ``catalogue``: ``load_catalogue`` and ``Catalogue`` (variables, indicators, declared sums);
+  ``measures`` (counts and measures, indicator kinds) and ``sums`` (no cycles) check it.
+- ``intake``: ``quartier intake``, points, rasters, Zensus grids and other areas as counts
+  files with their provenance (a package; see docs/INTAKE.md).
 - ``fetch``: ``fetch_geography`` and ``missing_files``, official boundary files not bundled.
 
 Every name below is imported from its module on first use, so reading a catalogue does not

@@ -1,4 +1,4 @@
-"""The indicator catalogue: variables (counts), indicators (ratios of two variables) and sums.
+"""The indicator catalogue: variables (counts, measures), indicators and sums.
 
 Read from ``indicators.toml`` beside a geography manifest and stored as ``indicators.json`` in
 every build. Entries are numbered from 1 in messages (``indicators[3]`` is the third
@@ -11,14 +11,16 @@ import difflib
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from geo.errors import CatalogueError, NotFoundError
+from geo.inputs.measures import COUNT_KINDS, MEASURE_KINDS, check_types, measure_defaults
+from geo.inputs.sums import sum_cycle
 
-KINDS = ("proportion", "rate")
-"""``proportion``: the numerator is part of the denominator; ``rate``: events per population."""
+KINDS = COUNT_KINDS + MEASURE_KINDS
+"""``proportion``, ``rate``: of counts (part of; per population); ``value``, ``ratio``: measures."""
 HIGHER_IS = ("better", "worse", "neutral")
 """What a higher value means for an indicator: picks the colour ramp and the words
 "günstig"/"ungünstig"; ``neutral`` (the default) says neither."""
@@ -26,7 +28,7 @@ HIGHER_IS = ("better", "worse", "neutral")
 
 @dataclass(frozen=True)
 class Variable:
-    """A count per area and year, such as Einwohner:innen or SGB-II-Leistungsberechtigte."""
+    """A count or measure per area and year, such as Einwohner:innen or a green area."""
 
     id: str
     name: str
@@ -35,11 +37,16 @@ class Variable:
     definition: str = ""
     estimate: bool = False
     year_note: str = ""
+    type: str = "count"
+    aggregate: str = "sum"
+    weight: str = ""
+    provenance: Mapping[str, Any] | None = field(default=None, compare=False)
+    """Where an intake made the values (command, inputs, created); set by the build."""
 
 
 @dataclass(frozen=True)
 class Indicator:
-    """A rate ``numerator / denominator * per`` with its theme and unit."""
+    """A rate ``numerator / denominator * per`` (or one measure, kind ``value``) with its unit."""
 
     id: str
     name: str
@@ -109,6 +116,16 @@ class Catalogue:
         return tuple(v.id for v in self.variables)
 
     @property
+    def count_ids(self) -> tuple[str, ...]:
+        """Ids of the count variables (whole numbers, disclosure control) in catalogue order."""
+        return tuple(v.id for v in self.variables if v.type == "count")
+
+    @property
+    def measure_ids(self) -> tuple[str, ...]:
+        """Ids of the measure variables (decimals, never suppressed) in catalogue order."""
+        return tuple(v.id for v in self.variables if v.type == "measure")
+
+    @property
     def sensitive_ids(self) -> tuple[str, ...]:
         """Ids of the variables subject to disclosure control, in catalogue order."""
         return tuple(v.id for v in self.variables if v.sensitive)
@@ -118,33 +135,11 @@ class Catalogue:
         return {
             "themes": list(self.theme_order),
             "population": self.population,
-            "variables": [
-                {
-                    "id": v.id,
-                    "name": v.name,
-                    "sensitive": v.sensitive,
-                    "source": v.source,
-                    "definition": v.definition,
-                    "estimate": v.estimate,
-                    "year_note": v.year_note,
-                }
-                for v in self.variables
-            ],
-            "indicators": [
-                {
-                    "id": i.id,
-                    "name": i.name,
-                    "theme": i.theme,
-                    "numerator": i.numerator,
-                    "denominator": i.denominator,
-                    "per": i.per,
-                    "unit": i.unit,
-                    "kind": i.kind,
-                    "description": i.description,
-                    "higher_is": i.higher_is,
-                }
-                for i in self.indicators
-            ],
+            "variables": [{f.name: getattr(v, f.name) for f in fields(v)
+                           if f.name != "provenance" or v.provenance is not None}
+                          for v in self.variables],
+            "indicators": [{f.name: getattr(i, f.name) for f in fields(i)}
+                           for i in self.indicators],
             "sums": [{"total": s.total, "parts": list(s.parts)} for s in self.sums],
         }
 
@@ -170,6 +165,10 @@ _VARIABLE_KEYS: dict[str, tuple[type, ...]] = {
     "definition": (str,),
     "estimate": (bool,),
     "year_note": (str,),
+    "type": (str,),
+    "aggregate": (str,),
+    "weight": (str,),
+    "provenance": (dict,),
 }
 _INDICATOR_KEYS: dict[str, tuple[type, ...]] = {
     "id": (str,),
@@ -249,36 +248,6 @@ def _check_variable_ref(
         problems.append(f"{label}: {role} '{ref}' is not a declared variable{extra}")
 
 
-def _sum_cycle(sums: list[SumRule]) -> list[str] | None:
-    """Return a cycle total -> part -> ... -> total among the sums, if there is one."""
-    graph: dict[str, set[str]] = {}
-    for rule in sums:
-        graph.setdefault(rule.total, set()).update(rule.parts)
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == 1:
-                return path[path.index(nxt) :] + [nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        path.pop()
-        state[node] = 2
-        return None
-
-    for start in graph:
-        if start not in state:
-            found = visit(start)
-            if found:
-                return found
-    return None
-
-
 def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalogue:
     """Validate parsed catalogue data and build the Catalogue; all problems at once."""
     problems: list[str] = []
@@ -296,6 +265,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         problems.append("no [[variables]] declared")
 
     variables: list[Variable] = []
+    labels: list[str] = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(tables["variables"]):
         usable = _check_entry("variables", i, entry, _VARIABLE_KEYS, problems)
@@ -310,7 +280,8 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         # a variable with a bad optional key still counts as declared: no follow-on errors
         seen[entry["id"]] = i + 1
         if usable:
-            variables.append(Variable(**entry))
+            variables.append(Variable(**measure_defaults(dict(entry))))
+            labels.append(label)
     declared = set(seen)
 
     theme_order: tuple[str, ...] = ()
@@ -324,8 +295,11 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         theme_order = tuple(themes)
 
     indicators: list[Indicator] = []
+    ind_labels: list[str] = []
     seen_ind: dict[str, int] = {}
     for i, entry in enumerate(tables["indicators"]):
+        if isinstance(entry, Mapping) and entry.get("kind") == "value":
+            entry = {"denominator": "", "per": 1.0, "unit": "", **entry}
         if not _check_entry("indicators", i, entry, _INDICATOR_KEYS, problems):
             continue
         label = _entry_label("indicators", i, entry)
@@ -337,7 +311,8 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
             continue
         seen_ind[entry["id"]] = i + 1
         for role in ("numerator", "denominator"):
-            _check_variable_ref(label, role, entry[role], declared, problems)
+            if role == "numerator" or entry.get("kind") != "value":
+                _check_variable_ref(label, role, entry[role], declared, problems)
         per = float(entry.get("per", 100.0))
         if not math.isfinite(per) or per <= 0:
             problems.append(f"{label}: per must be a positive number, found {entry['per']!r}")
@@ -352,6 +327,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         if theme_order and entry["theme"] not in theme_order:
             problems.append(f"{label}: theme {entry['theme']!r} is not listed in themes = [...]")
         indicators.append(Indicator(**{**entry, "per": per}))
+        ind_labels.append(label)
 
     population = data.get("population", "")
     if not isinstance(population, str):
@@ -383,8 +359,10 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
             if other.total == rule.total and set(other.parts) == set(rule.parts):
                 problems.append(f"{label}: repeats sums[{j + 1}]")
         sums.append(rule)
+    check_types(zip(labels, variables, strict=True), zip(ind_labels, indicators, strict=True),
+                ((f"sums[{i + 1}]", rule) for i, rule in enumerate(sums)), problems)
     if not problems:
-        cycle = _sum_cycle(sums)
+        cycle = sum_cycle(sums)
         if cycle:
             problems.append(f"sums form a cycle: {' -> '.join(cycle)}")
 

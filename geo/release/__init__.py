@@ -7,7 +7,11 @@
 - ``tables``: the per-level table and the indicator x level x year selection, once per release.
 - ``files``: CSV/JSON writers and ``read_build``.
 - ``manifest``: ``manifest.json``.
-- ``audit``: ``audit_build``, the outsider's audit of a written release.
+- ``digests``: keyed per-year digests of the raw cells (which years two releases share).
+- ``history``: the releases of a build folder (list, add, make current, roll back, withdraw).
+- ``union``: releases protect each other (forced cells, the combined audit, revised cells).
+- ``audit``: ``audit_build`` (one written release) and ``audit_releases`` (every online
+  release alone and combined).
 """
 
 from geo.inputs.geography import TOTAL
@@ -21,6 +25,7 @@ from geo.release.layout import (
     CELLS_FILE,
     GPKG_FILE,
     MANIFEST_FILE,
+    PROVENANCE_FILE,
     TILES_FILE,
     VALUES_FILE,
     suppression_log_path,
@@ -39,7 +44,8 @@ from geo.release.tables import (
 
 __all__ = [
     "AREAS_FILE", "ATTRIBUTION_FILE", "CATALOGUE_FILE", "CELLS_FILE", "GPKG_FILE",
-    "MANIFEST_FILE", "TILES_FILE", "TOTAL", "VALUES_FILE", "WIDE_FIELDS", "BuildParameters",
+    "MANIFEST_FILE", "PROVENANCE_FILE", "TILES_FILE", "TOTAL", "VALUES_FILE", "WIDE_FIELDS",
+    "BuildParameters",
     "GeographyInfo", "LevelInfo", "PublishedBuild", "attribution_text", "audit_build",
     "file_hash", "indicator_rows", "level_area_ids", "publish", "read_build", "release_id",
     "resolve_year", "suppression_log_path", "total_rate", "wide_values", "write_build",

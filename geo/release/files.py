@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
 import pandas as pd
 import pyogrio
 
@@ -19,11 +21,12 @@ from geo.release.layout import (
     CATALOGUE_FILE,
     CELLS_FILE,
     GPKG_FILE,
+    PROVENANCE_FILE,
     VALUES_FILE,
 )
 from geo.release.manifest import geography_from_manifest, read_manifest
 from geo.release.parameters import BuildParameters
-from geo.release.published import PublishedBuild
+from geo.release.published import MEASURE_COLUMNS, PublishedBuild, no_measures
 from geo.stats.rates import VALUE_COLUMNS
 
 _CELL_TYPES = {
@@ -31,7 +34,7 @@ _CELL_TYPES = {
     "area_id": str,
     "variable": str,
     "year": "int64",
-    "value": "Int64",
+    "value": str,
     "status": str,
 }
 _VALUE_TYPES = {
@@ -70,21 +73,47 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False, lineterminator="\n")
 
 
+def _cells_text(published: PublishedBuild) -> pd.DataFrame:
+    """Count cells (whole numbers) followed by measure cells (decimals) for ``cells.csv``."""
+    if not len(published.measures):
+        return published.cells
+    measures = published.measures.copy()
+    measures["value"] = [
+        "" if pd.isna(v) else np.format_float_positional(float(v), trim="-")
+        for v in measures["value"]
+    ]
+    counts = published.cells.astype({"value": "string"})
+    return pd.concat([counts, measures[list(MEASURE_COLUMNS)]], ignore_index=True)
+
+
 def write_build(published: PublishedBuild, out_dir: Path) -> None:
     """Write the release's CSV and JSON files into ``out_dir`` (which must be empty or new)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_csv(published.areas, out_dir / AREAS_FILE)
-    _write_csv(published.cells, out_dir / CELLS_FILE)
+    _write_csv(_cells_text(published), out_dir / CELLS_FILE)
     _write_csv(published.values, out_dir / VALUES_FILE)
     (out_dir / CATALOGUE_FILE).write_text(
         json.dumps(published.catalogue.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8"
     )
     (out_dir / ATTRIBUTION_FILE).write_text(attribution_text(published), encoding="utf-8")
+    if published.provenance:
+        (out_dir / PROVENANCE_FILE).write_text(
+            json.dumps(dict(published.provenance), ensure_ascii=False, indent=1),
+            encoding="utf-8",
+        )
 
 
-def read_cells(path: Path) -> pd.DataFrame:
-    """``cells.csv`` with its types (value empty unless published)."""
-    return pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False, na_values={"value": [""]})
+def read_cells(path: Path, measures: Collection[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``cells.csv`` as count cells (Int64, empty unless published) and measure cells."""
+    frame = pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False)
+    is_measure = frame["variable"].isin(list(measures)).to_numpy()
+    counts = frame[~is_measure].reset_index(drop=True)
+    counts["value"] = pd.to_numeric(counts["value"].replace("", None)).astype("Int64")
+    if not is_measure.any():
+        return counts, no_measures()
+    decimals = frame[is_measure].reset_index(drop=True)
+    decimals["value"] = pd.to_numeric(decimals["value"].replace("", None)).astype("float64")
+    return counts, decimals[list(MEASURE_COLUMNS)]
 
 
 def read_values(path: Path) -> pd.DataFrame:
@@ -113,7 +142,10 @@ def read_build(build_dir: Path) -> PublishedBuild:
             json.loads((build_dir / CATALOGUE_FILE).read_text(encoding="utf-8"))
         )
         areas = pd.read_csv(build_dir / AREAS_FILE, dtype=str, keep_default_na=False)
-        cells = read_cells(build_dir / CELLS_FILE)
+        cells, measures = read_cells(build_dir / CELLS_FILE, catalogue.measure_ids)
+        provenance_path = build_dir / PROVENANCE_FILE
+        provenance = (json.loads(provenance_path.read_text(encoding="utf-8"))
+                      if provenance_path.exists() else {})
         values = read_values(build_dir / VALUES_FILE)
         info = geography_from_manifest(manifest)
         shapes = {}
@@ -144,6 +176,8 @@ def read_build(build_dir: Path) -> PublishedBuild:
             created=created,
             inputs=MappingProxyType(manifest.get("inputs", {})),
             downloads=files,
+            measures=measures,
+            provenance=MappingProxyType(provenance),
         )
     except BuildError as exc:
         raise BuildError(f"{build_dir}: {exc}") from None

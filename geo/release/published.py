@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo.errors import BuildError, NotFoundError
@@ -31,6 +32,14 @@ if TYPE_CHECKING:
 
 WITHHELD_VALUE_COLUMNS = ("numerator", "denominator", "rate", "ci_low", "ci_high")
 """Columns of ``values`` that must be empty unless the row is published."""
+MEASURE_COLUMNS = ("level", "area_id", "variable", "year", "value", "status")
+"""Columns of ``PublishedBuild.measures`` (``value`` float64, never withheld)."""
+
+
+def no_measures() -> pd.DataFrame:
+    """An empty measures table with its column types."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+        MEASURE_COLUMNS, (str, str, str, "int64", "float64", str), strict=True)})
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,10 @@ class PublishedBuild:
     created: str
     inputs: Mapping[str, str] = field(default_factory=dict)
     downloads: tuple[str, ...] = ()
+    measures: pd.DataFrame = field(default_factory=no_measures)
+    """Cells of the measure variables (decimals; status ``published`` or ``missing``)."""
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    """Intake provenance of the counts files, by file name (``PROVENANCE.json``)."""
     memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
     """Tables derived from this release (``geo.release.tables``), computed once each; a copy
     made with ``dataclasses.replace`` starts with an empty one."""
@@ -158,18 +171,31 @@ def publish(
     *,
     parameters: BuildParameters,
     inputs: Mapping[str, str],
+    measures: pd.DataFrame | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> PublishedBuild:
-    """Make the published build: drop every withheld value, then compute the rates."""
+    """Make the published build: drop every withheld value, then compute the rates.
+
+    ``measures`` (never withheld) are published as they are: ``missing`` where empty.
+    """
     status = protection.status.reindex(cells.index)
     if status.isna().any():
         raise BuildError("disclosure control returned no status for some cells")
     published_cells = cells[["level", "area_id", "variable", "year"]].copy()
     published_cells["value"] = cells["value"].astype("Int64").where(status == "published")
     published_cells["status"] = status.to_numpy()
+    measure_cells = no_measures()
+    if measures is not None and len(measures):
+        measure_cells = measures[["level", "area_id", "variable", "year"]].copy()
+        measure_cells["value"] = measures["value"].astype("float64")
+        measure_cells["status"] = np.where(measure_cells["value"].notna(), "published",
+                                           "missing")
     values = compute_values(
-        published_cells, geography.areas, catalogue, reliable_min=parameters.reliable_min
+        published_cells, geography.areas, catalogue, reliable_min=parameters.reliable_min,
+        measures=measure_cells,
     )
-    years = tuple(sorted(int(y) for y in published_cells["year"].unique()))
+    years = tuple(sorted({int(y) for y in published_cells["year"].unique()}
+                         | {int(y) for y in measure_cells["year"].unique()}))
     return PublishedBuild(
         geography=geography_info(geography),
         catalogue=catalogue,
@@ -182,4 +208,6 @@ def publish(
         parameters=parameters,
         created=datetime.now(UTC).replace(microsecond=0).isoformat(),
         inputs=MappingProxyType(dict(inputs)),
+        measures=measure_cells.reset_index(drop=True),
+        provenance=MappingProxyType(dict(provenance or {})),
     )

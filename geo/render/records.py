@@ -14,6 +14,7 @@ import pandas as pd
 
 from geo.inputs.catalogue import Indicator
 from geo.release import TOTAL, PublishedBuild
+from geo.render.profiles.definitions import definition_record, indicator_definition
 
 VALUE_FIELDS = ["level", "area_id", "name", "indicator", "year", "numerator", "denominator",
                 "rate", "ci_low", "ci_high", "status", "vs_total", "reliable"]
@@ -58,12 +59,35 @@ def geography_record(published: PublishedBuild) -> dict[str, Any]:
     }
 
 
+def _variable_facts(published: PublishedBuild, ind: Indicator) -> dict[str, Any]:
+    """What the indicator's variables are: estimates, measures, and where intake made them."""
+    ids = [v for v in (ind.numerator, ind.denominator) if v]
+    variables = [published.catalogue.variable(v) for v in ids]
+    provenance = {v.id: dict(v.provenance) for v in variables if v.provenance}
+    return {
+        "estimate": any(v.estimate for v in variables),
+        "measure": ind.kind in ("value", "ratio"),
+        "variables": [{"id": v.id, "name": v.name, "type": v.type, "estimate": v.estimate}
+                      for v in variables],
+        "provenance": provenance or None,
+    }
+
+
 def indicator_record(published: PublishedBuild, ind: Indicator) -> dict[str, Any]:
-    """One catalogue indicator with the latest year this release has values for."""
+    """One catalogue indicator with the latest year this release has values for, and its
+    definition (description, counts, source and reference date from the catalogue).
+
+    ``estimate`` (shown as "Schätzung"), ``measure`` (no interval) and ``provenance`` (the
+    intake that made a variable) tell where the values come from.
+    """
+    definition = definition_record(indicator_definition(published.catalogue, ind))
     return {
         "id": ind.id, "name": ind.name, "theme": ind.theme, "unit": ind.unit, "per": ind.per,
         "kind": ind.kind, "numerator": ind.numerator, "denominator": ind.denominator,
         "description": ind.description or None, "latest_year": published.latest_year(ind.id),
+        "higher_is": ind.higher_is, "source": definition["source"],
+        "reference_date": definition["reference_date"], "definition": definition,
+        **_variable_facts(published, ind),
     }
 
 
@@ -101,5 +125,8 @@ def values_document(published: PublishedBuild, level: str, indicator: str | None
         "attribution": published.geography.attribution,
         "notice": published.geography.notice or None,
         "level": level,
+        "indicators": {i: {k: v for k, v in _variable_facts(
+            published, published.catalogue.indicator(i)).items() if k != "variables"}
+            for i in dict.fromkeys(frame["indicator"])},
         "values": records(frame),
     }

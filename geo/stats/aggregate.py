@@ -33,16 +33,18 @@ def _sum_to_parents(child: pd.DataFrame, parents: pd.Series, parent_ids: list[st
 
 
 def aggregate(geography: Geography, counts: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
-    """Return cells for every level, the total, every catalogue variable and every year.
+    """Return cells for every level, the total, every count variable and every year.
 
     Counts are given for the finest level. Parents are sums of their children, never
     averages of rates; a sum over a missing cell is missing, never silently smaller.
+    Measures (``type = "measure"``) are left out: ``geo.stats.measures`` aggregates them.
     """
     areas = geography.areas
     levels = list(geography.level_ids)
     finest = levels[-1]
-    variables = [v.id for v in catalogue.variables]
+    variables = [v.id for v in catalogue.variables if getattr(v, "type", "count") == "count"]
     years = sorted(int(y) for y in counts["year"].unique()) if len(counts) else []
+    counts = counts[counts["variable"].isin(variables)]
     finest_ids = areas.loc[areas["level"] == finest, "area_id"].tolist()
 
     index = pd.MultiIndex.from_product(

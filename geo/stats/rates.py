@@ -1,8 +1,13 @@
-"""Rates, 95 % intervals, comparison with the whole area and reliability flags."""
+"""Rates, 95 % intervals, comparison with the whole area and reliability flags.
+
+Indicators of counts (``proportion``, ``rate``) get intervals; indicators of measures
+(``value``: one measure as it is, ``ratio``: a measure divided by a measure) get none, and
+their ``numerator``/``denominator`` columns stay empty (the measures are in the cells).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -66,28 +71,68 @@ def _norm_cdf(z: float) -> float:
     return 0.5 * (1 + erf(z / sqrt(2)))
 
 
+def _base(cells: pd.DataFrame, measures: pd.DataFrame | None,
+          catalogue: Catalogue) -> pd.DataFrame:
+    """Every (level, area_id, year) of the cells and measures, in cell order."""
+    first = next((v.id for v in catalogue.variables if getattr(v, "type", "count") == "count"), "")
+    base = cells.loc[cells["variable"] == first, ["level", "area_id", "year"]]
+    if measures is not None and len(measures):
+        extra = measures.loc[measures["variable"] == measures["variable"].iloc[0],
+                             ["level", "area_id", "year"]]
+        base = pd.concat([base, extra]).drop_duplicates()
+    return base.reset_index(drop=True)
+
+
+def _measure_values(ind: Any, base: pd.DataFrame, measures: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows of a ``value`` or ``ratio`` indicator: the measure (or ratio) x per, no interval."""
+    keyed = (measures if measures is not None else pd.DataFrame(
+        columns=["level", "area_id", "variable", "year", "value"])).set_index(
+        ["level", "area_id", "variable", "year"])["value"]
+    roles = [ind.numerator] + ([ind.denominator] if ind.kind == "ratio" else [])
+    parts = []
+    for variable in roles:
+        index = pd.MultiIndex.from_frame(
+            base.assign(variable=variable)[["level", "area_id", "variable", "year"]])
+        parts.append(keyed.reindex(index).to_numpy(dtype="float64", na_value=np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = parts[0] if len(parts) == 1 else np.where(parts[1] != 0, parts[0] / parts[1],
+                                                           np.nan)
+    known = ~np.isnan(value)
+    frame = base.copy()
+    frame["indicator"] = ind.id
+    frame["numerator"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame["denominator"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame["rate"] = np.where(known, np.round(value * float(ind.per), DECIMALS), np.nan)
+    frame["ci_low"] = np.nan
+    frame["ci_high"] = np.nan
+    frame["status"] = np.where(known, "published", "missing")
+    frame["reliable"] = pd.array([pd.NA] * len(frame), dtype="boolean")
+    return frame
+
+
 def compute_values(
     cells: pd.DataFrame,
     areas: pd.DataFrame,
     catalogue: Catalogue,
     *,
     reliable_min: int = RELIABLE_MIN,
+    measures: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return the values table (one row per indicator, area and year).
 
     ``cells`` must be the published cells (``status`` column; ``value`` empty unless
     published): a row is published only when both its cells are, so nothing here can be
-    computed from a withheld count.
+    computed from a withheld count. ``measures`` holds the measure cells (never withheld).
     """
     keyed = cells.set_index(["level", "area_id", "variable", "year"])
     names = areas.set_index(["level", "area_id"])["name"]
     total_level = "total"
     frames = []
-    base = cells.loc[
-        cells["variable"] == (catalogue.variables[0].id if catalogue.variables else ""),
-        ["level", "area_id", "year"],
-    ].reset_index(drop=True)
+    base = _base(cells, measures, catalogue)
     for ind in catalogue.indicators:
+        if ind.kind in ("value", "ratio"):
+            frames.append(_measure_values(ind, base, measures))
+            continue
         idx_num = pd.MultiIndex.from_frame(
             base.assign(variable=ind.numerator)[["level", "area_id", "variable", "year"]]
         )
@@ -99,7 +144,8 @@ def compute_values(
         num = keyed["value"].reindex(idx_num).to_numpy(dtype="float64", na_value=np.nan)
         den = keyed["value"].reindex(idx_den).to_numpy(dtype="float64", na_value=np.nan)
         status = np.where(
-            (num_status == "missing") | (den_status == "missing"),
+            pd.isna(num_status) | pd.isna(den_status)
+            | (num_status == "missing") | (den_status == "missing"),
             "missing",
             np.where(
                 (num_status == "suppressed") | (den_status == "suppressed"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -11,10 +12,11 @@ from fastapi.responses import JSONResponse, Response
 from geo.release import PublishedBuild
 from geo.render.csv import values_csv
 from geo.render.features import feature_collection
+from geo.render.profiles.search import MAX_MATCHES, MAX_QUERY, search_areas
 from geo.render.records import geography_record, indicator_record, values_document
 from service.cache import LRUCache, Rendered
-from service.headers import header_text
-from service.params import GeographyPath, YearParam
+from service.headers import cache_control, header_text
+from service.params import GeographyPath, ReleaseParam, YearParam
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -39,7 +41,7 @@ def _links(request: Request, geography: str) -> dict[str, str]:
 
 
 def _values_body(build: PublishedBuild, indicator: str | None, year: int | None,
-                 level: str | None, format: Format) -> Rendered:
+                 level: str | None, format: Format, pinned: bool) -> Rendered:
     """Serialise the values in one format (raises NotFoundError for unknown ids)."""
     geography = build.geography.id
     level_id = level if level is not None else build.geography.level_ids[-1]
@@ -48,9 +50,10 @@ def _values_body(build: PublishedBuild, indicator: str | None, year: int | None,
     if format in ("csv", "csv-de"):
         name = f"{geography}-{indicator or 'alle'}-{level_id}.csv"
         body = values_csv(build, level_id, indicator, year, german=format == "csv-de")
+        pin = f"?release={build.release_id}" if pinned else ""
         return body, {
             "Content-Disposition": f'attachment; filename="{name}"',
-            "Link": f'</downloads/{geography}/ATTRIBUTION.txt>; rel="license"',
+            "Link": f'</downloads/{geography}/ATTRIBUTION.txt{pin}>; rel="license"',
         }
     return _json(values_document(build, level_id, indicator, year)), {}
 
@@ -60,9 +63,9 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     r = APIRouter(prefix="/api", tags=["Daten-API"])
     cache: LRUCache[tuple[object, ...], Rendered] = LRUCache(settings.cache_entries)
 
-    def _headers(build: PublishedBuild) -> dict[str, str]:
+    def _headers(build: PublishedBuild, release: str | None = None) -> dict[str, str]:
         return {
-            "Cache-Control": f"public, max-age={settings.cache_seconds}",
+            "Cache-Control": cache_control(settings.cache_seconds, release is not None),
             "X-Attribution": header_text(build.geography.attribution),
             "X-Release-Id": build.release_id,
         }
@@ -81,18 +84,28 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
 
     @r.get("/geographies/{geography}", summary="Eine Geografie: Ebenen, Jahre, Quelle, Release",
            operation_id="get_geography")
-    def geography(request: Request, geography: GeographyPath) -> JSONResponse:
+    def geography(request: Request, geography: GeographyPath,
+                  release: ReleaseParam = None) -> JSONResponse:
         """Describe one geography: levels, years, attribution and release id."""
-        build = store.get(geography)
+        build = store.get(geography, release)
         body = geography_record(build)
         body["links"] = _links(request, geography)
-        return JSONResponse(body, headers=_headers(build))
+        return JSONResponse(body, headers=_headers(build, release))
+
+    @r.get("/geographies/{geography}/releases",
+           summary="Releases einer Geografie (Release-ID, Erstellt, Jahre, aktuell)",
+           operation_id="list_releases")
+    def releases(geography: GeographyPath) -> JSONResponse:
+        """Every online release, oldest first; ``release=<id>`` pins any read route to one."""
+        body = [{"release": r.release_id, "created": r.created, "years": list(r.years),
+                 "current": r.current} for r in store.releases(geography)]
+        return JSONResponse(body, headers={"Cache-Control": "no-cache"})
 
     @r.get("/geographies/{geography}/indicators", summary="Indikatoren nach Themen",
            operation_id="list_indicators")
-    def indicators(geography: GeographyPath) -> JSONResponse:
+    def indicators(geography: GeographyPath, release: ReleaseParam = None) -> JSONResponse:
         """The catalogue's indicators grouped by theme (in the catalogue's order)."""
-        build = store.get(geography)
+        build = store.get(geography, release)
         themes = [
             {"theme": theme, "indicators": [indicator_record(build, i) for i in items]}
             for theme, items in build.catalogue.themes().items()
@@ -100,8 +113,30 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         return JSONResponse(
             {"geography": geography, "release_id": build.release_id,
              "attribution": build.geography.attribution, "themes": themes},
-            headers=_headers(build),
+            headers=_headers(build, release),
         )
+
+    @r.get("/geographies/{geography}/areas", summary="Gebiete suchen (Name oder Schlüssel)",
+           operation_id="search_areas")
+    def areas(
+        geography: GeographyPath,
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY,
+                                description="Name oder Schlüssel, z. B. Ostersbaum oder 062; "
+                                            "Groß-/Kleinschreibung und Umlaute egal")],
+        level: Annotated[str | None, Query(
+            description="Nur diese Ebene; ohne Angabe alle Ebenen")] = None,
+        limit: Annotated[int, Query(ge=1, le=100, description="Höchstzahl der Treffer")]
+            = MAX_MATCHES,
+    ) -> JSONResponse:
+        """Areas of every level (or one) whose key or name matches, best first, with a link to
+        each profile."""
+        build = store.get(geography)
+        matches = search_areas(build, q, level=level, limit=limit)
+        for m in matches:
+            m["profile"] = "/profiles/" + "/".join(
+                quote(part, safe="") for part in (geography, m["level"], m["area_id"]))
+        return JSONResponse({"geography": geography, "release_id": build.release_id,
+                             "q": q, "areas": matches}, headers=_headers(build))
 
     @r.get(
         "/geographies/{geography}/values",
@@ -121,13 +156,15 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         format: Annotated[Format, Query(
             description="json; csv (Komma, Punkt, UTF-8); csv-de (Semikolon, Dezimalkomma, "
                         "UTF-8 mit BOM, für Excel); geojson (eine Fläche je Gebiet)")] = "json",
+        release: ReleaseParam = None,
     ) -> Response:
         """Published values; withheld values are empty (null) and marked status=suppressed."""
-        build = store.get(geography)
-        key = (build.geography.id, build.release_id, indicator, year, level, format)
+        build = store.get(geography, release)
+        pinned = release is not None
+        key = (build.geography.id, build.release_id, indicator, year, level, format, pinned)
         body, extra = cache.get_or_make(
-            key, lambda: _values_body(build, indicator, year, level, format))
+            key, lambda: _values_body(build, indicator, year, level, format, pinned))
         return Response(body, media_type=MEDIA_TYPES[format],
-                        headers={**_headers(build), **extra})
+                        headers={**_headers(build, release), **extra})
 
     return r

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from geo.render import folium_page, maps, png
 from service.cache import LRUCache, Rendered
-from service.headers import header_text
-from service.params import GeographyPath, IndicatorPath, LevelParam, YearParam
+from service.headers import cache_control, header_text
+from service.params import GeographyPath, IndicatorPath, LevelParam, ReleaseParam, YearParam
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -53,11 +53,11 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     cache: LRUCache[tuple[object, ...], Rendered] = LRUCache(settings.cache_entries)
     csp = _content_security_policy(settings)
 
-    def _headers(key: tuple[object, ...], attribution: str) -> dict[str, str]:
+    def _headers(key: tuple[object, ...], attribution: str, pinned: bool) -> dict[str, str]:
         etag = hashlib.sha1(repr(key).encode()).hexdigest()[:20]
         return {
             "ETag": f'"{etag}"',
-            "Cache-Control": f"public, max-age={settings.cache_seconds}",
+            "Cache-Control": cache_control(settings.cache_seconds, pinned),
             "X-Attribution": header_text(attribution),
         }
 
@@ -75,9 +75,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         year: YearParam = None,
         level: LevelParam = None,
         scheme: SchemeParam = "fisher_jenks",
+        release: ReleaseParam = None,
     ) -> Response:
         """Render the choropleth server-side: legend, title, attribution, withheld hatched grey."""
-        build = store.get(geography)
+        build = store.get(geography, release)
         key = (build.geography.id, build.release_id, "png", indicator, year, level, scheme)
 
         def render() -> Rendered:
@@ -85,7 +86,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             return png.png_map(data), {}
 
         body, extra = cache.get_or_make(key, render)
-        headers = {**_headers(key, build.geography.attribution), **extra}
+        headers = {**_headers(key, build.geography.attribution, release is not None), **extra}
         return _respond(request, body, "image/png", headers)
 
     @r.get(
@@ -101,14 +102,20 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         year: YearParam = None,
         level: LevelParam = None,
         scheme: SchemeParam = "fisher_jenks",
+        release: ReleaseParam = None,
     ) -> Response:
-        """Render a Leaflet page with legend, tooltips, attribution and release id; no CDN."""
-        build = store.get(geography)
+        """Render a Leaflet page with legend, tooltips, attribution and release id; no CDN.
+
+        The permalink (canonical link and small print) names the release, so a report's link
+        keeps its numbers after a rebuild.
+        """
+        build = store.get(geography, release)
         key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
 
         def render() -> Rendered:
             data = maps.map_data(build, indicator, year=year, level=level, method=scheme)
-            query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme})
+            query = urlencode({"year": data.year, "level": data.level.id, "scheme": scheme,
+                               "release": build.release_id})
             permalink = f"{request.url.path}?{query}"
             page = folium_page.folium_map(
                 data,
@@ -119,7 +126,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             return page.encode("utf-8"), {"Link": f'<{permalink}>; rel="canonical"'}
 
         body, extra = cache.get_or_make(key, render)
-        headers = {**_headers(key, build.geography.attribution), **extra}
+        headers = {**_headers(key, build.geography.attribution, release is not None), **extra}
         headers["Content-Security-Policy"] = csp
         return _respond(request, body, "text/html; charset=utf-8", headers)
 

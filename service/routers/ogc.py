@@ -9,6 +9,7 @@ GeoPackage holds. Invalid parameters give 400 as the standard requires (not Fast
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,7 +29,7 @@ from geo.render.features import (
 )
 from service.cache import LRUCache
 from service.errors import OGCRoute
-from service.headers import header_text
+from service.headers import cache_control, header_text
 from service.params import (
     BBoxCrsParam,
     BBoxParam,
@@ -39,6 +40,7 @@ from service.params import (
     LimitParam,
     OffsetParam,
     OGCFormatParam,
+    ReleaseParam,
     check_crs,
     parse_bbox,
     parse_datetime,
@@ -111,10 +113,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         key = (build.geography.id, build.release_id, level)
         return layers.get_or_make(key, lambda: feature_layer(build, level))
 
-    def collection_layer(collection_id: str) -> FeatureLayer:
-        """The collection ``{geography}.{level}`` or NotFoundError."""
+    def collection_layer(collection_id: str, release: str | None = None) -> FeatureLayer:
+        """The collection ``{geography}.{level}`` (of one release) or NotFoundError."""
         geography, _, level = collection_id.rpartition(".")
-        build = store.get(geography or collection_id)
+        build = store.get(geography or collection_id, release)
         if level not in build.geography.level_ids:
             known = ", ".join(f"{build.geography.id}.{lv}" for lv in build.geography.level_ids)
             raise NotFoundError(f"unknown collection '{collection_id}' (known: {known})")
@@ -123,9 +125,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     def collection_body(request: Request, layer: FeatureLayer) -> dict[str, Any]:
         return {**layer_info(layer), "links": _collection_links(request, layer)}
 
-    def feature_headers(layer: FeatureLayer) -> dict[str, str]:
+    def feature_headers(layer: FeatureLayer, release: str | None = None) -> dict[str, str]:
         return {**headers, "X-Attribution": header_text(layer.attribution),
-                "Content-Crs": f"<{CRS84}>"}
+                "Content-Crs": f"<{CRS84}>",
+                "Cache-Control": cache_control(settings.cache_seconds, release is not None)}
 
     @r.get("", summary="Landing page", operation_id="getLandingPage")
     def landing(request: Request, f: OGCFormatParam = None) -> JSONResponse:
@@ -194,11 +197,12 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         crs: CrsParam = None,
         bbox_crs: BBoxCrsParam = None,
         f: OGCFormatParam = None,
+        release: ReleaseParam = None,
     ) -> Response:
         """Page through the features; ``next``/``prev`` links and numberMatched/Returned."""
         check_crs(crs, "crs")
         check_crs(bbox_crs, "bbox-crs")
-        layer = collection_layer(collectionId)
+        layer = collection_layer(collectionId, release)
         page = page_features(
             layer, limit=limit, offset=offset,
             bbox=None if bbox is None else parse_bbox(bbox),
@@ -206,7 +210,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         )
         media = _media_type(request, f)
         body = page_json(page, _page_links(request, page, media))
-        return Response(body, media_type=media, headers=feature_headers(layer))
+        return Response(body, media_type=media, headers=feature_headers(layer, release))
 
     @r.get(
         "/collections/{collectionId}/items/{featureId}",
@@ -220,17 +224,20 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         featureId: FeaturePath,  # noqa: N803
         crs: CrsParam = None,
         f: OGCFormatParam = None,
+        release: ReleaseParam = None,
     ) -> Response:
         """One area with its published values."""
         check_crs(crs, "crs")
-        layer = collection_layer(collectionId)
+        layer = collection_layer(collectionId, release)
         base = _root(request) + "/ogc"
+        pin = "" if release is None else f"?release={quote(release)}"
         links = [
-            {"href": f"{base}/collections/{layer.id}/items/{featureId}", "rel": "self",
+            {"href": f"{base}/collections/{layer.id}/items/{featureId}{pin}", "rel": "self",
              "type": GEOJSON},
             {"href": f"{base}/collections/{layer.id}", "rel": "collection", "type": JSON},
         ]
         return Response(feature_json(layer, featureId, links),
-                        media_type=_media_type(request, f), headers=feature_headers(layer))
+                        media_type=_media_type(request, f),
+                        headers=feature_headers(layer, release))
 
     return r

@@ -1,9 +1,10 @@
 """Vector tiles (PMTiles archive, z/x/y MVT, TileJSON) and MapLibre styles of each build.
 
-Caching: a URL that names the current release (``?v=<release_id>``) is immutable for a
-year; every other URL is cached for ``settings.cache_seconds`` only, so a rebuild shows up
-without stale tiles. Archives are opened through the service's bounded file cache
-(``service.cache.FileCache``) and reopened when their file changes.
+Caching: a URL pinned to a release (``?release=<id>``, served from that release's own
+archive) or naming the current one (``?v=<id>``) is immutable for a year; every other URL is
+cached for ``settings.cache_seconds`` only, so a rebuild shows up without stale tiles.
+Archives are opened through the service's bounded file cache (``service.cache.FileCache``)
+and reopened when their file changes.
 """
 
 from __future__ import annotations
@@ -22,13 +23,20 @@ from geo.render.sprite import sprite
 from geo.render.styles import maplibre_style
 from geo.render.tiles import PMTilesArchive
 from service.cache import FileCache
-from service.params import GeographyPath, IndicatorPath, LevelParam, ReleaseParam, YearParam
+from service.headers import IMMUTABLE
+from service.params import (
+    GeographyPath,
+    IndicatorPath,
+    LevelParam,
+    ReleaseParam,
+    VersionParam,
+    YearParam,
+)
 from service.settings import Settings
 from service.store import BuildStore
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 PMTILES_TYPE = "application/vnd.pmtiles"
-IMMUTABLE = "public, max-age=31536000, immutable"
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "ETag, Content-Range, Content-Length, Accept-Ranges",
@@ -76,15 +84,21 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     short = f"public, max-age={settings.cache_seconds}"
     archives = FileCache(PMTilesArchive, settings.cache_entries, noun="tiles")
 
-    def cache(v: str | None, release: str) -> str:
-        return IMMUTABLE if v is not None and v == release else short
+    def cache(v: str | None, release: str, pinned: str | None = None) -> str:
+        return IMMUTABLE if pinned is not None or (v is not None and v == release) else short
 
-    def archive(geography: str) -> tuple[PublishedBuild, PMTilesArchive, str]:
-        build = store.get(geography)
-        arc = archives.open(store.path(geography) / TILES_FILE)
+    def archive(
+        geography: str, pinned: str | None = None
+    ) -> tuple[PublishedBuild, PMTilesArchive, str]:
+        build, folder = store.located(geography, pinned)
+        arc = archives.open(folder / TILES_FILE)
         # the archive names its own release, so ETags always match the bytes served
         release = str(arc.metadata.get("quartier", {}).get("release_id") or build.release_id)
         return build, arc, release
+
+    def pin(release: str, pinned: str | None) -> str:
+        """The query naming the release: ``release=`` when pinned, else ``v=`` (caching)."""
+        return f"release={release}" if pinned is not None else f"v={release}"
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -128,9 +142,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     @r.get("/tiles/{geography}.json", summary="TileJSON 3.0.0 der Vektorkacheln",
            operation_id="get_tilejson")
     def tilejson(request: Request, geography: GeographyPath,
-                 v: ReleaseParam = None) -> JSONResponse:
-        """TileJSON of a build's tiles; the tile URL names the release."""
-        build, arc, release = archive(geography)
+                 v: VersionParam = None, release: ReleaseParam = None) -> JSONResponse:
+        """TileJSON of a build's tiles; the tile URL names the release (pinned with release=)."""
+        pinned = release
+        build, arc, release = archive(geography, pinned)
         meta = arc.metadata
         lon, lat, zoom = arc.center
         body = {
@@ -140,7 +155,8 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "attribution": meta.get("attribution", build.geography.attribution),
             "version": "1.0.0",
             "scheme": "xyz",
-            "tiles": [f"{base(request)}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?v={release}"],
+            "tiles": [f"{base(request)}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?"
+                      f"{pin(release, pinned)}"],
             "minzoom": arc.minzoom,
             "maxzoom": arc.maxzoom,
             "bounds": list(arc.bounds),
@@ -148,7 +164,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "vector_layers": meta.get("vector_layers", []),
             "quartier": meta.get("quartier", {}),
         }
-        return JSONResponse(body, headers={**CORS, "Cache-Control": cache(v, release),
+        return JSONResponse(body, headers={**CORS, "Cache-Control": cache(v, release, pinned),
                                            "ETag": f'"{release}-tilejson"'})
 
     async def tile(
@@ -157,17 +173,19 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         z: Annotated[int, Path(ge=0, le=30)],
         x: Annotated[int, Path(ge=0)],
         y: Annotated[int, Path(ge=0)],
-        v: ReleaseParam = None,
+        v: VersionParam = None,
+        release: ReleaseParam = None,
     ) -> Response:
         """The stored bytes of one tile, with their Content-Encoding; 204 when empty."""
-        _, arc, release = archive(geography)
+        pinned = release
+        _, arc, release = archive(geography, pinned)
         if not arc.minzoom <= z <= arc.maxzoom:
             raise NotFoundError(
                 f"zoom {z} is outside {arc.minzoom}..{arc.maxzoom} of '{geography}'")
         if x >= 1 << z or y >= 1 << z:
             raise NotFoundError(f"tile {z}/{x}/{y} does not exist")
         etag = f'"{release}-{z}-{x}-{y}"'
-        headers = {**CORS, "Cache-Control": cache(v, release), "ETag": etag}
+        headers = {**CORS, "Cache-Control": cache(v, release, pinned), "ETag": etag}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         data = arc.get(z, x, y)
@@ -198,12 +216,14 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "Access-Control-Max-Age": "86400",
         })
 
-    def pmtiles(request: Request, geography: GeographyPath, v: ReleaseParam = None) -> Response:
+    def pmtiles(request: Request, geography: GeographyPath, v: VersionParam = None,
+                release: ReleaseParam = None) -> Response:
         """The whole archive, or one byte range of it (206), for pmtiles clients and CDNs."""
-        _, arc, release = archive(geography)
+        pinned = release
+        _, arc, release = archive(geography, pinned)
         etag = f'"{release}"'
         headers = {**CORS, "Accept-Ranges": "bytes", "ETag": etag,
-                   "Cache-Control": cache(v, release)}
+                   "Cache-Control": cache(v, release, pinned)}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         ranged = request.headers.get("range")
@@ -269,10 +289,12 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "(für QGIS vor 3.26, das unsichtbare Layer trotzdem zeichnet)"))] = "all",
         source: Annotated[str, Query(pattern="^(xyz|pmtiles)$",
                                      description="xyz (z/x/y-URLs) oder pmtiles (Archiv)")] = "xyz",
-        v: ReleaseParam = None,
+        v: VersionParam = None,
+        release: ReleaseParam = None,
     ) -> JSONResponse:
         """Style for every level (``level`` visible), classes in ``metadata``."""
-        build, arc, release = archive(geography)
+        pinned = release
+        build, arc, release = archive(geography, pinned)
         root = base(request)
         src: dict[str, Any] = {
             "type": "vector", "minzoom": arc.minzoom, "maxzoom": arc.maxzoom,
@@ -280,9 +302,10 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "promoteId": "area_id",
         }
         if source == "pmtiles":
-            src["url"] = f"pmtiles://{root}/tiles/{geography}.pmtiles?v={release}"
+            src["url"] = f"pmtiles://{root}/tiles/{geography}.pmtiles?{pin(release, pinned)}"
         else:
-            src["tiles"] = [f"{root}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?v={release}"]
+            src["tiles"] = [f"{root}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?"
+                            f"{pin(release, pinned)}"]
         body = maplibre_style(
             build, indicator, source=src, year=year, level=level,
             sprite_url=f"{root}/styles/sprite",
@@ -291,7 +314,8 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         )
         lon, lat, zoom = arc.center
         body["center"], body["zoom"] = [lon, lat], zoom
-        return JSONResponse(body, headers={**CORS, "Cache-Control": cache(v, build.release_id)})
+        return JSONResponse(body, headers={
+            **CORS, "Cache-Control": cache(v, build.release_id, pinned)})
 
     return r
 

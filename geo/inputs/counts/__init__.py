@@ -18,13 +18,15 @@ Modules, in the order data flows through them:
 - ``signs``: one cell's text as a count or a table sign; ``MAX_COUNT``, ``ZERO_SIGNS``,
   ``MISSING_SIGNS``.
 - ``read``: ``read_counts``, the checks of every line and the resulting frame.
+- ``combine``: ``read_counts_files``, several files as one; a cell given twice is refused.
 """
 
+from geo.inputs.counts.combine import read_counts_files
 from geo.inputs.counts.problems import MAX_SHOWN
 from geo.inputs.counts.read import COLUMNS, YEAR_MAX, YEAR_MIN, read_counts
 from geo.inputs.counts.signs import MAX_COUNT, MISSING_SIGNS, ZERO_SIGNS
 
 __all__ = [
     "COLUMNS", "MAX_COUNT", "MAX_SHOWN", "MISSING_SIGNS", "YEAR_MAX", "YEAR_MIN", "ZERO_SIGNS",
-    "read_counts",
+    "read_counts", "read_counts_files",
 ]

@@ -14,7 +14,13 @@ from geo.errors import CountsError
 from geo.inputs.counts.decode import _read_table
 from geo.inputs.counts.layout import _layout
 from geo.inputs.counts.problems import _hint, _known_list, _Problems, _show
-from geo.inputs.counts.signs import _MISSING, _OK, _parse_count, _value_problem
+from geo.inputs.counts.signs import (
+    _MISSING,
+    _OK,
+    _parse_count,
+    _parse_measure,
+    _value_problem,
+)
 
 YEAR_MIN, YEAR_MAX = 1900, 2100
 COLUMNS = ["area_id", "year", "variable", "value"]
@@ -126,19 +132,25 @@ def _counts_frame(
     var_code: np.ndarray,
     values: np.ndarray,
     missing: np.ndarray,
+    lines: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Assemble the checked cells, sorted by area_id, variable, year."""
     order = np.lexsort((years, _rank(var_names)[var_code], _rank(area_uniques)[area_code]))
     areas = np.array(area_uniques, dtype=object)
     names = np.array(var_names, dtype=object)
-    return pd.DataFrame(
+    array = (pd.arrays.FloatingArray(values[order], missing[order]) if values.dtype.kind == "f"
+             else pd.arrays.IntegerArray(values[order], missing[order]))
+    frame = pd.DataFrame(
         {
             "area_id": pd.array(areas[area_code[order]], dtype="str"),
             "year": years[order].astype(np.int64),
             "variable": pd.array(names[var_code[order]], dtype="str"),
-            "value": pd.arrays.IntegerArray(values[order], missing[order]),
+            "value": array,
         }
     )
+    if lines is not None:
+        frame["line"] = lines[order]
+    return frame
 
 
 def read_counts(
@@ -149,6 +161,8 @@ def read_counts(
     year: int | None = None,
     level_name: str = "Quartier",
     id_column: str | None = None,
+    measures: Iterable[str] = (),
+    with_lines: bool = False,
 ) -> pd.DataFrame:
     """Read a long or wide counts CSV for the finest level and check every line.
 
@@ -160,6 +174,9 @@ def read_counts(
         level_name: name of the finest level, used in messages ("Quartier").
         id_column: header name of the area id column; default ``area_id`` or the one
             column that is neither a variable, a year nor ``name``.
+        measures: variables with decimals (``type = "measure"``); the value column is then
+            ``Float64`` (counts stay whole).
+        with_lines: add a ``line`` column, each cell's line in the file.
 
     Returns:
         Columns ``area_id`` (str), ``year`` (int64), ``variable`` (str), ``value`` (Int64,
@@ -237,6 +254,15 @@ def read_counts(
     unique_values = np.array([v for v, _ in parsed_values], dtype=np.int64)
     unique_kinds = np.array([k for _, k in parsed_values], dtype=np.int64)
     kinds = unique_kinds[value_code]
+    measured = {str(m) for m in measures}
+    cell_values: np.ndarray = unique_values[value_code]
+    if measured:
+        is_measure = np.array([n in measured for n in var_names], dtype=bool)[var_code]
+        decimals = [_parse_measure(u) for u in value_uniques]
+        decimal_values = np.array([v for v, _ in decimals], dtype=np.float64)[value_code]
+        decimal_kinds = np.array([k for _, k in decimals], dtype=np.int64)[value_code]
+        cell_values = np.where(is_measure, decimal_values, cell_values.astype(np.float64))
+        kinds = np.where(is_measure, decimal_kinds, kinds)
     for i in np.flatnonzero((kinds != _OK) & (kinds != _MISSING)):
         text = value_uniques[value_code[i]]
         problems.add(
@@ -268,6 +294,7 @@ def read_counts(
         year_values[cell_row],
         var_names,
         var_code,
-        unique_values[value_code],
+        cell_values,
         kinds == _MISSING,
+        lines[cell_row] if with_lines else None,
     )

@@ -1,11 +1,13 @@
 """Number signs: one cell's text as a count, a German table sign for zero or missing, or a problem.
 
 Accepted: digits, thousands separated by ``.`` (``1.234``), a whole float (``12.0``), ``–``/``-``
-for zero and ``.``, ``x``, ``…`` or an empty cell for missing.
+for zero and ``.``, ``x``, ``…`` or an empty cell for missing. Measures (``type = "measure"``)
+are decimals: ``12.5`` or ``12,5``; with both signs (``1.234,5``) the ``,`` is the decimal comma.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from geo.inputs.counts.problems import _show
@@ -58,6 +60,22 @@ def _parse_count(text: str) -> tuple[int, int]:
     if value > MAX_COUNT:
         return 0, _TOO_LARGE
     return value, _OK
+
+
+def _parse_measure(text: str) -> tuple[float, int]:
+    """Return ``(value, kind)`` for one stripped cell text of a measure (decimals allowed)."""
+    if text in ZERO_SIGNS:
+        return 0.0, _OK
+    if text in MISSING_SIGNS:
+        return 0.0, _MISSING
+    number = text.replace("−", "-").replace("–", "-")
+    if "," in number:
+        number = number.replace(".", "").replace(",", ".")
+    try:
+        value = float(number)
+    except ValueError:
+        return 0.0, _NOT_NUMBER
+    return (value, _OK) if math.isfinite(value) else (0.0, _NOT_NUMBER)
 
 
 def _value_problem(kind: int, text: str, variable: str) -> str:
