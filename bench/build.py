@@ -275,7 +275,9 @@ def run(workers: int | None = None) -> str:
         folder = make_vg5000_geography(tmp / "vg5000")
         n_rows, small = write_counts(folder)
         (tmp / "out").mkdir()
+        load = os.getloadavg()[0]
         figures = build_in_subprocess(folder, tmp / "out" / "vg5000", workers)
+        load = max(load, os.getloadavg()[0])
         tiles = tiles_against_tippecanoe(tmp / "out" / "vg5000", tmp, workers)
     total = figures["end"] - figures["start"]
     status = figures["status"]
@@ -285,7 +287,8 @@ def run(workers: int | None = None) -> str:
         f"VG5000 2021: 16 Länder > 401 Kreise > 10,997 Gemeinden; generated counts: "
         f"{n_rows:,} rows (einwohner + {VARIABLES} sensitive variables × {len(YEARS)} years), "
         f"{small:,} Gemeinde cells of 1 or 2. The build runs in a process of its own with "
-        f"`workers={workers}` ({os.cpu_count()} cores).",
+        f"`workers={workers}` ({os.cpu_count()} cores; load average {load:.1f} around the "
+        "build: on a shared machine CPU % and seconds suffer, ratios less).",
         "",
         f"- `quartier build` total: **{total:.1f} s**; CPU (user + sys, build and workers) "
         f"{figures['cpu']:.1f} s = **{figures['cpu'] / total:.0%}** of one core "
