@@ -44,6 +44,7 @@ from geo.release.layout import release_dir, releases_dir
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
 from geo.render.tiles import WORKERS, plan_pmtiles, run_jobs
+from geo.render.words import STATUS
 from geo.stats.aggregate import aggregate
 from geo.stats.measures import aggregate_measures
 from geo.stats.rates import RELIABLE_MIN
@@ -72,7 +73,7 @@ def _check_proportions(cells: pd.DataFrame, catalogue: Catalogue) -> None:
             continue
         num = keyed.xs(ind.numerator, level="variable")
         den = keyed.xs(ind.denominator, level="variable")
-        num, den = num.align(den)
+        den = den.reindex(num.index)
         bad = (num > den).fillna(False)
         bad = bad[bad]
         for level, area_id, year in bad.index[:5]:
@@ -144,6 +145,7 @@ def _input_hashes(
 
 
 def _write_gpkg(published: PublishedBuild, out: Path) -> None:
+    """Write the GeoPackage with a QGIS style per indicator (one job)."""
     write_gpkg(published, out / GPKG_FILE)
     add_layer_styles(out / GPKG_FILE, published)
 
@@ -227,6 +229,11 @@ def build(
     is_measure = counts_frame["variable"].isin(catalogue.measure_ids)
     cells = aggregate(geography, counts_frame[~is_measure], catalogue)
     measures = aggregate_measures(geography, counts_frame[is_measure], catalogue, cells)
+    for period in catalogue.periods:
+        pooled = [i.id for i in catalogue.indicators
+                  if period.covers(i.numerator) and period.covers(i.denominator)]
+        say(f"      Zeitraum {period.label} (Summe der Jahre {period.first} bis {period.last}): "
+            f"{', '.join(pooled) or 'kein Indikator'}")
     _check_proportions(cells, catalogue)
     digests = cell_digests(cells, key)
     new = history.ReleaseInfo("", "", tuple(sorted(digests)), False, out, params, inputs, digests)
@@ -237,7 +244,8 @@ def build(
     rid = release_id(inputs, params.to_dict())
     new = replace(new, release_id=rid, path=release_dir(out, rid), inputs=inputs)
     say(f"[4/6] Geheimhaltung: Werte 1..{params.min_count - 1} sperren, "
-        f"Schutzbreite {params.protection}")
+        f"Schutzbreite {params.protection}"
+        + ("; Jahre und Zeiträume gemeinsam" if catalogue.periods else ""))
     if forced.any():
         say(f"      {int(forced.sum())} Zellen bleiben gesperrt wie in früheren Releases "
             "derselben Zahlen / stay withheld as in earlier releases of the same counts")
@@ -275,7 +283,8 @@ def build(
     say(
         "      fertig: "
         + ", ".join(
-            f"{int(counts_by_status.get(s, 0))} {s}" for s in ("published", "suppressed", "missing")
+            f"{int(counts_by_status.get(s, 0))} {STATUS[s]}"
+            for s in ("published", "suppressed", "missing")
         )
         + f"; Release {published.release_id}"
     )

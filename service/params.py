@@ -17,8 +17,9 @@ from service.errors import OGCParameterError
 
 GeographyPath = Annotated[str, Path(description="Geografie-ID, z. B. berlin-lor-2021")]
 IndicatorPath = Annotated[str, Path(description="Indikator-ID, z. B. auslaenderanteil")]
-YearParam = Annotated[int | None, Query(
-    description="Jahr; ohne Angabe je Indikator das letzte Jahr mit Werten")]
+YearParam = Annotated[str | None, Query(
+    description="Jahr (2023) oder zusammengefasster Zeitraum (2021-2023); ohne Angabe je "
+                "Indikator das letzte Jahr mit Werten")]
 LevelParam = Annotated[str | None, Query(
     description="Gezeigte Ebene (z. B. quartier, stadtbezirk); ohne Angabe die feinste")]
 VersionParam = Annotated[str | None, Query(
@@ -37,22 +38,27 @@ FeaturePath = Annotated[str, Path(description="Gebiets-ID (area_id)")]
 OGCFormatParam = Annotated[str | None, Query(
     pattern="^(json|geojson)$", description="Ausgabeformat: json oder geojson")]
 CrsParam = Annotated[str | None, Query(
-    description=f"Koordinatenreferenzsystem der Antwort; nur {CRS84} (Längen-/Breitengrad)")]
+    description=f"Koordinatenreferenzsystem der Antwort (OGC API Features Teil 2): {CRS84} "
+                "(Längen-/Breitengrad, Voreinstellung) oder das eigene der Geografie, z. B. "
+                "http://www.opengis.net/def/crs/EPSG/0/25832 (Liste `crs` der Collection)")]
 BBoxCrsParam = Annotated[str | None, Query(
-    alias="bbox-crs", description=f"CRS des bbox-Parameters; nur {CRS84}")]
+    alias="bbox-crs", description=f"CRS des bbox-Parameters: {CRS84} (Voreinstellung) oder "
+                                  "eines aus der Liste `crs` der Collection")]
 LimitParam = Annotated[int, Query(
     ge=1, description=f"Höchstzahl der Features je Seite (1 bis {MAX_LIMIT:,}; "
                       "größere Werte werden auf das Maximum gesetzt)")]
 OffsetParam = Annotated[int, Query(ge=0, description="Zahl der zu überspringenden Features")]
 BBoxParam = Annotated[str | None, Query(
-    description="minLon,minLat,maxLon,maxLat (CRS84): nur Features, die diese Box schneiden")]
+    description="minLon,minLat,maxLon,maxLat (CRS84; mit bbox-crs in dessen Koordinaten): nur "
+                "Features, die diese Box schneiden")]
 DatetimeParam = Annotated[str | None, Query(
     description="Zeitpunkt oder Intervall (RFC 3339, `..` offen); die Werte gelten für das "
                 "jeweils letzte Jahr je Indikator")]
 
 
-def parse_bbox(text: str) -> BBox:
-    """``minLon,minLat,maxLon,maxLat`` (or with heights, 6 numbers) as a box."""
+def parse_bbox(text: str, geographic: bool = True) -> BBox:
+    """``minLon,minLat,maxLon,maxLat`` (or with heights, 6 numbers) as a box; with
+    ``geographic=False`` (a projected bbox-crs) four coordinates, lower corner first."""
     try:
         parts = [float(p) for p in text.split(",")]
     except ValueError:
@@ -62,6 +68,10 @@ def parse_bbox(text: str) -> BBox:
     if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
         raise OGCParameterError(f"bbox '{text}' must be 4 or 6 comma-separated numbers")
     box = BBox(*parts)
+    if not geographic:
+        if box.minx > box.maxx or box.miny > box.maxy:
+            raise OGCParameterError(f"bbox '{text}': the lower corner must come first")
+        return box
     if box.miny > box.maxy or not (-90 <= box.miny <= 90 and -90 <= box.maxy <= 90):
         raise OGCParameterError(f"bbox '{text}': latitudes must be within -90..90, lower first")
     return box
@@ -90,7 +100,12 @@ def parse_datetime(text: str) -> Interval:
     return Interval(start, end)
 
 
-def check_crs(value: str | None, name: str) -> None:
-    """Accept only CRS84 (with or without angle brackets) or nothing."""
-    if value is not None and value.strip("<>") != CRS84:
-        raise OGCParameterError(f"{name} '{value}' is not supported (only {CRS84})")
+def parse_crs(value: str | None, name: str, offered: tuple[str, ...] = (CRS84,)) -> str:
+    """The CRS URI asked for (angle brackets allowed; default CRS84), one of ``offered``."""
+    if value is None:
+        return CRS84
+    uri = value.strip().strip("<>")
+    if uri not in offered:
+        raise OGCParameterError(f"{name} '{value}' is not supported (offered: "
+                                f"{', '.join(offered)})")
+    return uri

@@ -8,17 +8,20 @@
   const SOURCE = "quartier";
   const nf = (digits) => new Intl.NumberFormat("de-DE", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const fmtInt = new Intl.NumberFormat("de-DE", { maximumFractionDigits: 0 });
-  const SECRET = "geheim (Datenschutz)";
-  const NODATA = "keine Daten";
-  const VS = { higher: "höher als", lower: "niedriger als", similar: "kein deutlicher Unterschied zu" };
-  const METHODS = { fisher_jenks: "Fisher-Jenks", quantiles: "Quantile", equal_interval: "gleiche Intervalle",
-                    natural_breaks: "natürliche Brüche" };
+  // the words come from the server (/tiles/index.json "words"): one vocabulary everywhere
+  let W = { withheld: "", missing: "", reliable: "", unreliable: "", yes: "", comparison: {}, methods: {},
+            interval: "", counts: "" };
+  const METHOD_ORDER = ["quantiles", "equal_interval", "fisher_jenks"];
+  const K_CHOICES = [3, 4, 5, 6, 7];
+  const DEFAULT_METHOD = "fisher_jenks";
+  const DEFAULT_K = 5;
+  const phone = () => window.matchMedia("(max-width: 50rem)").matches;
 
   const protocol = new pmtiles.Protocol();
   maplibregl.addProtocol("pmtiles", protocol.tile);
 
   let catalogue = [];          // from /tiles/index.json
-  let state = {};              // g, l, i, y, src
+  let state = {};              // g, l, i, y, m (classification), k (classes), src
   let map = null;
   let rows = new Map();        // area_id -> value row of the current view
   let parentRows = new Map();  // parent area_id -> value row
@@ -33,10 +36,14 @@
 
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
+  // a year is a number (2023), a pooled period its label ("2021-2023")
+  const yearKey = (v) => (v === null || v === undefined || v === "" ? null : /^\d+$/.test(String(v)) ? Number(v) : String(v));
+
   // --- URL hash: the view as a shareable link --------------------------------------------
   function readHash() {
     const p = new URLSearchParams(location.hash.slice(1));
-    const out = { g: p.get("g"), l: p.get("l"), i: p.get("i"), y: p.get("y") ? Number(p.get("y")) : null,
+    const out = { g: p.get("g"), l: p.get("l"), i: p.get("i"), y: yearKey(p.get("y")),
+                  m: p.get("m"), k: p.get("k") ? Number(p.get("k")) : null,
                   src: p.get("src") === "xyz" ? "xyz" : "pmtiles", camera: null };
     const m = (p.get("map") || "").split("/").map(Number);
     if (m.length === 3 && m.every(Number.isFinite)) out.camera = { zoom: m[0], center: [m[2], m[1]] };
@@ -48,6 +55,7 @@
     const c = map.getCenter();
     const enc = encodeURIComponent;
     let hash = `#g=${enc(state.g)}&l=${enc(state.l)}&i=${enc(state.i)}&y=${state.y}`
+      + `&m=${enc(state.m)}&k=${state.k}`
       + `&map=${map.getZoom().toFixed(2)}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`;
     if (state.src === "xyz") hash += "&src=xyz";
     if (location.hash !== hash) history.replaceState(null, "", hash);
@@ -63,12 +71,17 @@
     return k > 0 ? geo.levels[k - 1] : null;
   };
 
+  const yearsOf = (ind) => (ind.years && ind.years.length ? ind.years : [ind.latest_year]);
+
   function normalise(s) {
     const geo = geoOf(s.g);
     const ind = indicatorOf(geo, s.i);
     const level = levelOf(geo, s.l);
-    const year = geo.years.includes(s.y) ? s.y : ind.latest_year;
-    return { g: geo.id, l: level.id, i: ind.id, y: year, src: s.src || "pmtiles" };
+    const years = yearsOf(ind);  // only the years with data for this indicator
+    const year = years.includes(s.y) ? s.y : ind.latest_year;
+    const m = METHOD_ORDER.includes(s.m) ? s.m : DEFAULT_METHOD;
+    const k = K_CHOICES.includes(s.k) ? s.k : DEFAULT_K;
+    return { g: geo.id, l: level.id, i: ind.id, y: year, m, k, src: s.src || "pmtiles" };
   }
 
   function fillSelect(select, options, value) {
@@ -87,7 +100,9 @@
     fillSelect($("sel-theme"), geo.themes.map((t) => [t.name, t.name]), ind.theme);
     const theme = geo.themes.find((t) => t.name === ind.theme);
     fillSelect($("sel-indicator"), theme.indicators.map((i) => [i.id, i.name]), ind.id);
-    fillSelect($("sel-year"), geo.years.map((y) => [y, String(y)]), state.y);
+    fillSelect($("sel-year"), yearsOf(ind).map((y) => [y, String(y)]), state.y);
+    fillSelect($("sel-method"), METHOD_ORDER.map((m) => [m, W.methods[m] || m]), state.m);
+    fillSelect($("sel-k"), K_CHOICES.map((k) => [k, String(k)]), state.k);
     $("geo-title").textContent = `${geo.name} · Release ${geo.release}`;
     const notice = $("notice");
     notice.hidden = !geo.notice;
@@ -120,9 +135,11 @@
     if (field || row.length) { row.push(field); out.push(row); }
     const head = out.shift() || [];
     const num = new Set(["year", "numerator", "denominator", "rate", "ci_low", "ci_high"]);
+    // values.csv of the build carries no parent_id; the areas are joined from the tiles
     return out.map((r) => Object.fromEntries(head.map((h, k) => {
       const v = r[k] ?? "";
       if (v === "") return [h, null];
+      if (h === "year") return [h, yearKey(v)];
       if (num.has(h)) return [h, Number(v)];
       if (h === "reliable") return [h, v === "True" || v === "true"];
       return [h, v];
@@ -150,7 +167,11 @@
     const unit = ind.unit === "%" ? " %" : ind.unit ? ` ${ind.unit}` : "";
     return nf(1).format(v) + unit;
   }
-  const fmtCount = (v) => (v === null || v === undefined ? SECRET : fmtInt.format(v));
+  const fmtCount = (v) => (v === null || v === undefined ? W.withheld : fmtInt.format(v));
+  const secret = () => `<span class="secret">${esc(W.withheld)}</span>`;
+  const reliability = (r) => (r.reliable ? W.yes : `<span class="unsure">${esc(W.unreliable)}</span>`);
+  const phrase = (key) => W.comparison[key] || "";
+  const parentOf = (r, areaId) => r?.parent_id ?? areaParent.get(areaId);
 
   function compareWith(row, other) {
     if (!other || other.rate === null || other.rate === undefined || row.ci_low === null) return null;
@@ -166,30 +187,30 @@
     const parent = parentLevel(geo, state.l);
     const row = rows.get(areaId);
     const name = row?.name || fallbackName || areaId;
-    const label = ind.kind === "rate" ? "Rate" : "Anteil";
+    const label = ind.name;  // the indicator's own word (Quote, Dichte, Anteil …), not a guess
     const items = [];
     const add = (dt, dd) => items.push(`<dt>${esc(dt)}</dt><dd>${dd}</dd>`);
     if (!row || row.status === "missing") {
-      add(label, NODATA);
+      add(label, esc(W.missing));
     } else if (row.status === "suppressed") {
-      add(label, `<span class="secret">${SECRET}</span>`);
-      add("95-%-Konfidenzintervall", `<span class="secret">${SECRET}</span>`);
-      add("Anzahl (Zähler/Nenner)", `${esc(fmtCount(row.numerator))} / ${esc(fmtCount(row.denominator))}`);
+      add(label, secret());
+      add(W.interval, secret());
+      add(W.counts, `${esc(fmtCount(row.numerator))} / ${esc(fmtCount(row.denominator))}`);
     } else {
       add(label, `<strong>${esc(fmtRate(row.rate, ind))}</strong>`);
-      add("95-%-Konfidenzintervall", `${esc(nf(1).format(row.ci_low))} – ${esc(fmtRate(row.ci_high, ind))}`);
-      add("Anzahl (Zähler/Nenner)", `${esc(fmtCount(row.numerator))} / ${esc(fmtCount(row.denominator))}`);
-      add("Zuverlässigkeit", row.reliable ? "zuverlässig" : "eingeschränkt (kleine Basis)");
+      add(W.interval, `${esc(nf(1).format(row.ci_low))} – ${esc(fmtRate(row.ci_high, ind))}`);
+      add(W.counts, `${esc(fmtCount(row.numerator))} von ${esc(fmtCount(row.denominator))}`);
+      add(W.reliable, reliability(row));
       if (totalRow && totalRow.rate !== null) {
-        const rel = VS[row.vs_total] || VS[compareWith(row, totalRow)] || "";
+        const rel = phrase(row.vs_total || compareWith(row, totalRow));
         add(`Vergleich mit ${geo.total_name}`, `${esc(rel)} ${esc(geo.total_name)} (${esc(fmtRate(totalRow.rate, ind))})`);
       }
       if (parent) {
-        const p = parentRows.get(row.parent_id ?? areaParent.get(areaId));
+        const p = parentRows.get(parentOf(row, areaId));
         if (p && p.status === "published") {
-          add(`Vergleich mit ${parent.name}`, `${esc(VS[compareWith(row, p)])} ${esc(parent.name)} ${esc(p.name)} (${esc(fmtRate(p.rate, ind))})`);
+          add(`Vergleich mit ${parent.name}`, `${esc(phrase(compareWith(row, p)))} ${esc(parent.name)} ${esc(p.name)} (${esc(fmtRate(p.rate, ind))})`);
         } else if (p) {
-          add(`Vergleich mit ${parent.name}`, `${esc(parent.name)} ${esc(p.name)}: ${p.status === "suppressed" ? `<span class="secret">${SECRET}</span>` : NODATA}`);
+          add(`Vergleich mit ${parent.name}`, `${esc(parent.name)} ${esc(p.name)}: ${p.status === "suppressed" ? secret() : esc(W.missing)}`);
         }
       }
     }
@@ -203,12 +224,18 @@
     const geo = geoOf(state.g);
     const ind = indicatorOf(geo, state.i);
     const unit = ind.unit ? ` in ${ind.unit}` : "";
-    $("legend-sub").textContent = `${ind.name}${unit}, ${state.y} · ${legend.level_name} · Klassen: ${METHODS[legend.method] || legend.method}`;
+    $("legend-sub").textContent = `${ind.name}${unit}, ${state.y} · ${legend.level_name} · Klassen: ${legend.method_name || legend.method}`;
     const items = legend.classes.map((c) => `<li><span class="swatch" style="background:${esc(c.color)}"></span>${esc(c.label)}<span class="count">${c.count}</span></li>`);
-    if (legend.withheld.count) items.push(`<li><span class="swatch hatch"></span>${SECRET}<span class="count">${legend.withheld.count}</span></li>`);
-    if (legend.missing.count) items.push(`<li><span class="swatch" style="background:${esc(legend.missing.color)}"></span>${NODATA}<span class="count">${legend.missing.count}</span></li>`);
+    const extra = (key, swatch) => {
+      const e = legend[key];
+      if (e && e.count) items.push(`<li data-role="${key}">${swatch}${esc(e.label)}<span class="count">${e.count}</span></li>`);
+    };
+    extra("withheld", '<span class="swatch hatch"></span>');
+    extra("missing", `<span class="swatch" style="background:${esc(legend.missing.color)}"></span>`);
+    extra("unreliable", `<span class="swatch dashed" style="border-color:${esc(legend.unreliable?.color)}"></span>`);
     if (geo.notice) items.push(`<li class="notice">${esc(geo.notice)}</li>`);
     $("legend-items").innerHTML = items.join("");
+    $("sheet-swatches").innerHTML = legend.classes.map((c) => `<i style="background:${esc(c.color)}"></i>`).join("");
   }
 
   function columns() {
@@ -218,27 +245,33 @@
     const cols = [
       { key: "name", label: "Gebiet", sort: (r) => r.name },
       { key: "area_id", label: "Schlüssel", sort: (r) => r.area_id },
-      { key: "rate", label: `${ind.kind === "rate" ? "Rate" : "Anteil"}${ind.unit ? ` (${ind.unit})` : ""}`, num: true, sort: (r) => r.rate },
-      { key: "ci", label: "95-%-Konfidenzintervall", num: true, sort: (r) => r.ci_low },
+      { key: "rate", label: `${ind.name}${ind.unit ? ` (${ind.unit})` : ""}`, num: true, sort: (r) => r.rate },
+      { key: "ci", label: W.interval, num: true, sort: (r) => r.ci_low },
       { key: "numerator", label: "Zähler", num: true, sort: (r) => r.numerator },
       { key: "denominator", label: "Nenner", num: true, sort: (r) => r.denominator },
-      { key: "reliable", label: "Zuverlässigkeit", sort: (r) => (r.status === "published" ? (r.reliable ? 1 : 0) : null) },
+      { key: "reliable", label: W.reliable, sort: (r) => (r.status === "published" ? (r.reliable ? 1 : 0) : null) },
       { key: "vs_total", label: `Vergleich mit ${geo.total_name}`, sort: (r) => r.vs_total },
     ];
-    if (parent) cols.push({ key: "parent", label: parent.name, sort: (r) => parentRows.get(r.parent_id)?.name ?? r.parent_id });
+    if (parent) cols.push({ key: "parent", label: parent.name, sort: (r) => parentName(r) || null });
     return cols;
   }
 
-  function cell(r, key, ind) {
-    const secret = r.status === "suppressed";
+  function parentName(r) {
+    const id = parentOf(r, String(r.area_id));
+    const p = parentRows.get(String(id));
+    return p ? p.name : id ?? "";
+  }
+
+  function cell(r, key) {
+    const withheld = r.status === "suppressed";
     const missing = r.status === "missing";
     switch (key) {
-      case "rate": return secret ? `<span class="secret">${SECRET}</span>` : missing ? NODATA : esc(nf(1).format(r.rate));
-      case "ci": return secret || missing ? "" : `${esc(nf(1).format(r.ci_low))} – ${esc(nf(1).format(r.ci_high))}`;
+      case "rate": return withheld ? secret() : missing ? esc(W.missing) : esc(nf(1).format(r.rate));
+      case "ci": return withheld || missing ? "" : `${esc(nf(1).format(r.ci_low))} – ${esc(nf(1).format(r.ci_high))}`;
       case "numerator": case "denominator": return missing ? "" : esc(fmtCount(r[key]));
-      case "reliable": return secret || missing ? "" : r.reliable ? "zuverlässig" : "eingeschränkt";
-      case "vs_total": return secret || missing ? "" : esc(VS[r.vs_total] ? `${VS[r.vs_total]} ${geoOf(state.g).total_name}` : "");
-      case "parent": { const p = parentRows.get(r.parent_id); return esc(p ? p.name : r.parent_id); }
+      case "reliable": return withheld || missing ? "" : reliability(r);
+      case "vs_total": return withheld || missing ? "" : esc(phrase(r.vs_total) ? `${phrase(r.vs_total)} ${geoOf(state.g).total_name}` : "");
+      case "parent": return esc(parentName(r));
       default: return esc(r[key]);
     }
   }
@@ -260,7 +293,7 @@
     });
     $("table-caption").textContent = `${ind.name} ${state.y}, ${level.name} (${data.length} Gebiete) – ${geo.name}`
       + `${geo.notice ? ` (${geo.notice})` : ""}. Spaltenköpfe sortieren die Tabelle; Pfeiltasten wechseln die Zeile; `
-      + "gesperrte Werte: geheim (Datenschutz).";
+      + `gesperrte Werte: ${W.withheld}.`;
     const thead = $("table").tHead;
     thead.innerHTML = "<tr>" + cols.map((c) => {
       const aria = c.key === col.key ? sortDir : "none";
@@ -269,7 +302,7 @@
     const body = $("table").tBodies[0];
     // one tab stop for the whole body (roving tabindex); arrow keys move between rows
     body.innerHTML = data.map((r, n) => `<tr tabindex="${n === 0 ? 0 : -1}" data-id="${esc(r.area_id)}">` + cols.map((c, k) =>
-      k === 0 ? `<th scope="row">${esc(r.name)}</th>` : `<td${c.num ? ' class="num"' : ""}>${cell(r, c.key, ind)}</td>`).join("") + "</tr>").join("");
+      k === 0 ? `<th scope="row">${esc(r.name)}</th>` : `<td${c.num ? ' class="num"' : ""}>${cell(r, c.key)}</td>`).join("") + "</tr>").join("");
   }
 
   $("table").addEventListener("click", (e) => {
@@ -336,13 +369,31 @@
     }
   }
 
+  // the popup stays inside the map: narrower than the screen, and the map pans if it sticks out
+  function keepInView(p) {
+    const el = p.getElement();
+    if (!el) return;
+    const box = el.getBoundingClientRect();
+    const frame = map.getContainer().getBoundingClientRect();
+    const pad = 8;
+    let dx = 0, dy = 0;
+    if (box.left < frame.left + pad) dx = box.left - frame.left - pad;
+    else if (box.right > frame.right - pad) dx = box.right - frame.right + pad;
+    if (box.top < frame.top + pad) dy = box.top - frame.top - pad;
+    else if (box.bottom > frame.bottom - pad) dy = box.bottom - frame.bottom + pad;
+    if (dx || dy) map.panBy([dx, dy], { animate: false });
+  }
+
   function onClick(e) {
     const f = featureAt(e.point);
     if (!f) return;
     const id = String(f.properties.area_id);
     selectArea(id);
     if (popup) popup.remove();
-    popup = new maplibregl.Popup({ maxWidth: "22rem" }).setLngLat(e.lngLat).setHTML(detailsHTML(id, f.properties.name)).addTo(map);
+    const width = Math.min(352, map.getContainer().clientWidth - 24);
+    popup = new maplibregl.Popup({ maxWidth: `${width}px`, focusAfterOpen: false })
+      .setLngLat(e.lngLat).setHTML(detailsHTML(id, f.properties.name)).addTo(map);
+    keepInView(popup);
   }
 
   async function applyView({ fit = false } = {}) {
@@ -351,7 +402,8 @@
     const geo = geoOf(state.g);
     const parent = parentLevel(geo, state.l);
     renderControls();
-    const q = new URLSearchParams({ level: state.l, year: String(state.y), source: state.src, v: geo.release });
+    const q = new URLSearchParams({ level: state.l, year: String(state.y), method: state.m, k: String(state.k),
+                                    source: state.src, v: geo.release });
     const [style, vals, pvals] = await Promise.all([
       fetchJSON(`/styles/${encodeURIComponent(geo.id)}/${encodeURIComponent(state.i)}.json?${q}`),
       valuesFor(geo, state.i, state.y, state.l),
@@ -387,7 +439,7 @@
     const v = e.target.value;
     let fit = false;
     if (id === "sel-geo") {
-      state = normalise({ g: v, src: state.src });
+      state = normalise({ g: v, src: state.src, m: state.m, k: state.k });
       fit = true;
     } else if (id === "sel-level") {
       state.l = v;
@@ -395,11 +447,33 @@
       const first = geo.themes.find((t) => t.name === v).indicators[0];
       state.i = first.id; state.y = first.latest_year;
     } else if (id === "sel-indicator") {
-      state.i = v; state.y = indicatorOf(geo, v).latest_year;
+      // keep the year if the new indicator has data in it, else its latest
+      state = normalise({ ...state, i: v });
     } else if (id === "sel-year") {
-      state.y = Number(v);
+      state.y = yearKey(v);
+    } else if (id === "sel-method") {
+      state.m = v;
+    } else if (id === "sel-k") {
+      state.k = Number(v);
     }
     applyView({ fit }).catch(fail);
+  }
+
+  // --- phones: the panel is a bottom sheet under the map, folded until asked for -----------------
+  function setupSheet() {
+    const toggle = $("sheet-toggle");
+    const panel = $("panel");
+    const fit = () => {
+      document.documentElement.style.setProperty("--top-h", `${document.querySelector(".top").offsetHeight}px`);
+      if (map) map.resize();
+    };
+    toggle.addEventListener("click", () => {
+      const open = !panel.classList.contains("open");
+      panel.classList.toggle("open", open);
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+    window.addEventListener("resize", fit);
+    fit();
   }
 
   function fail(err) {
@@ -409,6 +483,7 @@
 
   async function init() {
     const index = await fetchJSON("/tiles/index.json");
+    W = index.words || W;
     catalogue = index.geographies;
     catalogue.basemap_attribution = index.basemap_attribution;
     if (!catalogue.length) {
@@ -429,7 +504,8 @@
       pitchWithRotate: false,
     });
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
-    map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+    // on a phone the attribution takes the whole bottom line: the scale goes to the top
+    map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), phone() ? "top-left" : "bottom-left");
     map.touchZoomRotate.disableRotation();
     map.on("mousemove", onMove);
     map.on("mouseout", () => highlight(null));
@@ -438,13 +514,15 @@
     document.querySelectorAll("#controls select").forEach((s) => s.addEventListener("change", onControl));
     window.addEventListener("hashchange", () => {
       const next = readHash();
-      if (next.g === state.g && next.l === state.l && next.i === state.i && next.y === state.y) return;
+      if (["g", "l", "i", "y", "m", "k"].every((key) => next[key] === state[key])) return;
       const geoChanged = next.g !== state.g;
       state = normalise(next);
       if (next.camera) map.jumpTo(next.camera);
       applyView({ fit: geoChanged && !next.camera }).catch(fail);
     });
-    window.quartier = { map, state: () => ({ ...state }), legend: () => legend, rows: () => rows };
+    window.quartier = { map, state: () => ({ ...state }), legend: () => legend, rows: () => rows,
+                        popup: () => popup };
+    setupSheet();
     map.on("load", () => applyView({ fit: false }).catch(fail));
   }
 

@@ -204,6 +204,19 @@ def router_app(router_module: Any, data: Path, **settings: Any) -> Any:
     return app
 
 
+@pytest.fixture(scope="session")
+def gap_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small geography with a second year, 2021, in which sgb2_quote has no counts (the
+    release's years are 2021 and 2023; sgb2_quote has values in 2023 only)."""
+    tmp = tmp_path_factory.mktemp("gap")
+    source = write_small_geography(tmp / "src" / "mini")
+    with (source / "counts.csv").open("a", encoding="utf-8") as out:
+        for area, (ew, aus, _sgb) in COUNTS.items():
+            out.write(f"{area},2021,einwohner,{ew + 40}\n{area},2021,auslaender,{aus + 10}\n")
+    build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", say=lambda _m: None)
+    return tmp / "data"
+
+
 BERLIN = ROOT / "boundaries" / "berlin-lor-2021"
 
 

@@ -68,3 +68,22 @@ def test_every_area_variable_and_year_has_one_cell(small_geography: Path) -> Non
     assert len(cells) == 8 * 3
     assert not cells.duplicated(["level", "area_id", "variable", "year"]).any()
     assert cells["level"].iloc[0] == "total"
+
+
+def test_pooled_cells_sum_their_years_and_miss_with_any_year(tmp_path: Path) -> None:
+    """A period's cell is the sum of its years; one missing year makes it missing."""
+    folder = write_small_geography(tmp_path / "g")
+    text = (folder / "counts.csv").read_text()
+    extra = text.replace(",2023,", ",2022,").split("\n", 1)[1].replace("12,2022,sgb2,1\n",
+                                                                       "12,2022,sgb2,.\n")
+    (folder / "counts.csv").write_text(text + extra)
+    with (folder / "indicators.toml").open("a") as fh:
+        fh.write('\n[[periods]]\nfirst = 2022\nlast = 2023\nvariables = ["einwohner", "sgb2"]\n')
+    cells = _cells(folder)
+    pooled = cells[cells["year"] == "2022-2023"]
+    assert set(pooled["variable"]) == {"einwohner", "sgb2"}
+    row = pooled[(pooled["area_id"] == "10") & (pooled["variable"] == "einwohner")]
+    assert row["value"].iloc[0] == 2 * COUNTS["10"][0]
+    sgb2 = pooled[pooled["variable"] == "sgb2"].set_index("area_id")["value"]
+    assert pd.isna(sgb2["12"]) and pd.isna(sgb2["1"]) and sgb2["20"] == 2 * 25
+    assert list(cells["year"].drop_duplicates()) == [2022, 2023, "2022-2023"]

@@ -84,15 +84,56 @@ def test_values_csv(client: TestClient) -> None:
     assert rows[1]["numerator"] == "" and rows[1]["rate"] == ""
 
 
+def _csv_de(client: TestClient, query: str) -> tuple[list[str], list[dict[str, str]]]:
+    response = client.get(f"/api/geographies/mini/values?{query}&format=csv-de")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    reader = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";")
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows
+
+
 def test_values_csv_de_for_excel(client: TestClient) -> None:
     """csv-de: UTF-8 BOM, semicolons, decimal comma, umlauts intact."""
     response = client.get("/api/geographies/mini/values?indicator=auslaenderanteil&format=csv-de")
-    assert response.content.startswith(b"\xef\xbb\xbf")
-    text = response.content.decode("utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
-    assert rows[0]["rate"] == "25,0" and rows[0]["ci_low"].count(",") == 1
-    assert any(r["name"] == "Dönberg" for r in rows)
     assert "attachment" in response.headers["content-disposition"]
+    _, rows = _csv_de(client, "indicator=auslaenderanteil")
+    assert rows[0]["Wert"] == "25,0" and rows[0]["95-%-Intervall unten"].count(",") == 1
+    assert any(r["Name"] == "Dönberg" for r in rows)
+
+
+def test_values_csv_de_speaks_german(client: TestClient) -> None:
+    """csv-de: German headers and German words in the cells; no English key or word."""
+    header, rows = _csv_de(client, "indicator=auslaenderanteil")
+    assert header == [
+        "Ebene", "Gebiet-ID", "Name", "übergeordnetes Gebiet", "Indikator", "Jahr", "Zähler",
+        "Nenner", "Wert", "95-%-Intervall unten", "95-%-Intervall oben", "Status",
+        "Vergleich mit Gesamtgebiet", "verlässlich",
+    ]
+    arrenberg, brill = rows[0], rows[1]
+    assert arrenberg["Ebene"] == "Quartier" and arrenberg["Indikator"] == "Anteil Ausländer:innen"
+    assert arrenberg["Status"] == "veröffentlicht" and arrenberg["verlässlich"] == "ja"
+    assert arrenberg["Vergleich mit Gesamtgebiet"] == "höher"
+    assert brill["Status"] == "gesperrt" and brill["Wert"] == "" and brill["verlässlich"] == ""
+    assert rows[-1]["Ebene"] == "Gesamtgebiet"
+    cells = {c for r in rows for c in r.values()}
+    english = {"quartier", "total", "published", "suppressed", "missing", "similar", "higher",
+               "lower", "true", "false", "auslaenderanteil"}
+    assert not cells & english
+    plain = client.get("/api/geographies/mini/values?indicator=auslaenderanteil&format=csv")
+    assert plain.text.startswith("level,area_id,name,parent_id,indicator,year,numerator,")
+
+
+def test_values_carry_the_parent_id(client: TestClient) -> None:
+    """Each row names its parent area (Quartier 10 lies in Stadtbezirk 1); the total none."""
+    rows = client.get("/api/geographies/mini/values?indicator=sgb2_quote").json()["values"]
+    parents = {r["area_id"]: r["parent_id"] for r in rows}
+    assert parents == {"10": "1", "11": "1", "12": "1", "20": "2", "21": "2", "mini": None}
+    coarse = client.get("/api/geographies/mini/values?indicator=sgb2_quote&level=stadtbezirk")
+    assert {r["area_id"]: r["parent_id"] for r in coarse.json()["values"]}["2"] == "mini"
+    text = client.get("/api/geographies/mini/values?indicator=sgb2_quote&format=csv").text
+    assert list(csv.DictReader(io.StringIO(text)))[3]["parent_id"] == "2"
+    _, german = _csv_de(client, "indicator=sgb2_quote")
+    assert german[0]["übergeordnetes Gebiet"] == "1"
 
 
 def test_values_geojson(client: TestClient) -> None:
@@ -132,6 +173,23 @@ def test_unknown_ids_give_404_with_a_message(client: TestClient, url: str) -> No
     response = client.get(url)
     assert response.status_code == 404
     assert isinstance(response.json()["detail"], str)
+
+
+def test_indicators_list_only_their_years(gap_data: Path) -> None:
+    """/indicators lists per indicator the years with values; a year without any value of
+    the indicator asked for is a 404 that names the years it has."""
+    client = TestClient(router_app(api, gap_data))
+    assert client.get("/api/geographies/mini").json()["years"] == [2021, 2023]
+    themes = client.get("/api/geographies/mini/indicators").json()["themes"]
+    years = {i["id"]: i["years"] for t in themes for i in t["indicators"]}
+    assert years == {"auslaenderanteil": [2021, 2023], "sgb2_quote": [2023]}
+    for fmt in ("json", "csv", "csv-de", "geojson"):
+        response = client.get(
+            f"/api/geographies/mini/values?indicator=sgb2_quote&year=2021&format={fmt}")
+        assert response.status_code == 404, fmt
+        assert "2021" in response.json()["detail"] and "2023" in response.json()["detail"]
+    ok = client.get("/api/geographies/mini/values?indicator=auslaenderanteil&year=2021")
+    assert ok.status_code == 200 and ok.json()["values"][0]["year"] == 2021
 
 
 @pytest.mark.parametrize("url", [

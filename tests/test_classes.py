@@ -61,6 +61,34 @@ def test_fisher_jenks_breaks_are_mapclassify_breaks() -> None:
     assert breaks.lower == y.min()
 
 
+def test_fisher_jenks_is_mapclassify_bit_for_bit() -> None:
+    """The vectorised Fisher-Jenks gives mapclassify's bins exactly (ties, few and many
+    values, every k), many times faster than its pure-Python loop."""
+    import warnings
+
+    from mapclassify.classifiers import _fisher_jenks_means
+
+    rng = np.random.default_rng(7)
+    samples = []
+    for trial in range(240):
+        n = int(rng.integers(3, 60))
+        samples.append((
+            [np.round(rng.gamma(2, 5, n), 1), rng.integers(0, 6, n).astype(float),
+             np.round(rng.normal(50, 10, n), 3), np.round(rng.uniform(0, 1, n), 2)][trial % 4],
+            int(rng.integers(2, 8))))
+    samples.append((np.round(rng.gamma(2, 5, 396), 3), 5))  # as many as NRW's Gemeinden
+    checked = 0
+    for y, k in samples:
+        if len(np.unique(y)) < k:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Numba not installed"
+            expected = _fisher_jenks_means(np.sort(y).astype("f8"), classes=k)
+        assert np.array_equal(classes.fisher_jenks_bins(y, k), expected), (len(y), k)
+        checked += 1
+    assert checked > 150
+
+
 def test_other_methods_and_bad_parameters() -> None:
     """Quantiles work; unknown methods, ramps and k raise ParameterError naming the known."""
     y = np.arange(100, dtype=float)
@@ -108,11 +136,27 @@ def test_class_labels_say_which_class_holds_a_bound() -> None:
 
 
 def test_legend_entries_end_with_withheld_and_missing() -> None:
-    """The classes light to dark, then 'geheim (Datenschutz)' and 'keine Daten'."""
+    """The classes light to dark, then 'gesperrt (Geheimhaltung)', 'keine Daten' and, if
+    asked for, the outline of unreliable rates."""
     entries = legend_entries(class_breaks([1.0, 2.0, 3.0, 4.0], k=2), "%")
     assert [e.role for e in entries] == ["class", "class", "withheld", "missing"]
-    assert entries[-2][:2] == ("geheim (Datenschutz)", "#d9d9d9")
+    assert entries[-2][:2] == ("gesperrt (Geheimhaltung)", "#d9d9d9")
     assert entries[-1][:2] == ("keine Daten", "#f4f4f4")
+    marked = legend_entries(class_breaks([1.0, 2.0, 3.0, 4.0], k=2), "%", unreliable=True)
+    assert marked[-1][:2] == ("unsicher (kleine Basis)", classes.UNRELIABLE_LINE)
+
+
+def test_ramp_by_direction_of_the_indicator() -> None:
+    """higher_is picks the ramp: worse red, better green, neutral purple-blue."""
+    from geo.inputs.catalogue import Indicator
+
+    def ind(direction: str) -> Indicator:
+        return Indicator("x", "X", "T", "a", "b", higher_is=direction)
+
+    assert [classes.ramp_for(ind(d)) for d in ("worse", "better", "neutral")] == [
+        "YlOrRd", "YlGn", "PuBu"]
+    for ramp in ("YlOrRd", "YlGn", "PuBu"):
+        assert all(len(RAMPS[ramp][k]) == k for k in range(3, 8))
 
 
 # --- one map, four renderers ------------------------------------------------------------------
@@ -153,7 +197,8 @@ def _maplibre(published: PublishedBuild, indicator: str, level: str, method: str
     breaks = ClassBreaks(legend["method"], edges, tuple(c["color"] for c in legend["classes"]),
                          tuple(c["count"] for c in legend["classes"]))
     entries = [(c["label"], c["color"]) for c in legend["classes"]]
-    entries += [(legend[k]["label"], legend[k]["color"]) for k in ("withheld", "missing")
+    entries += [(legend[k]["label"], legend[k]["color"])
+                for k in ("withheld", "missing", "unreliable")
                 if legend[k]["count"]]  # the viewer lists only what the map shows
     layers = [lyr for lyr in style["layers"]
               if lyr.get("source-layer") == level and lyr["type"] == "fill"]
@@ -172,8 +217,8 @@ def _folium(data: maps.MapData) -> tuple[Legend, Fills]:
     page = folium_page.folium_map(data)
     page = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
     page = page.replace('\\"', '"')  # the legend is a string in the page's script
-    legend = re.findall(r'<div data-role="\w+"><i style="background:(#[0-9a-f]{6})"></i>'
-                        r"([^<]*)</div>", page)
+    legend = re.findall(r'<div data-role="\w+"><i (?:class="q-dash" )?style="'
+                        r'(?:background|border-color):(#[0-9a-f]{6})"></i>([^<]*)</div>', page)
     fills = re.findall(r'"id":\s*"([^"]+)",\s*"properties":\s*\{[^}]*"fill":\s*"(#[0-9a-f]{6})"',
                        page)
     return [(label, color) for color, label in legend], dict(fills)
@@ -183,7 +228,11 @@ def _png(data: maps.MapData) -> tuple[Legend, list[list[str]]]:
     """Legend entries and the fills of each polygon collection (shown areas, then withheld)."""
     figure = png.png_figure(data, dpi=40)
     legend = figure.legends[0]
-    entries = [(text.get_text(), to_hex(handle.get_facecolor()))
+    def colour(handle: Any) -> str:  # the outline of unreliable rates is dashed, not filled
+        dashed = handle.get_linestyle() not in ("-", "solid")
+        return to_hex(handle.get_edgecolor() if dashed else handle.get_facecolor())
+
+    entries = [(text.get_text(), colour(handle))
                for text, handle in zip(legend.get_texts(), legend.legend_handles, strict=True)]
     painted = [[to_hex(c) for c in coll.get_facecolors()] for coll in figure.axes[0].collections]
     return entries, painted
@@ -257,9 +306,11 @@ def test_one_map_looks_the_same_in_every_renderer(
     fills = {str(area): WITHHELD_COLOR if status == "suppressed" else
              MISSING_COLOR if k < 0 else expected.colors[k]
              for area, status, k in zip(rows.index, rows["status"], klass, strict=True)}
+    unreliable = (rows["status"] == "published") & (rows["reliable"] == False)  # noqa: E712
     legend = [(e.label, e.color) for e in legend_entries(
         expected, unit, withheld="suppressed" in set(rows["status"]),
-        missing=bool(((rows["status"] != "suppressed") & (klass < 0)).any()))]
+        missing=bool(((rows["status"] != "suppressed") & (klass < 0)).any()),
+        unreliable=bool(unreliable.any()))]
     assert set(fills.values()) - set(expected.colors)  # withheld or missing areas to compare
 
     style_breaks, style_legend, style_fills = _maplibre(published, indicator, level, method)
@@ -275,17 +326,26 @@ def test_one_map_looks_the_same_in_every_renderer(
 
     png_legend, painted = _png(data)
     assert png_legend == legend
-    shown = data.frame[data.frame["status"] != "suppressed"]
+    frame = data.frame
+    withheld, missing = frame["status"] == "suppressed", maps.missing_areas(data)
+    shown = frame[~withheld & ~missing]
     parts = shapely.get_num_geometries(shown.geometry.to_numpy())  # one patch per polygon
-    assert painted[0] == [fills[a] for a, n in zip(shown["area_id"], parts, strict=True)
-                          for _ in range(n)]
-    assert painted[1:] == ([[WITHHELD_COLOR]] if len(shown) < len(data.frame) else [])
+    expected_paint = [[fills[a] for a, n in zip(shown["area_id"], parts, strict=True)
+                       for _ in range(n)]]
+    # areas without data and withheld areas: one collection each, one colour for all
+    expected_paint += [[MISSING_COLOR]] if missing.any() else []
+    expected_paint += [[WITHHELD_COLOR]] if withheld.any() else []
+    if unreliable.any():
+        expected_paint.append([])  # the dashed outlines: lines, no fill
+    assert painted == expected_paint
+    assert set(frame.loc[frame["unreliable"], "area_id"]) == set(rows.index[unreliable])
 
     qml_ranges, qml_legend, qml_fills = _qml(published, indicator, level, method)
     assert qml_ranges == list(zip(expected.edges[:-1], expected.upper, strict=True))
     k = len(expected.colors)
     assert qml_legend[:k] == legend[:k]
-    assert set(legend[k:]) <= set(qml_legend[k:])  # QGIS always lists withheld areas
+    # QGIS always lists withheld areas; it does not mark unreliable rates
+    assert {e for e in legend[k:] if e[0] != classes.UNRELIABLE_LABEL} <= set(qml_legend[k:])
     assert qml_fills == fills
 
 

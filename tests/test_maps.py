@@ -16,7 +16,7 @@ from conftest import CHROMIUM_ARGS, bundled_build, router_app, serving
 from fastapi.testclient import TestClient
 
 from geo.release import PublishedBuild, read_build
-from geo.render import classes, folium_page, maps
+from geo.render import classes, folium_page, maps, png
 from service.main import create_app
 from service.routers import maps as maps_router
 from service.settings import Settings
@@ -253,3 +253,194 @@ def test_page_works_in_a_browser_without_third_parties(server: str) -> None:
     assert hosts == {"127.0.0.1"}
     assert not errors
     assert "Brill" in tooltip and classes.WITHHELD_LABEL in tooltip
+
+
+# --- years without data, unreliable rates, areas without data, small iframes ------------------
+
+
+def test_year_without_data_says_so(gap_data: Path) -> None:
+    """A year in which the indicator has no value: the page is a 404 that says so in German and
+    links the years with values; the PNG a 404 naming them; other years still render."""
+    client = _client(gap_data)
+    response = client.get("/maps/mini/sgb2_quote?year=2021")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    text = _text(response)
+    assert "Für SGB-II-Quote gibt es im Jahr 2021 keine Daten; vorhanden: 2023." in text
+    assert 'href="/maps/mini/sgb2_quote?year=2023&amp;level=quartier' in text
+    assert "leaflet" not in text.lower()
+    png = client.get("/maps/mini/sgb2_quote.png?year=2021")
+    assert png.status_code == 404 and "2023" in png.json()["detail"]
+    assert client.get("/maps/mini/auslaenderanteil?year=2021").status_code == 200
+    assert client.get("/maps/mini/sgb2_quote?year=2023").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def small_base(tmp_path_factory: pytest.TempPathFactory) -> PublishedBuild:
+    """The small geography built with reliable_min=1000: Dönberg's rates (400 Einwohner:innen)
+    are published but unreliable."""
+    from conftest import write_small_geography
+
+    from geo.build import build
+
+    tmp = tmp_path_factory.mktemp("small-base")
+    source = write_small_geography(tmp / "src" / "mini")
+    return build(source, out=tmp / "data" / "mini", data_dir=tmp / "data", reliable_min=1000,
+                 say=lambda _m: None).published
+
+
+def test_unreliable_rates_are_outlined_in_the_page(small_base: PublishedBuild) -> None:
+    """The page draws an unreliable area with a dashed dark outline and its legend says
+    'unsicher (kleine Basis)'; reliable areas keep the thin white edge."""
+    page = folium_page.folium_map(maps.map_data(small_base, "sgb2_quote"))
+    styles = dict(re.findall(r'case ((?:"\w+": )+)\s*return (\{[^}]*\})', page))
+    by_area = {area: style for cases, style in styles.items()
+               for area in re.findall(r'"(\w+)"', cases)}
+    assert '"dashArray"' in by_area["20"] and classes.UNRELIABLE_LINE in by_area["20"]
+    assert '"dashArray"' not in by_area.get("10", "{}")
+    legend = _legend_text(page)
+    assert 'data-role="unreliable"' in legend and "unsicher (kleine Basis)" in legend
+
+
+def _legend_text(page: str) -> str:
+    page = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
+    return page.replace('\\"', '"')
+
+
+def test_unreliable_rates_are_outlined_in_the_png(small_base: PublishedBuild) -> None:
+    """The PNG outlines unreliable areas with a dashed line and lists the outline in its
+    legend."""
+    from matplotlib.colors import to_hex
+
+    data = maps.map_data(small_base, "sgb2_quote")
+    figure = png.png_figure(data, dpi=40)
+    outline = figure.axes[0].collections[-1]
+    assert to_hex(outline.get_edgecolor()[0]) == classes.UNRELIABLE_LINE
+    assert any(dashes is not None for _offset, dashes in outline.get_linestyle())
+    texts = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert texts[-1] == "unsicher (kleine Basis)"
+
+
+def _luminance_inside(figure: object, geometry: object) -> list[float]:
+    """Luminance (0-255) of the rendered pixels well inside ``geometry`` (data coordinates)."""
+    import numpy as np
+    import shapely
+    from matplotlib.path import Path as MPath
+
+    ax = figure.axes[0]  # type: ignore[attr-defined]
+    figure.canvas.draw()  # type: ignore[attr-defined]
+    rgba = np.asarray(figure.canvas.buffer_rgba())  # type: ignore[attr-defined]
+    height = rgba.shape[0]
+    core = geometry.buffer(-0.15 * shapely.minimum_bounding_radius(geometry))  # type: ignore
+    values: list[float] = []
+    for poly in getattr(core, "geoms", [core]):
+        if poly.is_empty:
+            continue
+        ring = ax.transData.transform(np.asarray(poly.exterior.coords))
+        ring[:, 1] = height - ring[:, 1]  # display y runs up, image rows down
+        path = MPath(ring)
+        x0, y0 = np.floor(ring.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(ring.max(axis=0)).astype(int)
+        xs, ys = np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))
+        inside = path.contains_points(np.column_stack([xs.ravel(), ys.ravel()]))
+        pixels = rgba[ys.ravel()[inside], xs.ravel()[inside], :3].astype(float)
+        values += list(pixels @ np.array([0.299, 0.587, 0.114]))
+    return values
+
+
+def test_png_areas_without_data_stand_out_from_the_page(berlin: PublishedBuild) -> None:
+    """'keine Daten' is not white on white: the PNG dots such areas in grey with a grey edge,
+    and its legend swatch looks the same."""
+    from matplotlib.colors import to_hex
+
+    level = berlin.geography.level_ids[-1]
+    indicator = next(i.id for i in berlin.catalogue.indicators
+                     if (maps.map_data(berlin, i.id, level=level).frame["status"]
+                         == "missing").any())
+    data = maps.map_data(berlin, indicator, level=level)
+    figure = png.png_figure(data, dpi=60)
+    missing = data.frame[maps.missing_areas(data)]
+    assert len(missing)
+    for geometry in missing.geometry:
+        values = _luminance_inside(figure, geometry)
+        assert values, "no pixel inside the area"
+        dark = sum(v < 200 for v in values) / len(values)
+        assert dark > 0.01, f"only {dark:.1%} of the pixels differ from the white page"
+    texts = [t.get_text() for t in figure.legends[0].get_texts()]
+    handle = figure.legends[0].legend_handles[texts.index(classes.MISSING_LABEL)]
+    assert handle.get_hatch() and to_hex(handle.get_edgecolor()) == classes.MISSING_LINE
+
+
+def test_page_scale_is_metric_only(client: TestClient) -> None:
+    """One scale control, metric only (Folium's control_scale adds miles as well)."""
+    page = _text(client.get("/maps/mini/auslaenderanteil"))
+    assert "L.control.scale({metric: true, imperial: false})" in page
+    assert "L.control.scale()" not in page
+
+
+@pytest.mark.browser
+def test_page_in_a_small_iframe(server: str) -> None:
+    """Embedded at 360×300 px: the legend starts folded, the scale is metric only, and with the
+    legend opened a tooltip that runs into it is drawn above it."""
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is missing: `make browser-deps` installs it"
+    from playwright.sync_api import sync_playwright
+
+    report = ('<!doctype html><html><body style="margin:20px">'
+              f'<iframe src="{server}/maps/mini/auslaenderanteil" width="360" height="300" '
+              'style="border:0"></iframe></body></html>')
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 800, "height": 600})
+        # the report page, answered by the browser itself (a public origin may not frame a
+        # loopback one: Chromium's private network access rules)
+        page.route(f"{server}/bericht.html", lambda route: route.fulfill(
+            status=200, content_type="text/html", body=report))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server}/bericht.html")
+        frame = next(f for f in page.frames if "/maps/" in f.url)
+        frame.wait_for_selector("path.leaflet-interactive")
+        frame.wait_for_function("document.querySelectorAll('path.leaflet-interactive').length == 5")
+        legend = frame.locator("details.q-legend")
+        assert legend.evaluate("d => d.open") is False
+        folded = legend.bounding_box()
+        assert folded is not None and folded["height"] < 40
+        scales = frame.locator(".leaflet-control-scale-line").all_inner_texts()
+        assert len(scales) == 1 and re.fullmatch(r"\d+ k?m", scales[0]), scales
+
+        frame.locator("details.q-legend summary").click()
+        assert legend.evaluate("d => d.open") is True
+        box = frame.evaluate("""(() => {
+            const r = document.querySelector('details.q-legend').getBoundingClientRect();
+            const m = document.querySelector('.folium-map').getBoundingClientRect();
+            return {left: r.left, top: r.top, bottom: r.bottom, right: r.right,
+                    centre: (m.left + m.right) / 2}; })()""")
+        y = (box["top"] + box["bottom"]) / 2
+        x = min(box["left"], box["centre"]) - 12  # left of the middle: the tooltip opens right
+        hit = frame.evaluate(f"document.elementFromPoint({x}, {y}).tagName")
+        assert hit.lower() == "path", "no area next to the legend"
+        offset = page.locator("iframe").bounding_box()
+        assert offset is not None
+        page.mouse.move(offset["x"] + x, offset["y"] + y)
+        page.mouse.move(offset["x"] + x + 1, offset["y"] + y)
+        frame.wait_for_selector(".leaflet-tooltip")
+        overlap = frame.evaluate("""(() => {
+            const tip = document.querySelector('.leaflet-tooltip');
+            const t = tip.getBoundingClientRect();
+            const l = document.querySelector('details.q-legend').getBoundingClientRect();
+            const left = Math.max(t.left, l.left), right = Math.min(t.right, l.right);
+            const top = Math.max(t.top, l.top), bottom = Math.min(t.bottom, l.bottom);
+            if (right - left < 4 || bottom - top < 4) return null;
+            // tooltips ignore the pointer; let them be hit to see what is on top
+            for (const e of [tip, ...document.querySelectorAll('.leaflet-pane')])
+                e.style.pointerEvents = 'auto';
+            const el = document.elementFromPoint((left + right) / 2, (top + bottom) / 2);
+            return !!el.closest('.leaflet-tooltip'); })()""")
+        ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map-iframe-360x300.png"))
+        browser.close()
+    assert overlap is not None, "the tooltip does not reach the legend: nothing to check"
+    assert overlap is True, "the legend covers the tooltip"
+    assert not errors

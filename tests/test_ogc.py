@@ -117,13 +117,52 @@ def test_datetime_outside_the_values_matches_nothing(client: TestClient) -> None
 @pytest.mark.parametrize("query", [
     "limit=0", "limit=-3", "limit=viele", "offset=-1", "bbox=1,2,3", "bbox=a,b,c,d",
     "bbox=7,52,8,51", "datetime=gestern", "unknown=1", "f=xml",
-    "crs=http://www.opengis.net/def/crs/EPSG/0/25832",
+    "crs=http://www.opengis.net/def/crs/EPSG/0/3857", "bbox-crs=EPSG:25832",
+    "bbox=360100,5680100,361900,5681900&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857",
 ])
 def test_invalid_parameters_give_400(client: TestClient, query: str) -> None:
     """Invalid or unknown parameters answer 400 with a message, as the standard requires."""
     response = client.get(f"{ITEMS}?{query}")
     assert response.status_code == 400, query
     assert response.json()["description"]
+
+
+OWN_CRS = "http://www.opengis.net/def/crs/EPSG/0/25832"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def test_part2_crs_is_declared_per_collection(client: TestClient) -> None:
+    """Part 2: the CRS conformance class; each collection lists CRS84 and the geography's own
+    CRS, which is also its storage CRS (the GeoPackage's)."""
+    classes = client.get("/ogc/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in classes
+    body = client.get("/ogc/collections/mini.quartier").json()
+    assert body["crs"] == [CRS84, OWN_CRS]
+    assert body["storageCrs"] == OWN_CRS
+    assert body["extent"]["spatial"]["crs"] == CRS84
+
+
+def test_items_in_the_own_crs(client: TestClient) -> None:
+    """crs=<own CRS>: metre coordinates and a Content-Crs header naming it; the default stays
+    CRS84; a bbox in the own CRS (bbox-crs) selects in metres."""
+    plain = client.get(ITEMS)
+    assert plain.headers["content-crs"] == f"<{CRS84}>"
+    own = client.get(f"{ITEMS}?crs={OWN_CRS}")
+    assert own.status_code == 200 and own.headers["content-crs"] == f"<{OWN_CRS}>"
+    ring = {f["id"]: f["geometry"]["coordinates"][0] for f in own.json()["features"]}
+    xs = [x for x, _y in ring["10"]]
+    ys = [y for _x, y in ring["10"]]
+    assert min(xs) == pytest.approx(360000, abs=0.01) and max(xs) == pytest.approx(362000, abs=0.01)
+    assert min(ys) == pytest.approx(5680000, abs=0.01)
+    one = client.get(f"{ITEMS}?crs=<{OWN_CRS}>&bbox=360100,5680100,361900,5681900"
+                     f"&bbox-crs={OWN_CRS}").json()
+    assert [f["id"] for f in one["features"]] == ["10"]
+    degrees = client.get(f"{ITEMS}?bbox=360100,5680100,361900,5681900&bbox-crs={OWN_CRS}")
+    assert [f["id"] for f in degrees.json()["features"]] == ["10"]
+    assert degrees.headers["content-crs"] == f"<{CRS84}>"
+    single = client.get(f"{ITEMS}/20?crs={OWN_CRS}")
+    assert single.headers["content-crs"] == f"<{OWN_CRS}>"
+    assert single.json()["geometry"]["coordinates"][0][0][1] >= 5680000
 
 
 def test_single_feature_and_404s(client: TestClient) -> None:
@@ -219,6 +258,22 @@ def test_gdal_reads_every_collection(server: str) -> None:
             assert frame.loc[withheld, f"{ind}_numerator"].isna().all()
             assert frame.loc[withheld, f"{ind}_denominator"].isna().all()
             assert frame.loc[~withheld, ind].notna().all()
+
+
+def test_gdal_reads_the_own_crs(server: str) -> None:
+    """GDAL's OAPIF driver reads a collection in the geography's own CRS (Part 2), with the
+    same areas and values as in CRS84."""
+    url = f"OAPIF:{server}/ogc"
+    own = pyogrio.read_dataframe(url, layer="mini.quartier", CRS="EPSG:25832")
+    assert own.crs is not None and own.crs.to_epsg() == 25832
+    minx, miny, maxx, maxy = own.total_bounds
+    assert (round(minx), round(miny), round(maxx), round(maxy)) == (
+        360000, 5680000, 366000, 5684000)
+    degrees = pyogrio.read_dataframe(url, layer="mini.quartier", CRS=CRS84)
+    assert degrees.crs is not None and degrees.total_bounds[0] < 180
+    assert sorted(own["area_id"]) == sorted(degrees["area_id"])
+    assert own.set_index("area_id")["auslaenderanteil"].equals(
+        degrees.set_index("area_id")["auslaenderanteil"])
 
 
 def test_gdal_pages_through_with_next_links(server: str) -> None:

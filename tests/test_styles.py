@@ -86,7 +86,7 @@ def test_withheld_areas_are_hatched_and_counted(published: PublishedBuild) -> No
     assert layer["paint"]["fill-pattern"] == HATCH_IMAGE
     assert layer["filter"] == ["==", ["get", "auslaenderanteil_status"], "suppressed"]
     lg = legend(published, "auslaenderanteil", "quartier")
-    assert lg["withheld"]["count"] >= 1 and lg["withheld"]["label"] == "geheim (Datenschutz)"
+    assert lg["withheld"]["count"] >= 1 and lg["withheld"]["label"] == "gesperrt (Geheimhaltung)"
     assert sum(c["count"] for c in lg["classes"]) + lg["withheld"]["count"] \
         + lg["missing"]["count"] == 5
     assert style["sprite"] == "http://x/s"
@@ -132,3 +132,64 @@ def test_total_level_has_no_style_and_says_so(small_geography: Path, tmp_path: P
     build(small_geography, out=out, say=lambda _: None)
     with pytest.raises(ParameterError, match="stadtbezirk, quartier"):
         maplibre_style(read_build(out), "auslaenderanteil", source={}, level="total")
+
+
+def _with_indicator(published: PublishedBuild, indicator: str, **changes: object
+                    ) -> PublishedBuild:
+    """The build with one catalogue indicator changed (a new release: its own memo)."""
+    import dataclasses
+
+    catalogue = published.catalogue
+    inds = tuple(dataclasses.replace(i, **changes) if i.id == indicator else i
+                 for i in catalogue.indicators)
+    return dataclasses.replace(published, catalogue=dataclasses.replace(catalogue,
+                                                                        indicators=inds))
+
+
+def test_ramp_follows_higher_is(published: PublishedBuild) -> None:
+    """Higher is worse: dark red at the top; better: dark green; neutral: purple-blue;
+    an explicit ramp still wins."""
+    from geo.render.classes import RAMPS
+
+    tops = {}
+    for direction in ("worse", "better", "neutral"):
+        changed = _with_indicator(published, "sgb2_quote", higher_is=direction)
+        lg = legend(changed, "sgb2_quote", "stadtbezirk")
+        colours = [c["color"] for c in lg["classes"]]
+        assert lg["higher_is"] == direction
+        tops[direction] = (lg["ramp"], colours[-1])
+        assert set(colours) <= {c for k in RAMPS[lg["ramp"]].values() for c in k}
+    assert tops["worse"][0] == "YlOrRd" and tops["better"][0] == "YlGn"
+    assert tops["neutral"][0] == "PuBu"
+    assert len({colour for _ramp, colour in tops.values()}) == 3
+    forced = legend(published, "sgb2_quote", "quartier", ramp="YlOrRd", method="quantiles", k=3)
+    assert forced["ramp"] == "YlOrRd" and forced["k"] == 3
+    assert forced["method_name"] == "Quantile"
+
+
+def test_unreliable_areas_get_a_dashed_outline(small_geography: Path, tmp_path: Path) -> None:
+    """Rates on a small base are outlined dashed (their own layer, listing the areas), and the
+    legend counts them as 'unsicher (kleine Basis)'."""
+    out = tmp_path / "data" / "mini"
+    published = build(small_geography, out=out, reliable_min=1000, say=lambda _: None).published
+    style = maplibre_style(published, "sgb2_quote", source=SOURCE)
+    layer = next(lyr for lyr in style["layers"] if lyr["id"] == "quartier-unreliable")
+    assert layer["type"] == "line" and layer["paint"]["line-dasharray"]
+    # Dönberg (400 Einwohner:innen) is published on a small base; Brill (800) is withheld
+    assert layer["filter"] == ["in", ["get", "area_id"], ["literal", ["20"]]]
+    lg = style["metadata"]["quartier:legend"]
+    assert lg["unreliable"]["label"] == "unsicher (kleine Basis)"
+    assert lg["unreliable"]["count"] == 1
+    assert style["metadata"]["quartier:legends"]["stadtbezirk"]["unreliable"]["count"] == 0
+
+
+def test_year_without_data_of_the_indicator_is_not_found(gap_data: Path) -> None:
+    """A year of the release in which the indicator has no value: NotFoundError naming the
+    years it has, not an all-grey style."""
+    from geo.release import read_build
+
+    published = read_build(gap_data / "mini")
+    with pytest.raises(NotFoundError, match=r"no values in 2021.*2023"):
+        maplibre_style(published, "sgb2_quote", source=SOURCE, year=2021)
+    style = maplibre_style(published, "auslaenderanteil", source=SOURCE, year=2021)
+    assert style["metadata"]["quartier:years"] == [2021, 2023]

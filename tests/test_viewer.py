@@ -114,9 +114,13 @@ def test_map_renders_and_indicator_changes_colours(server: str, browser: object)
     page.close()
 
 
-def test_withheld_area_shows_geheim(server: str, browser: object,
-                                    tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Clicking a hatched (withheld) Gemeinde says 'geheim (Datenschutz)'; so does the table."""
+WITHHELD = "gesperrt (Geheimhaltung)"
+
+
+def test_withheld_area_shows_gesperrt(server: str, browser: object,
+                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Clicking a hatched (withheld) Gemeinde says 'gesperrt (Geheimhaltung)', the word the
+    maps, the CSV and the CLI use; so do the table and the legend."""
     indicator, year = _withheld_indicator(bundled_build(tmp_path_factory, "nrw-demo"))
     page = Page(browser, f"{server}/#g=nrw-demo&l=gemeinde&i={indicator}&y={year}")
     point = page.js("""(() => {
@@ -133,11 +137,11 @@ def test_withheld_area_shows_geheim(server: str, browser: object,
     page.page.mouse.click(box["x"] + point[0], box["y"] + point[1])  # type: ignore[index]
     popup = page.page.locator(".maplibregl-popup-content")
     popup.wait_for(timeout=10000)
-    assert "geheim (Datenschutz)" in popup.inner_text()
-    assert "geheim (Datenschutz)" in page.page.inner_text("#table tbody")
-    assert "geheim (Datenschutz)" in page.page.inner_text("#legend-items")
+    assert WITHHELD in popup.inner_text()
+    assert WITHHELD in page.page.inner_text("#table tbody")
+    assert WITHHELD in page.page.inner_text("#legend-items")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.page.screenshot(path=str(ARTIFACTS / "viewer-nrw-demo-geheim.png"))
+    page.page.screenshot(path=str(ARTIFACTS / "viewer-nrw-demo-gesperrt.png"))
     assert page.errors == []
     assert page.hosts <= LOCAL_HOSTS
     page.close()
@@ -151,8 +155,8 @@ def test_hover_details_and_comparisons(server: str, browser: object) -> None:
     page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.page.wait_for_function("document.querySelector('#details dl') !== null", timeout=10000)
     text = page.page.inner_text("#details")
-    for label in ("Anteil", "95-%-Konfidenzintervall", "Anzahl (Zähler/Nenner)",
-                  "Zuverlässigkeit", "Vergleich mit Berlin", "Vergleich mit Bezirk"):
+    for label in ("Anteil Ausländer:innen", "95-%-Intervall", "Anzahl", "verlässlich",
+                  "Vergleich mit Berlin", "Vergleich mit Bezirk"):
         assert label in text
     assert "Amt für Statistik Berlin-Brandenburg" in page.page.inner_text("body")
     assert page.errors == []
@@ -241,3 +245,171 @@ def test_basemap_only_when_configured(tmp_path_factory: pytest.TempPathFactory,
         assert asked and all(u.endswith(".png") for u in asked)
         assert "© Testkarte" in page.inner_text("body")
         page.close()
+
+
+def test_words_come_from_the_server(server: str) -> None:
+    """The viewer keeps no copy of the vocabulary: /tiles/index.json sends the words."""
+    import httpx
+
+    script = (Path(__file__).resolve().parents[1] / "static" / "viewer.js").read_text("utf-8")
+    for word in ("Geheimhaltung", "Datenschutz", "geheim", "keine Daten", "unsicher",
+                 "zuverlässig", "verlässlich", "höher als", "Quantile"):
+        assert word not in script, word
+    words = httpx.get(f"{server}/tiles/index.json").json()["words"]
+    assert words["withheld"] == WITHHELD and words["unreliable"] == "unsicher (kleine Basis)"
+    assert words["comparison"]["similar"] == "ähnlich wie"
+
+
+def test_density_is_not_called_a_share(server: str, browser: object) -> None:
+    """A density indicator is labelled by its own name in the details and the table, never
+    'Anteil'."""
+    page = Page(browser, f"{server}/#g=nrw-demo&l=kreis&i=arbeitslosendichte")
+    header = page.page.locator("#table thead button[data-key=rate]").inner_text()
+    assert header.startswith("Arbeitslosendichte") and "Anteil" not in header
+    page.page.locator("#table tbody tr").first.click()
+    details = page.page.inner_text("#details dl")
+    assert "Arbeitslosendichte" in details and "Anteil" not in details
+    assert page.errors == []
+    page.close()
+
+
+def test_table_names_the_parent_area(server: str, browser: object) -> None:
+    """The parent column (Bezirk) names each Prognoseraum's Bezirk; none is empty."""
+    import httpx
+
+    page = Page(browser, f"{server}/#g=berlin-lor-2021&l=prognoseraum")
+    heads = page.page.locator("#table thead th").all_inner_texts()
+    assert heads[-1].startswith("Bezirk")
+    parents = page.js("""[...document.querySelectorAll('#table tbody tr')]
+        .map(tr => tr.lastElementChild.textContent)""")
+    bezirke = httpx.get(f"{server}/api/geographies/berlin-lor-2021/values",
+                        params={"level": "bezirk", "indicator": "auslaenderanteil"}).json()
+    names = {r["name"] for r in bezirke["values"] if r["level"] == "bezirk"}
+    assert len(parents) == 58 and set(parents) <= names  # type: ignore[arg-type]
+    assert len(set(parents)) == 12  # type: ignore[arg-type]
+    assert page.errors == []
+    page.close()
+
+
+def test_year_menu_offers_only_the_indicators_years(server: str, browser: object) -> None:
+    """Berlin's Kinderarmut has values for 2020 only: the menu offers 2020, and a link to
+    2022 (no data) opens 2020 instead of an all-grey map."""
+    page = Page(browser, f"{server}/#g=berlin-lor-2021&l=prognoseraum&i=kinderarmut&y=2022")
+    years = page.js("[...document.querySelectorAll('#sel-year option')].map(o => o.value)")
+    assert years == ["2020"]
+    assert page.js("quartier.state().y") == 2020
+    assert len(page.fill_colors()) > 40
+    page.page.select_option("#sel-indicator", "transferbezug")
+    page.wait_ready()
+    page.page.select_option("#sel-theme", "Rechtsstatus und Aufenthalt")
+    page.wait_ready()
+    assert page.js("[...document.querySelectorAll('#sel-year option')].map(o => o.value)") == [
+        "2022"]
+    assert page.errors == []
+    page.close()
+
+
+def test_classification_and_number_of_classes(server: str, browser: object) -> None:
+    """'Klassen' offers Quantile, gleiche Abstände and natürliche Brüche and 3 to 7 classes;
+    a choice restyles the map, shows in the legend and survives in the shared link."""
+    page = Page(browser, f"{server}/#g=nrw-demo&l=kreis&i=sgb2_quote")
+    labels = page.page.locator("#sel-method option").all_inner_texts()
+    assert labels == ["Quantile", "gleiche Abstände", "natürliche Brüche (Fisher-Jenks)"]
+    assert page.page.locator("#sel-k option").all_inner_texts() == ["3", "4", "5", "6", "7"]
+    page.page.select_option("#sel-method", "quantiles")
+    page.wait_ready()
+    page.page.select_option("#sel-k", "3")
+    page.wait_ready()
+    legend = page.js("quartier.legend()")
+    assert legend["method"] == "quantiles" and len(legend["classes"]) == 3  # type: ignore[index]
+    assert "Klassen: Quantile" in page.page.inner_text("#legend-sub")
+    assert len(set(page.fill_colors().values())) == 3
+    page.page.wait_for_function("location.hash.includes('m=quantiles&k=3')")
+    url = page.page.url
+    page.close()
+    again = Page(browser, url)
+    assert again.js("[quartier.state().m, quartier.state().k]") == ["quantiles", 3]
+    assert again.page.locator("#sel-method").input_value() == "quantiles"
+    assert len(again.js("quartier.legend().classes")) == 3  # type: ignore[arg-type]
+    assert again.errors == []
+    again.close()
+
+
+def test_colours_follow_the_direction_of_the_indicator(server: str, browser: object) -> None:
+    """Higher is worse (Kinderarmut): the darkest class is red; neutral (Anteil
+    Ausländer:innen): purple-blue; higher is better (Betreuungsquote): green."""
+    tops = {}
+    for gid, ind in (("berlin-lor-2021", "kinderarmut"), ("berlin-lor-2021", "auslaenderanteil"),
+                     ("nrw-demo", "betreuungsquote_3_5")):
+        page = Page(browser, f"{server}/#g={gid}&i={ind}")
+        tops[ind] = page.js("quartier.legend().classes.at(-1).color")
+        page.close()
+    assert tops == {"kinderarmut": "#bd0026", "auslaenderanteil": "#045a8d",
+                    "betreuungsquote_3_5": "#006837"}
+
+
+def test_unreliable_areas_are_outlined(server: str, browser: object) -> None:
+    """Rates on a small base get a dashed outline on the map and a legend entry."""
+    page = Page(browser, f"{server}/#g=nrw-demo&l=gemeinde&i=betreuungsquote_3_5")
+    outlined = page.js("""quartier.map.queryRenderedFeatures({layers: ['gemeinde-unreliable']})
+        .map(f => f.properties.area_id)""")
+    rows = page.js("[...quartier.rows().values()].filter(r => r.status === 'published' "
+                   "&& r.reliable === false).map(r => r.area_id)")
+    assert rows and set(outlined) == set(rows)  # type: ignore[arg-type]
+    item = page.page.locator("#legend-items li[data-role=unreliable]")
+    assert "unsicher (kleine Basis)" in item.inner_text()
+    assert str(len(rows)) in item.inner_text()  # type: ignore[arg-type]
+    assert page.errors == []
+    page.close()
+
+
+def test_phone_layout_is_map_first(server: str, browser: object) -> None:
+    """390×844 touch phone: the map fills the first screen before and after tapping an area,
+    nothing moves it down, the popup stays on screen, and the panel is a folded bottom sheet."""
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+        device_scale_factor=2)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/#g=berlin-lor-2021&l=prognoseraum")
+    page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60000)
+
+    def covers_first_screen() -> dict[str, float]:
+        box = page.locator("#map").bounding_box()
+        assert box is not None
+        assert box["y"] < 60, box  # only a one-line header above it
+        assert box["y"] + box["height"] <= 844 + 0.5, box  # entirely on the first screen
+        assert box["height"] >= 0.8 * 844 and box["width"] == 390, box
+        return box
+
+    before = covers_first_screen()
+    sheet = page.locator("#panel").bounding_box()
+    assert sheet is not None and sheet["height"] <= 56 and sheet["y"] + sheet["height"] >= 843
+    assert before["y"] + before["height"] <= sheet["y"] + 0.5  # the sheet leaves the map free
+    point = page.evaluate("""(() => { const m = quartier.map, c = m.getCanvas();
+        const l = quartier.state().l;
+        for (let y = 20; y < c.clientHeight; y += 8)
+            for (let x = c.clientWidth - 20; x > 20; x -= 8)
+                if (m.queryRenderedFeatures([x, y], {layers: [l + '-nodata']}).length)
+                    return [x, y];
+        return null; })()""")
+    assert point is not None
+    page.touchscreen.tap(before["x"] + point[0], before["y"] + point[1])
+    popup = page.locator(".maplibregl-popup")
+    popup.wait_for(timeout=10000)
+    page.wait_for_timeout(300)
+    after = covers_first_screen()
+    assert after == before and page.evaluate("scrollY") == 0
+    box = popup.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0 and box["y"] >= 0
+    assert box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844
+    assert "Vergleich mit Berlin" in page.locator(".maplibregl-popup-content").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer-phone-tap.png"))
+    page.locator("#sheet-toggle").tap()
+    page.wait_for_function("document.getElementById('panel').classList.contains('open')")
+    assert page.locator("#sel-indicator").is_visible()
+    assert errors == []
+    context.close()

@@ -2,10 +2,12 @@
 
 The model (see docs/DISCLOSURE.md). A *table* is one year and one group of variables linked
 by declared sums. Its cells are (area, variable); its relations are "parent = sum of its
-children" per variable and "sum total = sum of its parts" per area. Published cells are
-constants; withheld cells are unknowns >= 0. The attacker's knowledge of a withheld cell is its
-feasible interval over all such solutions. A primary cell is protected when that interval is at
-least ``protection`` wide.
+children" per variable and "sum total = sum of its parts" per area. Where pooled periods
+(year ``"2010-2012"``) exist, all years and periods of the group are one table whose
+pseudo-variables are (year or period, variable), with "period = sum of its years" per area.
+Published cells are constants; withheld cells are unknowns >= 0. The attacker's knowledge of a
+withheld cell is its feasible interval over all such solutions. A primary cell is protected
+when that interval is at least ``protection`` wide.
 
 Modules, in the order data flows through them:
 
@@ -17,6 +19,7 @@ Modules, in the order data flows through them:
 - ``linked``: the cheap local and exact attacker checks on linked tables.
 - ``repair``: the min-cost move LP that protects one under-protected cell.
 - ``secondary``: secondary suppression of one table (start, repair, prune).
+- ``periods``: how a cube splits into tables; years and pooled periods as one linked table.
 - ``protection``: ``protect`` and its result ``Protection``.
 - ``optimal``: ``protect_optimal``, the exact MILP reference for small inputs.
 - ``audit``: ``audit`` and ``AuditReport`` (``geo.release.audit_build`` audits a written

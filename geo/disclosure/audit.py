@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 
 from geo.disclosure.intervals import _table_intervals
+from geo.disclosure.periods import _jobs
 from geo.disclosure.primary import PROTECTION
-from geo.disclosure.table import _KEY, _build_cube, _build_tree, _Table, _variable_groups
-from geo.errors import DisclosureError
+from geo.disclosure.table import _KEY, _build_cube, _build_tree
+from geo.errors import DisclosureError, ParameterError
+from geo.inputs.periods import year_column
 
 
 def _fmt_bound(v: float) -> str:
@@ -104,7 +106,7 @@ def _as_keys(primary: Any) -> pd.DataFrame:
     frame["level"] = frame["level"].astype(str)
     frame["area_id"] = frame["area_id"].astype(str)
     frame["variable"] = frame["variable"].astype(str)
-    frame["year"] = frame["year"].astype(np.int64)
+    frame["year"] = year_column(frame["year"]).to_numpy()
     return frame
 
 
@@ -117,6 +119,9 @@ def audit(
     protection: int = PROTECTION,
 ) -> AuditReport:
     """Compute the outsider's exact interval of every withheld cell from published cells only.
+
+    Relations: the area hierarchy, the declared ``sums`` and, for every pooled period in the
+    cells (``year`` = ``"2010-2012"``), "period = sum of its years" per area and variable.
 
     Args:
         cells: ``level, area_id, variable, year, value, status``; only ``value`` of
@@ -143,50 +148,53 @@ def audit(
     withheld = np.zeros(cube.x.shape, dtype=bool)
     withheld.reshape(-1)[cube.rows[status == "suppressed"]] = True
     need = np.zeros(cube.x.shape, dtype=bool)
-    keys = _as_keys(primary)
+    try:
+        keys = _as_keys(primary)
+    except ParameterError as exc:
+        raise DisclosureError(f"audit: primary cells: {exc}") from None
     if len(keys):
         node = tree.index.get_indexer(pd.MultiIndex.from_arrays([keys["level"], keys["area_id"]]))
         vpos = {v: i for i, v in enumerate(cube.variables)}
         ypos = {y: i for i, y in enumerate(cube.years)}
         for k, (v, y) in enumerate(zip(keys["variable"], keys["year"], strict=True)):
-            if node[k] >= 0 and v in vpos and int(y) in ypos:
-                need[ypos[int(y)], vpos[v], node[k]] = True
+            if node[k] >= 0 and v in vpos and y in ypos:
+                need[ypos[y], vpos[v], node[k]] = True
     pub_primary = need & ~withheld
     records = []
     contradictions = 0
-    groups = _variable_groups(cube.variables, sums)
-    for y in range(len(cube.years)):
-        for var_codes, rules in groups:
-            w = withheld[y, var_codes, :].reshape(-1)
-            if not w.any():
-                continue
-            x = cube.x[y, var_codes, :].reshape(-1)
-            table = _Table(tree, var_codes, rules, np.where(w, 0, x), (x < 0) & ~w)
-            known = ~w & ~table.missing
-            cells_, lo, hi = _table_intervals(table, known, np.maximum(x, 0))
-            contradictions += int(np.sum(lo > hi + 1e-9))
-            node = cells_ % tree.size
-            var = np.array(var_codes)[cells_ // tree.size]
-            records.append(
-                pd.DataFrame(
-                    {
-                        "level": tree.level[node].astype(str),
-                        "area_id": tree.area_id[node].astype(str),
-                        "variable": np.array(cube.variables, dtype=object)[var].astype(str),
-                        "year": cube.years[y],
-                        "lower": np.round(lo, 6),
-                        "upper": np.round(hi, 6),
-                        "primary": need[y, var, node],
-                        "_order": (node * len(cube.variables) + var) * len(cube.years) + y,
-                    }
-                )
+    years = np.array(cube.years, dtype=object)
+    for job in _jobs(cube, sums):
+        ys, vs = job.year_codes, job.var_codes
+        w = withheld[ys, vs, :].reshape(-1)
+        if not w.any():
+            continue
+        x = cube.x[ys, vs, :].reshape(-1)
+        table = job.table(tree, np.where(w, 0, x), (x < 0) & ~w)
+        known = ~w & ~table.missing
+        cells_, lo, hi = _table_intervals(table, known, np.maximum(x, 0))
+        contradictions += int(np.sum(lo > hi + 1e-9))
+        node = cells_ % tree.size
+        var, yc = vs[cells_ // tree.size], ys[cells_ // tree.size]
+        records.append(
+            pd.DataFrame(
+                {
+                    "level": tree.level[node].astype(str),
+                    "area_id": tree.area_id[node].astype(str),
+                    "variable": np.array(cube.variables, dtype=object)[var].astype(str),
+                    "year": years[yc],
+                    "lower": np.round(lo, 6),
+                    "upper": np.round(hi, 6),
+                    "primary": need[yc, var, node],
+                    "_order": (node * len(cube.variables) + var) * len(cube.years) + yc,
+                }
             )
+        )
     if records:
         intervals = pd.concat(records, ignore_index=True)
     else:
         intervals = pd.DataFrame(
             {c: pd.Series(dtype=t) for c, t in [("level", str), ("area_id", str),
-             ("variable", str), ("year", np.int64), ("lower", float), ("upper", float),
+             ("variable", str), ("year", object), ("lower", float), ("upper", float),
              ("primary", bool), ("_order", np.int64)]}
         )
     intervals["width"] = intervals["upper"] - intervals["lower"]
@@ -200,7 +208,7 @@ def audit(
             "level": tree.level[node].astype(str),
             "area_id": tree.area_id[node].astype(str),
             "variable": np.array(cube.variables, dtype=object)[v].astype(str),
-            "year": np.array(cube.years, dtype=np.int64)[y],
+            "year": years[y],
         }
     )
     ok = not len(under) and not len(pub) and contradictions == 0

@@ -22,11 +22,13 @@ def _solve_batch(
     cap: float,
     lo: np.ndarray,
     hi: np.ndarray,
+    sols: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> None:
     """Min and max of one target per block, all blocks in one block-diagonal LP per sense.
 
     The blocks share no variable, so the optimum of the summed objective is the optimum of
-    every block: one HiGHS call replaces one call per cell.
+    every block: one HiGHS call replaces one call per cell. ``sols`` receives, per target,
+    the block's solutions at the minimum and the maximum (the attacker's extreme points).
     """
     a = sp.block_diag([blk[0] for blk in batch], format="csr")
     b = np.concatenate([blk[1] for blk in batch])
@@ -39,15 +41,18 @@ def _solve_batch(
     if res_lo.status != 0 or res_hi.status != 0:
         if len(batch) > 1:  # a contradiction somewhere: solve blocks one by one
             for blk in batch:
-                _solve_batch([blk], cap, lo, hi)
+                _solve_batch([blk], cap, lo, hi, sols)
             return
         t = batch[0][3]
         lo[t], hi[t] = _INF, -_INF  # published figures contradict the relations
         return
-    for (_, _, _, t), p in zip(batch, pos, strict=True):
+    for (blk, _, _, t), p, off in zip(batch, pos, offsets, strict=True):
         lo[t] = max(0.0, float(res_lo.x[p]))
         top = float(res_hi.x[p])
         hi[t] = _INF if top >= cap * 0.5 else top
+        if sols is not None:
+            end = off + blk.shape[1]
+            sols[int(t[0])] = (res_lo.x[off:end], res_hi.x[off:end])
 
 
 def _lp_intervals(

@@ -9,13 +9,15 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from geo.disclosure.periods import _check_periods
 from geo.disclosure.primary import MIN_COUNT, PROTECTION, _primary
-from geo.disclosure.protection import Protection, _tables, protection_from
+from geo.disclosure.protection import Protection, _forced, _tables, protection_from
 from geo.disclosure.table import _build_cube, _build_tree, _Table
 
 
 def _optimal_table(
-    table: _Table, primary: np.ndarray, width: int, time_limit: float
+    table: _Table, primary: np.ndarray, width: int, time_limit: float,
+    fixed: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Minimum secondary pattern of one table (Fischetti-Salazar with explicit move flows).
 
@@ -40,6 +42,8 @@ def _optimal_table(
     lo_v = np.zeros(n_var)
     hi_v = np.zeros(n_var)
     hi_v[:n_c] = 1.0
+    if fixed is not None:  # withheld by an earlier release
+        lo_v[:n_c] = fixed[cand].astype(float)
     rel_coo = rel.tocoo()
     for k, p in enumerate(prim):
         base = n_c + k * per
@@ -114,20 +118,25 @@ def protect_optimal(
     min_count: int = MIN_COUNT,
     protection: int = PROTECTION,
     time_limit: float = 60.0,
+    force_withheld: pd.Series | None = None,
 ) -> Protection | None:
     """Exact minimum secondary suppression by MILP (HiGHS); the reference for small inputs.
 
-    Returns None if any table is not solved to proven optimality within ``time_limit``.
+    Years and periods are linked as in ``protect``; ``force_withheld`` as there. Returns
+    None if any table is not solved to proven optimality within ``time_limit``.
     """
     tree = _build_tree(areas)
     cube = _build_cube(cells, tree, [v.id for v in catalogue.variables])
+    _check_periods(cube)
     primary = _primary(cube, catalogue, min_count)
-    withheld = primary.copy()
-    for y, var_codes, rules in _tables(cube, catalogue, primary):
-        x = cube.x[y, var_codes, :].reshape(-1).copy()
-        table = _Table(tree, var_codes, rules, x, x < 0)
-        mask = _optimal_table(table, primary[y, var_codes, :].reshape(-1), protection, time_limit)
+    forced = _forced(cells, cube, force_withheld)
+    withheld = primary | (forced & (cube.x >= 0))
+    for job in _tables(cube, catalogue, primary):
+        ys, vs = job.year_codes, job.var_codes
+        x = cube.x[ys, vs, :].reshape(-1).copy()
+        mask = _optimal_table(job.table(tree, x), primary[ys, vs, :].reshape(-1), protection,
+                              time_limit, forced[ys, vs, :].reshape(-1))
         if mask is None:
             return None
-        withheld[y, var_codes, :] = mask.reshape(len(var_codes), -1)
+        withheld[ys, vs, :] = mask.reshape(len(job.slots), -1)
     return protection_from(cells, cube, primary, withheld)

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo.disclosure.periods import _check_periods, _Job, _jobs, _protect_job
 from geo.disclosure.primary import MIN_COUNT, PROTECTION, _primary
-from geo.disclosure.secondary import _protect_chunk
-from geo.disclosure.table import _build_cube, _build_tree, _check_sums, _Cube, _variable_groups
+from geo.disclosure.table import _build_cube, _build_tree, _check_sums, _Cube
 from geo.errors import DisclosureError
 
 
@@ -23,32 +23,33 @@ class Protection:
     log: pd.DataFrame
 
 
-def _tables(cube: _Cube, catalogue: Any, primary: np.ndarray) -> list[tuple[int, list, list]]:
-    """(year code, variable codes, rules) of every table that holds a primary cell."""
-    out = []
-    groups = _variable_groups(cube.variables, getattr(catalogue, "sums", ()))
-    for y in range(len(cube.years)):
-        for var_codes, rules in groups:
-            if primary[y, var_codes, :].any():
-                out.append((y, var_codes, rules))
-    return out
+def _tables(cube: _Cube, catalogue: Any, primary: np.ndarray) -> list[_Job]:
+    """Every table that holds a primary cell (years and periods of a variable linked)."""
+    jobs = _jobs(cube, getattr(catalogue, "sums", ()))
+    return [j for j in jobs if primary[j.year_codes, j.var_codes, :].any()]
+
+
+def _protect_chunk(payload: tuple) -> list[np.ndarray]:
+    tree, jobs, width, prune = payload
+    return [_protect_job(tree, job, x, prim, fixed, width, prune) for job, x, prim, fixed in jobs]
 
 
 def _run_tables(
     cube: _Cube,
-    jobs: list[tuple[int, list, list]],
+    jobs: list[_Job],
     primary: np.ndarray,
+    forced: np.ndarray,
     width: int,
     prune: bool,
     workers: int,
-    forced: np.ndarray,
 ) -> np.ndarray:
-    withheld = primary | forced
+    withheld = primary | (forced & (cube.x >= 0))
     payload_jobs = []
-    for y, var_codes, rules in jobs:
-        x = cube.x[y, var_codes, :].reshape(-1).copy()
-        payload_jobs.append((var_codes, rules, x, primary[y, var_codes, :].reshape(-1).copy(),
-                             forced[y, var_codes, :].reshape(-1).copy()))
+    for job in jobs:
+        ys, vs = job.year_codes, job.var_codes
+        payload_jobs.append((job, cube.x[ys, vs, :].reshape(-1).copy(),
+                             primary[ys, vs, :].reshape(-1).copy(),
+                             forced[ys, vs, :].reshape(-1).copy()))
     if workers > 1 and len(payload_jobs) > 1:
         n_chunks = min(len(payload_jobs), 4 * workers)
         chunks = [payload_jobs[i::n_chunks] for i in range(n_chunks)]
@@ -59,8 +60,8 @@ def _run_tables(
             results[i::n_chunks] = parts[i]
     else:
         results = _protect_chunk((cube.tree, payload_jobs, width, prune))
-    for (y, var_codes, _), mask in zip(jobs, results, strict=True):
-        withheld[y, var_codes, :] = mask.reshape(len(var_codes), -1)
+    for job, mask in zip(jobs, results, strict=True):
+        withheld[job.year_codes, job.var_codes, :] = mask.reshape(len(job.slots), -1)
     return withheld
 
 
@@ -71,7 +72,7 @@ def _log_frame(cube: _Cube, mask: np.ndarray, reason: str) -> pd.DataFrame:
             "level": cube.tree.level[node].astype(str),
             "area_id": cube.tree.area_id[node].astype(str),
             "variable": np.array(cube.variables, dtype=object)[v].astype(str),
-            "year": np.array(cube.years, dtype=np.int64)[y],
+            "year": np.array(cube.years, dtype=object)[y],
             "reason": reason,
             "_order": (node * len(cube.variables) + v) * len(cube.years) + y,
         }
@@ -95,19 +96,6 @@ def protection_from(
     )
 
 
-def _forced_cells(cube: _Cube, cells: pd.DataFrame, force_withheld: Any) -> np.ndarray:
-    """The cube mask of cells that must stay withheld (missing cells stay missing)."""
-    forced = np.zeros(cube.x.shape, dtype=bool)
-    if force_withheld is None:
-        return forced
-    mask = pd.Series(force_withheld, index=cells.index) if not isinstance(
-        force_withheld, pd.Series) else force_withheld.reindex(cells.index)
-    if mask.isna().any():
-        raise DisclosureError("force_withheld does not cover every cell")
-    forced.reshape(-1)[cube.rows[mask.to_numpy(dtype=bool)]] = True
-    return forced & (cube.x >= 0)
-
-
 def protect(
     cells: pd.DataFrame,
     areas: pd.DataFrame,
@@ -121,18 +109,21 @@ def protect(
 ) -> Protection:
     """Withhold small counts and every cell from which one can be narrowed down.
 
+    Years and pooled periods of a variable (``year`` = ``"2010-2012"``, the sum of its
+    years) are protected together as one linked table.
+
     Args:
         cells: ``level, area_id, variable, year, value`` (Int64, <NA> = missing) for every
-            level including the total.
+            level including the total; ``year`` holds year keys (2021 or "2010-2012").
         areas: ``level, area_id, name, parent_id``.
         catalogue: variables (``id``, ``sensitive``), indicators and declared ``sums``.
         min_count: sensitive values ``1..min_count-1`` are primary.
         protection: minimal width of an outsider's interval for a primary cell.
         prune: publish again secondary cells found unnecessary at the end.
         workers: processes for independent tables (a national table needs only one).
-        force_withheld: boolean per cell (aligned with ``cells``): cells that start withheld
-            and are never published again (an earlier release's pattern); they need no
-            width unless primary.
+        force_withheld: boolean, aligned with ``cells.index``: cells an earlier release
+            withheld. They are withheld from the start and never published again; they need
+            no protection width unless primary.
 
     Returns:
         Status per cell (aligned with ``cells.index``) and the log sorted by level, area,
@@ -150,12 +141,30 @@ def protect(
         cells = cells[~cells["variable"].isin(measures)]
     counts = [v.id for v in catalogue.variables if v.id not in measures]
     cube = _build_cube(cells, tree, counts)
+    _check_periods(cube)
     _check_sums(cube, catalogue)
     primary = _primary(cube, catalogue, min_count)
-    forced = _forced_cells(cube, cells, force_withheld)
+    forced = _forced(cells, cube, force_withheld)
     jobs = _tables(cube, catalogue, primary)
     if protection > 0:
-        withheld = _run_tables(cube, jobs, primary, protection, prune, workers, forced)
+        withheld = _run_tables(cube, jobs, primary, forced, protection, prune, workers)
     else:
-        withheld = primary | forced
+        withheld = primary | (forced & (cube.x >= 0))
     return protection_from(cells, cube, primary, withheld)
+
+
+def _forced(
+    cells: pd.DataFrame, cube: _Cube, force_withheld: pd.Series | np.ndarray | None
+) -> np.ndarray:
+    """The cube mask of cells an earlier release withheld."""
+    forced = np.zeros(cube.x.shape, dtype=bool)
+    if force_withheld is None:
+        return forced
+    if isinstance(force_withheld, pd.Series):
+        mask = force_withheld.reindex(cells.index)
+    else:
+        mask = pd.Series(np.asarray(force_withheld, dtype=bool), index=cells.index)
+    if mask.isna().any():
+        raise DisclosureError("force_withheld must have a value for every cell")
+    forced.reshape(-1)[cube.rows[mask.to_numpy(dtype=bool)]] = True
+    return forced

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from geo.errors import DisclosureError
+from geo.errors import DisclosureError, ParameterError
 from geo.inputs.geography import TOTAL
+from geo.inputs.periods import YearKey, parse_year_key, sorted_year_keys
 
 _KEY = ["level", "area_id", "variable", "year"]
 _INF = math.inf
@@ -109,7 +110,7 @@ class _Cube:
 
     tree: _Tree
     variables: list[str]
-    years: list[int]
+    years: list[YearKey]  # single years ascending, then periods
     x: np.ndarray
     present: np.ndarray  # cell exists in the input frame
     rows: np.ndarray  # flat cube position of every input row
@@ -127,9 +128,14 @@ def _build_cube(cells: pd.DataFrame, tree: _Tree, variables: Sequence[str]) -> _
     var_list = list(dict.fromkeys([*variables, *(str(v) for v in vuniq)]))
     vpos = {v: i for i, v in enumerate(var_list)}
     vcode = np.array([vpos[str(v)] for v in vuniq], dtype=np.int64)[vcodes]
-    year_values = cells["year"].to_numpy(dtype=np.int64)
-    years = sorted(set(np.unique(year_values).tolist()))
-    ycode = np.searchsorted(np.array(years, dtype=np.int64), year_values)
+    ycodes, yuniq = pd.factorize(cells["year"].astype(object))
+    try:
+        keys = [parse_year_key(y) for y in yuniq]
+    except ParameterError as exc:
+        raise DisclosureError(f"cells: {exc}") from None
+    years = list(sorted_year_keys(keys))
+    ypos = {y: i for i, y in enumerate(years)}
+    ycode = np.array([ypos[k] for k in keys], dtype=np.int64)[ycodes]
     n_nodes, n_vars = tree.size, len(var_list)
     flat = (ycode * n_vars + vcode) * n_nodes + node
     size = len(years) * n_vars * n_nodes

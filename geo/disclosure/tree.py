@@ -279,8 +279,7 @@ def _block_ok(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int,
 
 
 def _improve(
-    table: _Table, withheld: np.ndarray, need: np.ndarray, width: int,
-    fixed: np.ndarray | None = None,
+    table: _Table, withheld: np.ndarray, need: np.ndarray, width: int, fixed: np.ndarray
 ) -> None:
     """Local search on a tree: withhold a parent if that frees two or more secondary cells.
 
@@ -289,7 +288,7 @@ def _improve(
     (forced by an earlier release) are never freed.
     """
     tree = table.tree
-    kept = need if fixed is None else need | fixed
+    kept = need | fixed
     cost = _cell_costs(table)
     for t in range(tree.size):
         kids = tree.children[t]
@@ -303,7 +302,7 @@ def _improve(
             continue
         family = [*kids, *tree.children[int(tree.parent[t])]]
         pool = sorted(
-            {c for c in family if withheld[c] and not kept[c] and c != t},
+            {c for c in family if withheld[c] and not need[c] and not fixed[c] and c != t},
             key=lambda c: (-cost[c], c),
         )
         withheld[t] = True

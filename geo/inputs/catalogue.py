@@ -1,4 +1,4 @@
-"""The indicator catalogue: variables (counts, measures), indicators and sums.
+"""The indicator catalogue: variables (counts, measures), indicators, sums and periods.
 
 Read from ``indicators.toml`` beside a geography manifest and stored as ``indicators.json`` in
 every build. Entries are numbered from 1 in messages (``indicators[3]`` is the third
@@ -17,6 +17,7 @@ from typing import Any
 
 from geo.errors import CatalogueError, NotFoundError
 from geo.inputs.measures import COUNT_KINDS, MEASURE_KINDS, check_types, measure_defaults
+from geo.inputs.periods import Period, parse_periods, period_dict
 from geo.inputs.sums import sum_cycle
 
 KINDS = COUNT_KINDS + MEASURE_KINDS
@@ -79,6 +80,7 @@ class Catalogue:
     theme_order: tuple[str, ...] = ()
     population: str = ""
     """Id of the variable that counts the residents (shown as the population of an area)."""
+    periods: tuple[Period, ...] = ()  # pooled periods, each the sum of its years
 
     def variable(self, variable_id: str) -> Variable:
         """Return the variable ``variable_id``; raise NotFoundError listing the known ids."""
@@ -141,6 +143,7 @@ class Catalogue:
             "indicators": [{f.name: getattr(i, f.name) for f in fields(i)}
                            for i in self.indicators],
             "sums": [{"total": s.total, "parts": list(s.parts)} for s in self.sums],
+            "periods": [period_dict(p) for p in self.periods],
         }
 
     @classmethod
@@ -188,7 +191,7 @@ _REQUIRED = {
     "indicators": ("id", "name", "theme", "numerator", "denominator"),
     "sums": ("total", "parts"),
 }
-_TOP_LEVEL = ("themes", "population", "variables", "indicators", "sums")
+_TOP_LEVEL = ("themes", "population", "variables", "indicators", "sums", "periods")
 _ID_FORBIDDEN = set(",;\"'/\\")
 
 
@@ -361,6 +364,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
         sums.append(rule)
     check_types(zip(labels, variables, strict=True), zip(ind_labels, indicators, strict=True),
                 ((f"sums[{i + 1}]", rule) for i, rule in enumerate(sums)), problems)
+    periods = parse_periods(data.get("periods", []), declared, problems)
     if not problems:
         cycle = sum_cycle(sums)
         if cycle:
@@ -375,8 +379,7 @@ def _parse(data: Mapping[str, Any], *, source: str, path: Path | None) -> Catalo
     return Catalogue(
         variables=tuple(variables),
         indicators=tuple(indicators),
-        sums=tuple(sums),
-        path=path,
+        sums=tuple(sums), periods=periods, path=path,
         theme_order=theme_order,
         population=population,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 
+import numpy as np
 import pandas as pd
 
 DIGEST_PREFIX = "hmac-sha256:"
@@ -20,7 +21,9 @@ Digests = dict[int, dict[str, str]]
 def cell_digests(cells: pd.DataFrame, key: bytes) -> Digests:
     """The digest of each year's and variable's raw cells (``level, area_id, value``)."""
     out: Digests = {}
-    for (year, variable), frame in cells.groupby(["year", "variable"], sort=True):
+    # pooled periods are sums of their years: the single years identify the counts
+    single = cells[cells["year"].map(lambda y: isinstance(y, (int, np.integer)))]
+    for (year, variable), frame in single.groupby(["year", "variable"], sort=True):
         value = pd.array(frame["value"], dtype="Int64").astype("string").fillna("")
         lines = (
             frame["level"].astype(str) + "\t" + frame["area_id"].astype(str) + "\t"

@@ -15,6 +15,7 @@ from geo import __version__
 from geo.errors import BuildError
 from geo.inputs.catalogue import Catalogue
 from geo.inputs.geography import TOTAL
+from geo.inputs.periods import sorted_year_keys, year_column
 from geo.release.layout import (
     AREAS_FILE,
     ATTRIBUTION_FILE,
@@ -33,7 +34,7 @@ _CELL_TYPES = {
     "level": str,
     "area_id": str,
     "variable": str,
-    "year": "int64",
+    "year": str,
     "value": str,
     "status": str,
 }
@@ -42,13 +43,15 @@ _VALUE_TYPES = {
     "area_id": str,
     "name": str,
     "indicator": str,
-    "year": "int64",
+    "year": str,
     "numerator": "Int64",
     "denominator": "Int64",
     "status": str,
     "vs_total": str,
     "reliable": "boolean",
 }
+WGS84 = "EPSG:4326"
+"""The CRS of the shapes a read build holds (the GeoPackage may hold another)."""
 _VALUE_EMPTY = ("numerator", "denominator", "rate", "ci_low", "ci_high", "reliable", "vs_total")
 
 
@@ -106,6 +109,7 @@ def write_build(published: PublishedBuild, out_dir: Path) -> None:
 def read_cells(path: Path, measures: Collection[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``cells.csv`` as count cells (Int64, empty unless published) and measure cells."""
     frame = pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False)
+    frame["year"] = year_column(frame["year"]).to_numpy()  # years and periods ("2021-2023")
     is_measure = frame["variable"].isin(list(measures)).to_numpy()
     counts = frame[~is_measure].reset_index(drop=True)
     counts["value"] = pd.to_numeric(counts["value"].replace("", None)).astype("Int64")
@@ -125,6 +129,7 @@ def read_values(path: Path) -> pd.DataFrame:
         na_values={c: [""] for c in _VALUE_EMPTY},
     )
     values = values[VALUE_COLUMNS]
+    values["year"] = year_column(values["year"]).to_numpy()
     values["vs_total"] = values["vs_total"].astype(object).where(values["vs_total"].notna(), None)
     return values
 
@@ -154,9 +159,10 @@ def read_build(build_dir: Path) -> PublishedBuild:
                 build_dir / GPKG_FILE, layer=level, columns=["area_id", "name", "parent_id"]
             )
             frame["area_id"] = frame["area_id"].astype(str)
-            shapes[level] = frame
+            # the GeoPackage holds the geography's own CRS; everything else reads EPSG:4326
+            shapes[level] = frame if frame.crs == WGS84 else frame.to_crs(WGS84)
         parameters = BuildParameters.from_dict(manifest.get("parameters", {}))
-        years = tuple(int(y) for y in manifest["years"])
+        years = sorted_year_keys(manifest["years"])
         release = str(manifest["release_id"])
         created = str(manifest["created"])
     except (OSError, KeyError, ValueError, TypeError) as exc:

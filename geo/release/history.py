@@ -23,6 +23,7 @@ from pathlib import Path
 
 from geo import __version__
 from geo.errors import BuildError, NotFoundError
+from geo.inputs.periods import YearKey, parse_year_key
 from geo.release.layout import MANIFEST_FILE, release_dir, releases_dir, suppression_log_path
 from geo.release.manifest import read_manifest, year_digests_from_manifest
 from geo.release.parameters import BuildParameters
@@ -42,7 +43,7 @@ class ReleaseInfo:
 
     release_id: str
     created: str
-    years: tuple[int, ...]
+    years: tuple[YearKey, ...]
     current: bool
     path: Path
     parameters: BuildParameters = field(default_factory=BuildParameters)
@@ -63,7 +64,7 @@ def _info(path: Path, current: bool) -> ReleaseInfo | None:
         return ReleaseInfo(
             release_id=str(manifest["release_id"]),
             created=str(manifest["created"]),
-            years=tuple(int(y) for y in manifest["years"]),
+            years=tuple(parse_year_key(y) for y in manifest["years"]),
             current=current,
             path=path,
             parameters=BuildParameters.from_dict(manifest.get("parameters", {})),

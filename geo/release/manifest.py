@@ -37,6 +37,7 @@ def manifest_dict(
             "total_id": geo.total_id,
             "total_name": geo.total_name,
             "levels": [{"id": lv.id, "name": lv.name, "count": lv.count} for lv in geo.levels],
+            "crs": geo.crs,
         },
         "release_id": published.release_id,
         "quartier_version": __version__,
@@ -81,6 +82,7 @@ def geography_from_manifest(manifest: dict[str, Any]) -> GeographyInfo:
         total_name=g["total_name"],
         levels=tuple(LevelInfo(lv["id"], lv["name"], int(lv["count"])) for lv in g["levels"]),
         notice=g.get("notice") or "",
+        crs=g.get("crs") or "EPSG:4326",
     )
 
 

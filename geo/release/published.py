@@ -22,6 +22,7 @@ import pandas as pd
 from geo.errors import BuildError, NotFoundError
 from geo.inputs.catalogue import Catalogue
 from geo.inputs.geography import TOTAL
+from geo.inputs.periods import YearKey, is_period, parse_year_key, sorted_year_keys, year_label
 from geo.release.identity import release_id
 from geo.release.parameters import BuildParameters
 from geo.stats.rates import compute_values
@@ -62,6 +63,8 @@ class GeographyInfo:
     total_name: str
     levels: tuple[LevelInfo, ...]
     notice: str = ""
+    crs: str = "EPSG:4326"
+    """The geography's own CRS (``EPSG:25832``), in which the GeoPackage holds the shapes."""
 
     @property
     def level_ids(self) -> list[str]:
@@ -104,7 +107,8 @@ class PublishedBuild:
     shapes: Mapping[str, gpd.GeoDataFrame]
     cells: pd.DataFrame
     values: pd.DataFrame
-    years: tuple[int, ...]
+    years: tuple[YearKey, ...]
+    """Year keys: single years ascending, then pooled periods ("2010-2012") by first, last."""
     release_id: str
     parameters: BuildParameters
     created: str
@@ -127,23 +131,39 @@ class PublishedBuild:
     @cached_property
     def _latest_years(self) -> dict[str, int]:
         rows = self.values[self.values["status"] != "missing"]
+        rows = rows[[not is_period(y) for y in rows["year"]]]
         return {str(k): int(v) for k, v in rows.groupby("indicator")["year"].max().items()}
 
+    @property
+    def single_years(self) -> tuple[int, ...]:
+        """The single years (no periods), ascending."""
+        return tuple(int(y) for y in self.years if not is_period(y))
+
     def latest_year(self, indicator: str | None = None) -> int:
-        """Latest year with any non-missing value (of one indicator, or of any)."""
-        if not self.years:
+        """Latest single year with any non-missing value (of one indicator, or of any).
+
+        Pooled periods never count as the latest year.
+        """
+        if not self.single_years:
             raise NotFoundError(f"'{self.geography.id}' has no years")
         if indicator is None:
-            return max(self._latest_years.values(), default=max(self.years))
+            return max(self._latest_years.values(), default=max(self.single_years))
         self.catalogue.indicator(indicator)
-        return self._latest_years.get(indicator, max(self.years))
+        return self._latest_years.get(indicator, max(self.single_years))
 
-    def check_year(self, year: int) -> int:
-        """Return the year if the build has it, else raise NotFoundError."""
-        if year not in self.years:
-            known = ", ".join(str(y) for y in self.years)
-            raise NotFoundError(f"year {year} is not in '{self.geography.id}' (known: {known})")
-        return year
+    def check_year(self, year: Any) -> YearKey:
+        """The year key of a year or period (or its text) if the build has it.
+
+        Raises:
+            ParameterError: text that is neither a year nor a period.
+            NotFoundError: a year or period the build does not have.
+        """
+        key = parse_year_key(year, self.years)
+        if key not in self.years:
+            known = ", ".join(year_label(y) for y in self.years)
+            kind = "period" if is_period(key) else "year"
+            raise NotFoundError(f"{kind} {key} is not in '{self.geography.id}' (known: {known})")
+        return key
 
 
 def geography_info(geography: Geography) -> GeographyInfo:
@@ -160,6 +180,7 @@ def geography_info(geography: Geography) -> GeographyInfo:
             LevelInfo(lv.id, lv.name, int((areas["level"] == lv.id).sum())) for lv in spec.levels
         ),
         notice=spec.notice or "",
+        crs=geography.crs,
     )
 
 
@@ -194,8 +215,7 @@ def publish(
         published_cells, geography.areas, catalogue, reliable_min=parameters.reliable_min,
         measures=measure_cells,
     )
-    years = tuple(sorted({int(y) for y in published_cells["year"].unique()}
-                         | {int(y) for y in measure_cells["year"].unique()}))
+    years = sorted_year_keys([*published_cells["year"].unique(), *measure_cells["year"].unique()])
     return PublishedBuild(
         geography=geography_info(geography),
         catalogue=catalogue,

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from geo.inputs.periods import YearKey, is_period, parse_year_key
 from geo.release.published import PublishedBuild
 
 WIDE_FIELDS = (
@@ -46,11 +47,11 @@ def memoised(published: PublishedBuild, key: tuple[Any, ...], make: Callable[[],
         return published.memo.setdefault(key, made)  # type: ignore[no-any-return]
 
 
-def _groups(published: PublishedBuild) -> dict[tuple[str, int, str], np.ndarray]:
-    def make() -> dict[tuple[str, int, str], np.ndarray]:
+def _groups(published: PublishedBuild) -> dict[tuple[str, YearKey, str], np.ndarray]:
+    def make() -> dict[tuple[str, YearKey, str], np.ndarray]:
         values = published.values
         grouped = values.groupby(["indicator", "year", "level"], sort=False).indices
-        return {(str(i), int(y), str(lv)): idx for (i, y, lv), idx in grouped.items()}
+        return {(str(i), parse_year_key(y), str(lv)): idx for (i, y, lv), idx in grouped.items()}
 
     return memoised(published, ("groups",), make)
 
@@ -66,15 +67,16 @@ def level_area_ids(published: PublishedBuild, level: str) -> pd.Index:
     return memoised(published, ("area_ids", level), make)
 
 
-def resolve_year(published: PublishedBuild, indicator: str, year: int | None) -> int:
-    """The year asked for (checked), or the indicator's latest year with data."""
+def resolve_year(published: PublishedBuild, indicator: str, year: Any) -> YearKey:
+    """The year or period asked for (a key or its text, checked), or the indicator's latest
+    single year with data."""
     if year is None:
         return published.latest_year(indicator)
     return published.check_year(year)
 
 
 def indicator_rows(
-    published: PublishedBuild, indicator: str, level: str, year: int | None = None
+    published: PublishedBuild, indicator: str, level: str, year: YearKey | None = None
 ) -> pd.DataFrame:
     """The values rows of one indicator, level and year, one per area, indexed by area_id.
 
@@ -98,20 +100,26 @@ def indicator_rows(
     return memoised(published, ("rows", ind.id, chosen, level), make)
 
 
-def total_rate(published: PublishedBuild, indicator: str, year: int | None = None) -> float | None:
+def total_rate(
+    published: PublishedBuild, indicator: str, year: YearKey | None = None
+) -> float | None:
     """The whole area's published rate of one indicator and year, or None."""
     rows = indicator_rows(published, indicator, "total", year)
     rate = rows["rate"].iloc[0] if len(rows) else np.nan
     return None if pd.isna(rate) else float(rate)
 
 
-def wide_values(published: PublishedBuild, level: str, year: int | None = None) -> pd.DataFrame:
+def wide_values(
+    published: PublishedBuild, level: str, year: YearKey | None = None
+) -> pd.DataFrame:
     """One row per area of ``level``: ids, names and every indicator's published values.
 
     ``year=None`` takes each indicator's latest year with data. Computed once per release,
     level and year; callers must not modify the frame they get.
     """
     published.geography.level(level)
+    if year is not None:
+        year = published.check_year(year)
 
     def make() -> pd.DataFrame:
         areas = published.areas[published.areas["level"] == level][["area_id", "name", "parent_id"]]
@@ -119,12 +127,13 @@ def wide_values(published: PublishedBuild, level: str, year: int | None = None) 
         columns: dict[str, Any] = {}
         for ind in published.catalogue.indicators:
             rows = indicator_rows(published, ind.id, level, year)
-            chosen = int(rows["year"].iloc[0]) if len(rows) else resolve_year(
+            chosen = rows["year"].iloc[0] if len(rows) else resolve_year(
                 published, ind.id, year)
             columns[ind.id] = rows["rate"].to_numpy()
             for fld in WIDE_FIELDS:
-                if fld == "year":
-                    columns[f"{ind.id}_year"] = np.full(len(out), chosen, dtype="int64")
+                if fld == "year":  # a period's label is text
+                    columns[f"{ind.id}_year"] = np.full(
+                        len(out), chosen, dtype=object if is_period(chosen) else "int64")
                 elif fld == "status":
                     columns[f"{ind.id}_status"] = rows["status"].to_numpy(dtype=object)
                 else:

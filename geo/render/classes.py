@@ -5,7 +5,10 @@ QGIS styles), so one build, indicator, level, year and method look the same ever
 
 - ``level_classes``: the classes of one indicator, level and year (``indicator_rows``),
   from mapclassify (``class_breaks``) with a ColorBrewer ramp, light to dark;
-- ``WITHHELD_*`` and ``MISSING_*``: how withheld areas and areas without data look;
+- ``ramp_for``: the ramp an indicator's ``higher_is`` picks (worse: red, better: green,
+  neutral: purple-blue);
+- ``WITHHELD_*``, ``MISSING_*``, ``UNRELIABLE_*``: how withheld areas, areas without data and
+  unreliable rates (small base) look; the words come from ``geo.render.words``;
 - ``class_labels``, ``legend_entries``: the legend, numbers in ``format_number``.
 
 Classes are upper-inclusive, as in mapclassify: class ``i`` holds the values above
@@ -26,16 +29,14 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import ParameterError
+from geo.inputs.catalogue import Indicator
+from geo.inputs.periods import YearKey
 from geo.release import PublishedBuild, indicator_rows
+from geo.render import words
 
 METHODS: tuple[str, ...] = ("fisher_jenks", "quantiles", "equal_interval", "natural_breaks")
 """mapclassify classifiers a map may use."""
-METHOD_NAMES = {
-    "fisher_jenks": "natürliche Brüche (Fisher-Jenks)",
-    "quantiles": "Quantile",
-    "equal_interval": "gleiche Abstände",
-    "natural_breaks": "natürliche Brüche",
-}
+METHOD_NAMES = words.METHODS
 """How a legend names each method."""
 DEFAULT_METHOD = "fisher_jenks"
 DEFAULT_K = 5
@@ -57,6 +58,13 @@ RAMPS: dict[str, dict[int, list[str]]] = {
         6: ["#f1eef6", "#d0d1e6", "#a6bddb", "#74a9cf", "#2b8cbe", "#045a8d"],
         7: ["#f1eef6", "#d0d1e6", "#a6bddb", "#74a9cf", "#3690c0", "#0570b0", "#034e7b"],
     },
+    "YlGn": {
+        3: ["#f7fcb9", "#addd8e", "#31a354"],
+        4: ["#ffffcc", "#c2e699", "#78c679", "#238443"],
+        5: ["#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837"],
+        6: ["#ffffcc", "#d9f0a3", "#addd8e", "#78c679", "#31a354", "#006837"],
+        7: ["#ffffcc", "#d9f0a3", "#addd8e", "#78c679", "#41ab5d", "#238443", "#005a32"],
+    },
     "YlGnBu": {
         3: ["#edf8b1", "#7fcdbb", "#2c7fb8"],
         4: ["#ffffcc", "#a1dab4", "#41b6c4", "#225ea8"],
@@ -66,12 +74,22 @@ RAMPS: dict[str, dict[int, list[str]]] = {
     },
 }
 DEFAULT_RAMP = "YlOrRd"
+RAMP_FOR: dict[str, str] = {"worse": "YlOrRd", "better": "YlGn", "neutral": "PuBu"}
+"""The ramp an indicator's ``higher_is`` picks: high values dark red where higher is worse,
+dark green where higher is better, dark purple-blue where it is neither."""
 WITHHELD_COLOR = "#d9d9d9"
 """Fill of withheld areas, under a diagonal hatch in ``WITHHELD_LINE``."""
 WITHHELD_LINE = "#737373"
-WITHHELD_LABEL = "geheim (Datenschutz)"
+WITHHELD_LABEL = words.WITHHELD
 MISSING_COLOR = "#f4f4f4"
-MISSING_LABEL = "keine Daten"
+MISSING_LINE = "#8c8c8c"
+"""Edge (and dots, in the PNG) of areas without data: visible on a white page."""
+MISSING_LABEL = words.MISSING
+UNRELIABLE_LINE = "#111111"
+"""Dashed outline of unreliable rates (small base), over the class colour."""
+UNRELIABLE_DASH = (3.0, 2.0)
+"""Dash and gap of the unreliable outline, in line widths."""
+UNRELIABLE_LABEL = words.UNRELIABLE
 EMPTY = "–"
 """What a number field shows when it has no value."""
 FISHER_JENKS_SAMPLE = 500
@@ -123,15 +141,63 @@ def ramp_colors(ramp: str, k: int) -> list[str]:
     return list(RAMPS[ramp][k])
 
 
+def ramp_for(indicator: Indicator) -> str:
+    """The ramp of an indicator: by its ``higher_is`` (``RAMP_FOR``)."""
+    return RAMP_FOR.get(indicator.higher_is, RAMP_FOR["neutral"])
+
+
+def fisher_jenks_bins(values: np.ndarray, k: int) -> np.ndarray:
+    """mapclassify's Fisher-Jenks bins (``FisherJenks(values, k).bins``), bit for bit, with the
+    inner loops of its dynamic programme as numpy vector operations.
+
+    mapclassify runs that programme in pure Python unless numba is installed (1.7 s for 396
+    Gemeinden); this takes milliseconds. The arithmetic is the same float32 arithmetic in the
+    same order (sequential sums; ties go to the last candidate, as its ``>=`` does).
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    best = np.zeros((n + 1, k + 1), dtype=np.int32)  # mapclassify's mat1
+    cost = np.zeros((n + 1, k + 1), dtype=np.float32)  # mat2
+    best[1, 1:] = 1
+    cost[2:, 1:] = np.inf
+    x32 = x.astype(np.float32)
+    for last in range(2, n + 1):
+        vals = x32[last - 1::-1]  # values[last - 1], values[last - 2], ..., values[0]
+        s1 = np.cumsum(vals, dtype=np.float32)
+        s2 = np.cumsum(vals * vals, dtype=np.float32)
+        w = np.arange(1, last + 1, dtype=np.float32)
+        v = s2 - (s1 * s1) / w
+        first = last - np.arange(1, last) + 1  # i3 of each m = 1..last - 1 (a lower class)
+        # every class count j = 2..k at once: rows m, columns j
+        candidate = v[:last - 1, None] + cost[first - 1, 1:k]
+        pick = last - 2 - np.argmin(candidate[::-1], axis=0)  # the last minimum, as ">="
+        columns = np.arange(k - 1)
+        best[last, 2:] = first[pick]
+        cost[last, 2:] = candidate[pick, columns]
+        best[last, 1] = 1
+        cost[last, 1] = v[-1]
+    bins = np.zeros(k + 1, dtype=float)
+    bins[k], bins[0] = x[n - 1], x[0]
+    row = n
+    for count in range(k, 1, -1):
+        pivot = int(best[row, count])
+        bins[count - 1] = x[pivot - 2]
+        row = pivot - 1
+    return bins[1:]
+
+
 def mapclassify_bins(values: np.ndarray, method: str, k: int) -> np.ndarray:
     """Upper class bounds from mapclassify, the last one at least the maximum."""
     y = np.asarray(values, dtype=float)
     data = y
     if method == "fisher_jenks" and y.size > FISHER_JENKS_SAMPLE:
         data = np.quantile(y, np.linspace(0.0, 1.0, FISHER_JENKS_SAMPLE))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Numba not installed" and small-sample notes
-        bins = np.asarray(mapclassify.classify(data, method, k=k).bins, dtype=float)
+    if method == "fisher_jenks":
+        bins = fisher_jenks_bins(data, k)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # small-sample notes
+            bins = np.asarray(mapclassify.classify(data, method, k=k).bins, dtype=float)
     bins[-1] = max(bins[-1], float(y.max()))
     return bins
 
@@ -184,15 +250,19 @@ def level_classes(
     published: PublishedBuild,
     indicator: str,
     level: str,
-    year: int | None = None,
+    year: YearKey | None = None,
     *,
     method: str = DEFAULT_METHOD,
     k: int = DEFAULT_K,
-    ramp: str = DEFAULT_RAMP,
+    ramp: str | None = None,
 ) -> ClassBreaks:
-    """The classes of one indicator's published rates on one level and year (default latest)."""
-    rates = published_rates(indicator_rows(published, indicator, level, year))
-    return class_breaks(rates.to_numpy(), method=method, k=k, ramp=ramp)
+    """The classes of one indicator's published rates on one level and year (default latest).
+
+    ``ramp=None`` takes the indicator's own (``ramp_for``).
+    """
+    ind = published.catalogue.indicator(indicator)
+    rates = published_rates(indicator_rows(published, ind.id, level, year))
+    return class_breaks(rates.to_numpy(), method=method, k=k, ramp=ramp or ramp_for(ind))
 
 
 def format_number(value: Any, decimals: int = 1) -> str:
@@ -233,25 +303,30 @@ class LegendEntry(NamedTuple):
 
     label: str
     color: str
-    role: Literal["class", "withheld", "missing"]
+    role: Literal["class", "withheld", "missing", "unreliable"]
 
 
 def legend_entries(breaks: ClassBreaks, unit: str | None = "", *, withheld: bool = True,
-                   missing: bool = True) -> list[LegendEntry]:
-    """The classes, light to dark, then withheld (hatched) and missing areas if asked for."""
+                   missing: bool = True, unreliable: bool = False) -> list[LegendEntry]:
+    """The classes, light to dark, then withheld (hatched) and missing areas and the dashed
+    outline of unreliable rates, each if asked for."""
     entries = [LegendEntry(label, color, "class")
                for label, color in zip(class_labels(breaks, unit), breaks.colors, strict=True)]
     if withheld:
         entries.append(LegendEntry(WITHHELD_LABEL, WITHHELD_COLOR, "withheld"))
     if missing:
         entries.append(LegendEntry(MISSING_LABEL, MISSING_COLOR, "missing"))
+    if unreliable:
+        entries.append(LegendEntry(UNRELIABLE_LABEL, UNRELIABLE_LINE, "unreliable"))
     return entries
 
 
 __all__ = [
     "DEFAULT_K", "DEFAULT_METHOD", "DEFAULT_RAMP", "FISHER_JENKS_SAMPLE", "MAX_K",
-    "METHODS", "METHOD_NAMES", "MISSING_COLOR", "MISSING_LABEL", "RAMPS", "WITHHELD_COLOR",
+    "METHODS", "METHOD_NAMES", "MISSING_COLOR", "MISSING_LABEL", "MISSING_LINE", "RAMPS",
+    "RAMP_FOR", "UNRELIABLE_DASH", "UNRELIABLE_LABEL", "UNRELIABLE_LINE", "WITHHELD_COLOR",
     "WITHHELD_LABEL", "WITHHELD_LINE", "ClassBreaks", "LegendEntry", "class_breaks",
-    "class_labels", "format_number", "legend_entries", "level_classes", "mapclassify_bins",
-    "published_rates", "ramp_colors", "unit_suffix",
+    "class_labels", "fisher_jenks_bins", "format_number", "legend_entries", "level_classes",
+    "mapclassify_bins",
+    "published_rates", "ramp_colors", "ramp_for", "unit_suffix",
 ]

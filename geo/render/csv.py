@@ -6,29 +6,52 @@ import io
 
 import pandas as pd
 
-from geo.release import PublishedBuild
+from geo.inputs.periods import YearKey
+from geo.release import TOTAL, PublishedBuild
+from geo.render import words
 from geo.render.records import value_rows
+
+TOTAL_LEVEL = "Gesamtgebiet"
+"""What the German CSV's ``Ebene`` says for the row of the whole area."""
+
+
+def _german_words(frame: pd.DataFrame, published: PublishedBuild) -> pd.DataFrame:
+    """German headers and German words in the cells (level, indicator, status, comparison)."""
+    levels = {lv.id: lv.name for lv in published.geography.levels} | {TOTAL: TOTAL_LEVEL}
+    names = {i.id: i.name for i in published.catalogue.indicators}
+    frame = frame.assign(
+        level=frame["level"].map(levels).fillna(frame["level"]),
+        indicator=frame["indicator"].map(names).fillna(frame["indicator"]),
+        status=frame["status"].map(words.STATUS).fillna(frame["status"]),
+        vs_total=frame["vs_total"].map(words.COMPARISON),
+        reliable=frame["reliable"].map({True: words.YES, False: words.NO}).astype(object),
+    )
+    return frame.rename(columns=words.CSV_HEADERS)
 
 
 def _csv_bytes(frame: pd.DataFrame, *, german: bool) -> bytes:
-    frame = frame.copy()
-    frame["reliable"] = frame["reliable"].map({True: "true", False: "false"}).astype(object)
     buf = io.StringIO()
     if german:
         # Excel opens this directly: semicolons, decimal comma, a BOM so it reads UTF-8
         frame.to_csv(buf, index=False, sep=";", decimal=",", lineterminator="\r\n")
         return buf.getvalue().encode("utf-8-sig")
+    frame = frame.copy()
+    frame["reliable"] = frame["reliable"].map({True: "true", False: "false"}).astype(object)
     frame.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
 
 
 def values_csv(published: PublishedBuild, level: str, indicator: str | None = None,
-               year: int | None = None, *, german: bool = False) -> bytes:
+               year: YearKey | None = None, *, german: bool = False) -> bytes:
     """The value rows of ``geo.render.records.value_rows`` as CSV (withheld = empty).
 
-    ``german=True`` writes semicolons, decimal commas, CRLF and a UTF-8 BOM.
+    ``german=True`` writes German headers and words, semicolons, decimal commas, CRLF and a
+    UTF-8 BOM; the plain CSV keeps the English keys of the JSON.
     """
-    return _csv_bytes(value_rows(published, level, indicator, year), german=german)
+    frame = value_rows(published, level, indicator, year)
+    if german:
+        frame = _german_words(frame, published)
+    return _csv_bytes(frame, german=german)
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

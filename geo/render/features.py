@@ -1,9 +1,11 @@
 """The areas of a level as GeoJSON features with their published values.
 
 - ``feature_collection``: one FeatureCollection of a level (the data API's GeoJSON).
-- ``feature_layer``: a level serialised once per release for OGC API Features, then
+- ``feature_layer``: a level serialised once per release and CRS for OGC API Features, then
   ``page_features`` selects (bbox, datetime) and pages it, ``page_json`` and
   ``feature_json`` write the documents with the links the caller gives.
+- ``layer_crs``: the CRS a level is offered in (OGC API Features Part 2): CRS84 and the
+  geography's own (``GeographyInfo.crs``, as URI ``http://www.opengis.net/def/crs/EPSG/0/25832``).
 
 Withheld values are null: the properties come from ``wide_values`` of the published build.
 """
@@ -17,18 +19,42 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from geo.errors import NotFoundError
+from geo.inputs.periods import YearKey
 from geo.release import PublishedBuild, wide_values
 from geo.render.records import records
+from geo.render.years import indicator_year
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-"""The only coordinate reference system of the features (longitude, latitude)."""
+"""The default coordinate reference system of the features (longitude, latitude)."""
+_EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/"
 DEFAULT_LIMIT = 1000
 """Features per page when the client names no limit."""
 MAX_LIMIT = 10_000
 """Most features per page; larger limits are capped to it."""
+
+
+def crs_uri(crs: str) -> str:
+    """The OGC URI of a CRS given as ``EPSG:25832`` (EPSG:4326 and CRS84 give CRS84)."""
+    authority, _, code = crs.partition(":")
+    if crs in ("EPSG:4326", "OGC:CRS84") or authority.upper() != "EPSG":
+        return CRS84
+    return f"{_EPSG_URI}{code}"
+
+
+def layer_crs(published: PublishedBuild) -> tuple[str, ...]:
+    """The CRS URIs a level of this release is offered in: CRS84, then the geography's own."""
+    own = crs_uri(published.geography.crs)
+    return (CRS84,) if own == CRS84 else (CRS84, own)
+
+
+def _pyproj_crs(uri: str) -> pyproj.CRS:
+    if uri == CRS84:
+        return pyproj.CRS.from_user_input("OGC:CRS84")
+    return pyproj.CRS.from_epsg(int(uri.removeprefix(_EPSG_URI)))
 
 
 def _compact(obj: Any) -> str:
@@ -36,13 +62,16 @@ def _compact(obj: Any) -> str:
 
 
 def feature_collection(published: PublishedBuild, level: str, indicator: str | None = None,
-                       year: int | None = None) -> dict[str, Any]:
+                       year: YearKey | None = None) -> dict[str, Any]:
     """One feature per area of the level with the wide published values as properties.
 
-    ``indicator=None`` keeps every indicator; ``year=None`` each indicator's latest year.
+    ``indicator=None`` keeps every indicator; ``year`` a year or period, ``None`` each
+    indicator's latest year.
     """
     if year is not None:
-        published.check_year(year)
+        year = published.check_year(year)
+    if indicator:
+        indicator_year(published, indicator, year)
     ind_ids = ([published.catalogue.indicator(indicator).id] if indicator
                else [i.id for i in published.catalogue.indicators])
     wide = wide_values(published, level, year)
@@ -71,7 +100,8 @@ def feature_collection(published: PublishedBuild, level: str, indicator: str | N
 
 
 class BBox(NamedTuple):
-    """A box in CRS84 degrees; ``minx > maxx`` crosses the antimeridian."""
+    """A box (CRS84 degrees unless said otherwise); in CRS84 ``minx > maxx`` crosses the
+    antimeridian."""
 
     minx: float
     miny: float
@@ -100,6 +130,10 @@ class FeatureLayer:
     bbox: tuple[float, float, float, float]
     years: tuple[int, int]
     release_id: str
+    crs: str = CRS84
+    """URI of the CRS of ``geometries`` and ``features``."""
+    crs_list: tuple[str, ...] = (CRS84,)
+    """Every CRS the level is offered in; the last is the storage CRS."""
 
 
 def _feature_properties(wide: pd.DataFrame, published: PublishedBuild) -> pd.DataFrame:
@@ -112,12 +146,19 @@ def _feature_properties(wide: pd.DataFrame, published: PublishedBuild) -> pd.Dat
     return wide
 
 
-def feature_layer(published: PublishedBuild, level: str) -> FeatureLayer:
-    """Serialise the areas of one level with each indicator's latest published values."""
+def feature_layer(published: PublishedBuild, level: str, crs: str = CRS84) -> FeatureLayer:
+    """Serialise the areas of one level with each indicator's latest published values, in
+    ``crs`` (one of ``layer_crs``; NotFoundError otherwise). ``bbox`` stays in CRS84."""
     geo = published.geography
     info = geo.level(level)
+    offered = layer_crs(published)
+    if crs not in offered:
+        raise NotFoundError(f"'{geo.id}' is not offered in {crs} (offered: {', '.join(offered)})")
     wide = _feature_properties(wide_values(published, level), published)
     shapes = published.shapes[level].set_index("area_id").reindex(wide["area_id"])
+    bounds = shapely.total_bounds(shapes.geometry.to_numpy())
+    if crs != CRS84:
+        shapes = shapes.to_crs(_pyproj_crs(crs))
     geoms = shapes.geometry.to_numpy()
     features = []
     for props, geom in zip(records(wide), geoms, strict=True):
@@ -126,9 +167,9 @@ def feature_layer(published: PublishedBuild, level: str) -> FeatureLayer:
              "geometry": None if geom is None else geom.__geo_interface__,
              "properties": props},
         ))
-    minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(geoms))
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
     years = ([published.latest_year(i.id) for i in published.catalogue.indicators]
-             or list(published.years))
+             or list(published.single_years))
     notice = f" {geo.notice}." if geo.notice else ""
     return FeatureLayer(
         id=f"{geo.id}.{level}",
@@ -146,6 +187,8 @@ def feature_layer(published: PublishedBuild, level: str) -> FeatureLayer:
         bbox=(minx, miny, maxx, maxy),
         years=(min(years), max(years)),
         release_id=published.release_id,
+        crs=crs,
+        crs_list=offered,
     )
 
 
@@ -157,8 +200,8 @@ def layer_info(layer: FeatureLayer) -> dict[str, Any]:
         "description": layer.description,
         "attribution": layer.attribution,
         "itemType": "feature",
-        "crs": [CRS84],
-        "storageCrs": CRS84,
+        "crs": list(layer.crs_list),
+        "storageCrs": layer.crs_list[-1],
         "extent": {
             "spatial": {"bbox": [list(layer.bbox)], "crs": CRS84},
             "temporal": {
@@ -170,9 +213,17 @@ def layer_info(layer: FeatureLayer) -> dict[str, Any]:
     }
 
 
-def _box(bbox: BBox) -> shapely.Geometry:
+def _box(bbox: BBox, bbox_crs: str, layer_crs: str) -> shapely.Geometry:
     minx, miny, maxx, maxy = bbox
-    if minx > maxx:  # crosses the antimeridian
+    if bbox_crs != layer_crs:
+        # the box's edges, densified, in the layer's CRS: a box need not stay a box
+        step = max(abs(maxx - minx), abs(maxy - miny)) / 64 or 1.0
+        box = shapely.segmentize(_box(bbox, bbox_crs, bbox_crs), step)
+        transformer = pyproj.Transformer.from_crs(_pyproj_crs(bbox_crs), _pyproj_crs(layer_crs),
+                                                  always_xy=True)
+        return shapely.transform(box, lambda xy: np.column_stack(
+            transformer.transform(xy[:, 0], xy[:, 1])))
+    if minx > maxx and bbox_crs == CRS84:  # crosses the antimeridian
         east = shapely.box(minx, miny, 180, maxy)
         return shapely.union(east, shapely.box(-180, miny, maxx, maxy))
     return shapely.box(minx, miny, maxx, maxy)
@@ -198,12 +249,14 @@ class FeaturePage:
 
 
 def page_features(layer: FeatureLayer, *, limit: int = DEFAULT_LIMIT, offset: int = 0,
-                  bbox: BBox | None = None, interval: Interval | None = None) -> FeaturePage:
-    """The features meeting ``bbox`` and ``interval``, from ``offset``, at most ``limit``
-    (capped to MAX_LIMIT)."""
+                  bbox: BBox | None = None, interval: Interval | None = None,
+                  bbox_crs: str = CRS84) -> FeaturePage:
+    """The features meeting ``bbox`` (in ``bbox_crs``) and ``interval``, from ``offset``, at
+    most ``limit`` (capped to MAX_LIMIT)."""
     selected: np.ndarray = np.arange(len(layer.features))
     if bbox is not None:
-        selected = selected[shapely.intersects(layer.geometries, _box(bbox))]
+        selected = selected[shapely.intersects(layer.geometries,
+                                               _box(bbox, bbox_crs, layer.crs))]
     if interval is not None and not _meets_years(interval, layer.years):
         selected = selected[:0]
     limit = min(limit, MAX_LIMIT)

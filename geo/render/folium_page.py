@@ -1,7 +1,9 @@
 """The map of one indicator as a standalone Folium (Leaflet) page: tooltips, legend, small print.
 
-Withheld areas are grey and labelled ``geheim (Datenschutz)``. Every script and stylesheet of
-the page is served by Quartier itself (``VENDORED``); a basemap is loaded only when one is
+Withheld areas are grey and labelled ``gesperrt (Geheimhaltung)``, unreliable rates outlined
+dashed. The page works in a small iframe too: the legend folds away below ``LEGEND_OPEN_WIDTH``
+pixels, tooltips sit above the legend, the scale is metric only. Every script and stylesheet
+of the page is served by Quartier itself (``VENDORED``); a basemap is loaded only when one is
 configured.
 """
 
@@ -16,10 +18,14 @@ import folium
 import pandas as pd
 import shapely.geometry
 
+from geo.render import words
 from geo.render.classes import (
     EMPTY,
     METHOD_NAMES,
     MISSING_LABEL,
+    MISSING_LINE,
+    UNRELIABLE_DASH,
+    UNRELIABLE_LINE,
     WITHHELD_LABEL,
     format_number,
 )
@@ -51,6 +57,10 @@ VENDORED: dict[str, str] = {
 """Every CDN file a default Folium/branca page loads -> its copy in static/vendor/folium/."""
 PAGE_ASSETS = ("leaflet", "leaflet_css")
 """The only Folium defaults a Quartier map page uses (the legend is plain HTML)."""
+LEGEND_OPEN_WIDTH = 480
+"""Below this map width (pixels, e.g. a small iframe) the legend starts folded."""
+TOOLTIP_PANE = "qTooltips"
+"""A pane above the map's controls for the tooltips, so the legend never hides one."""
 
 
 def _with_unit(value: Any, unit: str) -> str:
@@ -61,7 +71,7 @@ def _with_unit(value: Any, unit: str) -> str:
 def _comparison(row: pd.Series, data: MapData) -> str:
     total = data.total_name
     ref = _with_unit(data.total_rate, data.unit_label)
-    word = {"higher": "höher als", "lower": "niedriger als", "similar": "ähnlich wie"}.get(
+    word = words.COMPARISON_PHRASE.get(
         str(row["vs_total"]) if row["vs_total"] is not None else "", ""
     )
     return f"{word} {total} ({ref})" if word else f"{total}: {ref}"
@@ -76,14 +86,14 @@ def _tooltip_rows(row: pd.Series, data: MapData) -> dict[str, str]:
         value = _with_unit(row["rate"], unit)
         interval = f"{format_number(row['ci_low'])} – {format_number(row['ci_high'])}"
         count = f"{format_number(row['numerator'], 0)} von {format_number(row['denominator'], 0)}"
-        reliability = "ja" if bool(row["reliable"]) else "unsicher (kleine Basis)"
+        reliability = words.reliability(row["reliable"])
         comparison = _comparison(row, data)
     return {
         "Gebiet": str(row["name"]),
-        "Wert": value,
-        "95-%-Intervall": interval,
-        "Anzahl": count,
-        "verlässlich": reliability,
+        words.VALUE: value,
+        words.INTERVAL: interval,
+        words.COUNTS: count,
+        words.RELIABLE: reliability,
         "Vergleich": comparison,
     }
 
@@ -100,8 +110,11 @@ def _feature_collection(data: MapData) -> dict[str, Any]:
     features = []
     for (_, row), fill in zip(data.frame.iterrows(), area_fills(data), strict=True):
         geometry = shapely.geometry.mapping(row.geometry)
-        props = _tooltip_rows(row, data)
-        props["fill"] = fill
+        props: dict[str, Any] = {**_tooltip_rows(row, data), "fill": fill}
+        if row["unreliable"]:
+            props["unreliable"] = True
+        elif row["status"] == "missing" or (row["status"] != "suppressed" and row["klass"] < 0):
+            props["missing"] = True
         features.append({
             "type": "Feature",
             "id": str(row["area_id"]),
@@ -112,17 +125,35 @@ def _feature_collection(data: MapData) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
+def _area_style(props: dict[str, Any]) -> dict[str, Any]:
+    """Leaflet path style of one area: its fill; a dashed dark edge if its rate is
+    unreliable, a grey edge if it has no data."""
+    style: dict[str, Any] = {"fillColor": props["fill"], "color": "#ffffff", "weight": 0.8,
+                             "fillOpacity": 0.85}
+    if props.get("unreliable"):
+        style.update(color=UNRELIABLE_LINE, weight=1.6,
+                     dashArray=" ".join(f"{2 * d:g}" for d in UNRELIABLE_DASH))
+    elif props.get("missing"):
+        style.update(color=MISSING_LINE, weight=0.8)
+    return style
+
+
+def _legend_row(role: str, color: str, label: str) -> str:
+    if role == "unreliable":
+        swatch = f'<i class="q-dash" style="border-color:{color}"></i>'
+    else:
+        swatch = f'<i style="background:{color}"></i>'
+    return f'<div data-role="{role}">{swatch}{html.escape(label)}</div>'
+
+
 def _legend_html(data: MapData) -> str:
-    rows = [
-        f'<div data-role="{entry.role}"><i style="background:{entry.color}"></i>'
-        f"{html.escape(entry.label)}</div>"
-        for entry in map_legend(data)
-    ]
+    rows = [_legend_row(entry.role, entry.color, entry.label) for entry in map_legend(data)]
     unit = f" ({html.escape(data.unit_label)})" if data.unit_label else ""
     method = METHOD_NAMES.get(data.classes.method, data.classes.method)
     return (
-        f'<div class="q-legend"><b>{html.escape(data.indicator.name)}{unit}, {data.year}</b>'
-        f'{"".join(rows)}<small>Klassen: {html.escape(method)}</small></div>'
+        f'<details class="q-legend" open><summary><b>{html.escape(data.indicator.name)}{unit}, '
+        f'{data.year}</b></summary>'
+        f'{"".join(rows)}<small>Klassen: {html.escape(method)}</small></details>'
     )
 
 
@@ -134,10 +165,19 @@ _PAGE_CSS = """
  display:inline-block}
 .q-title .q-notice{background:#fff3cd;font-weight:400;font-size:12px;margin-top:3px}
 .q-legend{background:rgba(255,255,255,.9);padding:6px 8px;font:12px/1.5 system-ui,sans-serif;
- border-radius:3px;box-shadow:0 1px 4px rgba(0,0,0,.3)}
+ border-radius:3px;box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:calc(100vh - 60px);
+ overflow:auto;max-width:calc(100vw - 30px)}
+.q-legend summary{cursor:pointer}
+.q-legend:not([open]) summary b{font-weight:600}
 .q-legend i{display:inline-block;width:16px;height:12px;margin-right:6px;vertical-align:-1px;
  border:1px solid #999}
+.q-legend i.q-dash{background:#fff;border:2px dashed #111}
 .q-legend small{display:block;color:#555}
+.leaflet-qTooltips-pane{z-index:1100;pointer-events:none}
+.leaflet-tooltip{font:12px/1.35 system-ui,sans-serif;width:max-content;
+ max-width:min(240px,calc(100vw - 24px));white-space:normal;background:#fff}
+.leaflet-tooltip th,.leaflet-tooltip td{padding:0 6px 0 0;vertical-align:top}
+.leaflet-tooltip th{white-space:nowrap}
 .q-print{font:10px/1.3 system-ui,sans-serif;color:#444;max-width:55vw;
  background:rgba(255,255,255,.8);padding:2px 5px;border-radius:3px}
 .q-print a{color:#246}
@@ -147,17 +187,22 @@ _PAGE_CSS = """
 
 
 class _Control(branca.element.MacroElement):
-    """A Leaflet control with fixed HTML (legend, small print)."""
+    """A Leaflet control with fixed HTML (legend, small print); a ``<details>`` in it starts
+    folded below ``LEGEND_OPEN_WIDTH``."""
 
     _template = branca.element.Template(
         """
         {% macro script(this, kwargs) %}
         (function() {
           var c = L.control({position: {{ this.position|tojson }}});
-          c.onAdd = function() {
+          c.onAdd = function(map) {
             var div = L.DomUtil.create('div');
             div.innerHTML = {{ this.html|tojson }};
+            // a folding legend starts folded on a small map (an iframe in a report)
+            var details = div.querySelector('details');
+            if (details && map.getSize().x < {{ this.open_width }}) details.open = false;
             L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
             return div;
           };
           c.addTo({{ this._parent.get_name() }});
@@ -171,6 +216,32 @@ class _Control(branca.element.MacroElement):
         self._name = "QuartierControl"
         self.html = html_text
         self.position = position
+        self.open_width = LEGEND_OPEN_WIDTH
+
+
+class _SmallMapSetup(branca.element.MacroElement):
+    """Metric scale only; a tooltip pane above the controls (moved along with the map pane)."""
+
+    _template = branca.element.Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function(map) {
+          L.control.scale({metric: true, imperial: false}).addTo(map);
+          // a pane in the map container (above the controls), moved along with the map pane
+          var pane = map.createPane({{ this.pane|tojson }}, map.getContainer());
+          pane.style.zIndex = 1100;
+          function follow() { L.DomUtil.setPosition(pane, map._getMapPanePos()); }
+          map.on('move zoom viewreset zoomend moveend', follow);
+          follow();
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "QuartierSmallMap"
+        self.pane = TOOLTIP_PANE
 
 
 def _localise_assets(root: branca.element.Element, prefix: str) -> None:
@@ -210,7 +281,7 @@ def folium_map(
     ``permalink`` is the page's own URL with every parameter spelled out; it is shown in the
     small print and as the canonical link.
     """
-    fmap = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, zoom_delta=0.5)
+    fmap = folium.Map(tiles=None, control_scale=False, zoom_snap=0.25, zoom_delta=0.5)
     fmap.default_js = [(n, u) for n, u in folium.Map.default_js if n in PAGE_ASSETS]
     fmap.default_css = [(n, u) for n, u in folium.Map.default_css if n in PAGE_ASSETS]
     if basemap_url:
@@ -218,15 +289,18 @@ def folium_map(
                          opacity=0.6).add_to(fmap)
     minx, miny, maxx, maxy = data.frame.total_bounds
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-    fields = ["Gebiet", "Wert", "95-%-Intervall", "Anzahl", "verlässlich", "Vergleich"]
-    aliases = ["", "Wert", "95-%-Intervall", "Anzahl", "verlässlich", f"vs. {data.total_name}"]
+    fields = ["Gebiet", words.VALUE, words.INTERVAL, words.COUNTS, words.RELIABLE, "Vergleich"]
+    aliases = ["", words.VALUE, words.INTERVAL, words.COUNTS, words.RELIABLE,
+               f"vs. {data.total_name}"]
+    # the pane exists before the first tooltip opens (the setup script runs first)
+    fmap.add_child(_SmallMapSetup())
     folium.GeoJson(
         _feature_collection(data),
         name=data.indicator.name,
-        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#ffffff",
-                                  "weight": 0.8, "fillOpacity": 0.85},
+        style_function=lambda f: _area_style(f["properties"]),
         highlight_function=lambda f: {"weight": 2.5, "color": "#333333"},
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True, labels=True),
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True, labels=True,
+                                      pane=TOOLTIP_PANE, opacity=1),
         smooth_factor=0.5,
     ).add_to(fmap)
     fmap.add_child(_Control(_legend_html(data), "bottomright"))
@@ -259,8 +333,25 @@ def _small_print(data: MapData, permalink: str, basemap_attribution: str) -> str
     parts.append(f"Release {html.escape(data.release_id)}")
     if permalink:
         parts.append(f'<a href="{html.escape(permalink)}" target="_top">Permalink</a>')
-    parts.append(f"Gesperrte Werte: {WITHHELD_LABEL}")
+    parts.append(f"schraffiert: {WITHHELD_LABEL}")
     return f'<div class="q-print">{" · ".join(parts)}</div>'
+
+
+def no_data_page(title: str, message: str, links: list[tuple[str, str]]) -> str:
+    """A small page instead of an empty map: what is missing and links to what exists."""
+    items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>'
+                    for text, href in links)
+    return (
+        '<!doctype html><html lang="de"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="icon" href="data:,"><title>{html.escape(title)}</title>'
+        "<style>body{font:15px/1.5 system-ui,sans-serif;margin:1rem;color:#1d1d1f}"
+        "p.q-nodata{font-weight:600}</style></head><body>"
+        f'<h1 style="font-size:1.1rem">{html.escape(title)}</h1>'
+        f'<p class="q-nodata">{html.escape(message)}</p>'
+        + (f"<ul>{items}</ul>" if items else "")
+        + "</body></html>"
+    )
 
 
 def feature_json(data: MapData) -> str:
@@ -268,4 +359,5 @@ def feature_json(data: MapData) -> str:
     return json.dumps(_feature_collection(data), ensure_ascii=False, separators=(",", ":"))
 
 
-__all__ = ["PAGE_ASSETS", "VENDORED", "VENDOR_PATH", "feature_json", "folium_map"]
+__all__ = ["LEGEND_OPEN_WIDTH", "PAGE_ASSETS", "TOOLTIP_PANE", "VENDORED", "VENDOR_PATH",
+           "feature_json", "folium_map", "no_data_page"]

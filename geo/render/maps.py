@@ -17,11 +17,11 @@ import numpy as np
 import shapely
 
 from geo.inputs.catalogue import Indicator
-from geo.release import LevelInfo, PublishedBuild, indicator_rows, resolve_year, total_rate
+from geo.inputs.periods import YearKey
+from geo.release import LevelInfo, PublishedBuild, indicator_rows, total_rate
 from geo.render.classes import (
     DEFAULT_K,
     DEFAULT_METHOD,
-    DEFAULT_RAMP,
     MISSING_COLOR,
     WITHHELD_COLOR,
     ClassBreaks,
@@ -29,6 +29,7 @@ from geo.render.classes import (
     legend_entries,
     level_classes,
 )
+from geo.render.years import indicator_year
 
 SIMPLIFY_SHARE = 1 / 5000
 """Coverage-simplification tolerance as a share of the map's diagonal (Berlin: about 10 m)."""
@@ -45,13 +46,14 @@ class MapData:
     release_id: str
     indicator: Indicator
     level: LevelInfo
-    year: int
+    year: YearKey
     total_name: str
     total_rate: float | None
     classes: ClassBreaks
     frame: gpd.GeoDataFrame
     """Columns area_id, name, rate, ci_low, ci_high, numerator, denominator, reliable,
-    vs_total, status, klass (-1 = no class), geometry (simplified, EPSG:4326)."""
+    vs_total, status, klass (-1 = no class), unreliable (a published rate on a small base),
+    geometry (simplified, EPSG:4326)."""
 
     @property
     def title(self) -> str:
@@ -104,26 +106,28 @@ def map_data(
     published: PublishedBuild,
     indicator: str,
     *,
-    year: int | None = None,
+    year: YearKey | None = None,
     level: str | None = None,
     method: str = DEFAULT_METHOD,
     k: int = DEFAULT_K,
-    ramp: str = DEFAULT_RAMP,
+    ramp: str | None = None,
     simplify: float = SIMPLIFY_SHARE,
 ) -> MapData:
     """Published values of one indicator on one level and year, classified, with shapes.
 
     ``level`` defaults to the finest level, ``year`` to the indicator's latest year;
-    ``simplify`` is the simplification tolerance as a share of the map's diagonal.
+    ``ramp`` to the indicator's (by ``higher_is``); ``simplify`` is the simplification
+    tolerance as a share of the map's diagonal.
 
     Raises:
-        NotFoundError: unknown indicator, level or year.
+        NotFoundError: unknown indicator, level or year, or a year without any value of the
+            indicator.
         ParameterError: unknown method or ramp, or a number of classes outside 1..MAX_K.
     """
     ind = published.catalogue.indicator(indicator)
     geo = published.geography
     level_info = geo.level(level if level is not None else geo.level_ids[-1])
-    chosen = resolve_year(published, ind.id, year)
+    chosen = indicator_year(published, ind.id, year)
     breaks = level_classes(published, ind.id, level_info.id, chosen, method=method, k=k,
                            ramp=ramp)
     rows = indicator_rows(published, ind.id, level_info.id, chosen)
@@ -135,6 +139,8 @@ def map_data(
         frame[col] = aligned[col].to_numpy(dtype=object)
     frame["status"] = aligned["status"].fillna("missing").to_numpy()
     frame["klass"] = breaks.index(frame["rate"].to_numpy())
+    reliable = aligned["reliable"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    frame["unreliable"] = (frame["status"] == "published").to_numpy() & ~reliable
     return MapData(
         geography_id=geo.id,
         geography_name=geo.name,
@@ -161,13 +167,19 @@ def area_fills(data: MapData) -> list[str]:
     ]
 
 
+def missing_areas(data: MapData) -> np.ndarray:
+    """Which areas of ``data.frame`` have no value (neither a class nor withheld)."""
+    return ((data.frame["status"] != "suppressed") & (data.frame["klass"] < 0)).to_numpy()
+
+
 def map_legend(data: MapData) -> list[LegendEntry]:
-    """The legend of the page and the PNG: the classes, then withheld and missing if shown."""
+    """The legend of the page and the PNG: the classes, then withheld, missing and unreliable
+    areas if shown."""
     withheld = data.frame["status"] == "suppressed"
-    missing = ~withheld & (data.frame["klass"] < 0)
     return legend_entries(data.classes, data.unit_label, withheld=bool(withheld.any()),
-                          missing=bool(missing.any()))
+                          missing=bool(missing_areas(data).any()),
+                          unreliable=bool(data.frame["unreliable"].any()))
 
 
 __all__ = ["SIMPLIFY_SHARE", "MapData", "area_fills", "map_data", "map_legend",
-           "simplified_shapes"]
+           "missing_areas", "simplified_shapes"]

@@ -2,9 +2,11 @@
 
 QGIS reads a GeoPackage table ``layer_styles`` (one row per layer and style, QML in
 ``styleQML``) and applies the row marked ``useAsDefault`` when a layer is loaded. Each level
-(and the total) gets a graduated renderer on the catalogue's first indicator: the classes of
-the published rates (``geo.render.classes``, as the web maps), plus a grey hatched class
-"geheim (Datenschutz)" for withheld areas, and field aliases with the indicators' names.
+(and the total) gets one style per indicator, the first indicator's as the default (the others
+are a click away in the layer's style manager): a graduated renderer on the classes of the
+published rates (``geo.render.classes``, as the web maps, with the indicator's ramp), plus a
+grey hatched class "gesperrt (Geheimhaltung)" for withheld areas, and field aliases with the
+indicators' names.
 """
 
 from __future__ import annotations
@@ -157,35 +159,46 @@ def _aliases(published: PublishedBuild) -> str:
     return "".join(f"<alias field={quoteattr(k)} name={quoteattr(v)}/>" for k, v in items)
 
 
+def style_names(published: PublishedBuild) -> dict[str, str]:
+    """The style name of each indicator (its name; with its id where two names are alike)."""
+    names = [ind.name for ind in published.catalogue.indicators]
+    return {ind.id: ind.name if names.count(ind.name) == 1 else f"{ind.name} ({ind.id})"
+            for ind in published.catalogue.indicators}
+
+
 def add_layer_styles(gpkg_path: Path, published: PublishedBuild) -> None:
-    """Write (replace) the ``layer_styles`` table: one default style per level and the total."""
+    """Write (replace) the ``layer_styles`` table: per level and the total one style per
+    indicator, the first indicator's the default."""
     gpkg_path = Path(gpkg_path)
     if published.catalogue.indicators == ():
         return
-    ind = published.catalogue.indicators[0]
+    names = style_names(published)
     rows = []
     now = pd.Timestamp(datetime.now(UTC).replace(microsecond=0))
     for level in [*published.geography.level_ids, TOTAL]:
         info = pyogrio.read_info(gpkg_path, layer=level)
-        name = published.geography.level(level).name
-        rows.append({
-            "f_table_catalog": "",
-            "f_table_schema": "",
-            "f_table_name": level,
-            "f_geometry_column": info["geometry_name"] or "geom",
-            "styleName": f"{ind.name} ({name})"[:30],
-            "styleQML": layer_qml(published, level, ind.id),
-            "styleSLD": "",
-            "useAsDefault": True,
-            "description": f"Quartier: {ind.name}, {name}, Release {published.release_id}",
-            "owner": "quartier",
-            "ui": "",
-            "update_time": now,
-        })
+        level_name = published.geography.level(level).name
+        for i, ind in enumerate(published.catalogue.indicators):
+            rows.append({
+                "f_table_catalog": "",
+                "f_table_schema": "",
+                "f_table_name": level,
+                "f_geometry_column": info["geometry_name"] or "geom",
+                "styleName": names[ind.id],
+                "styleQML": layer_qml(published, level, ind.id),
+                "styleSLD": "",
+                "useAsDefault": i == 0,
+                "description": (f"Quartier: {ind.name}, {level_name}, "
+                                f"Release {published.release_id}"),
+                "owner": "quartier",
+                "ui": "",
+                "update_time": now,
+            })
     frame = pd.DataFrame(rows)
     frame["useAsDefault"] = frame["useAsDefault"].astype(np.bool_)
     pyogrio.write_dataframe(frame, gpkg_path, layer=STYLES_TABLE, driver="GPKG",
                             layer_options={"OVERWRITE": "YES"})
 
 
-__all__ = ["STYLES_TABLE", "add_layer_styles", "layer_qml", "renderer_expression"]
+__all__ = ["STYLES_TABLE", "add_layer_styles", "layer_qml", "renderer_expression",
+           "style_names"]

@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 
 from geo.inputs.catalogue import Indicator
+from geo.inputs.periods import YearKey
 from geo.release import TOTAL, PublishedBuild
 from geo.render.profiles.definitions import definition_record, indicator_definition
+from geo.render.years import indicator_year, indicator_years
 
-VALUE_FIELDS = ["level", "area_id", "name", "indicator", "year", "numerator", "denominator",
-                "rate", "ci_low", "ci_high", "status", "vs_total", "reliable"]
+VALUE_FIELDS = ["level", "area_id", "name", "parent_id", "indicator", "year", "numerator",
+                "denominator", "rate", "ci_low", "ci_high", "status", "vs_total", "reliable"]
 """The columns of the long value rows, in order (JSON keys and CSV header)."""
 
 
@@ -74,8 +76,8 @@ def _variable_facts(published: PublishedBuild, ind: Indicator) -> dict[str, Any]
 
 
 def indicator_record(published: PublishedBuild, ind: Indicator) -> dict[str, Any]:
-    """One catalogue indicator with the latest year this release has values for, and its
-    definition (description, counts, source and reference date from the catalogue).
+    """One catalogue indicator with the years this release has values for (and the latest),
+    and its definition (description, counts, source and reference date from the catalogue).
 
     ``estimate`` (shown as "Schätzung"), ``measure`` (no interval) and ``provenance`` (the
     intake that made a variable) tell where the values come from.
@@ -87,20 +89,31 @@ def indicator_record(published: PublishedBuild, ind: Indicator) -> dict[str, Any
         "description": ind.description or None, "latest_year": published.latest_year(ind.id),
         "higher_is": ind.higher_is, "source": definition["source"],
         "reference_date": definition["reference_date"], "definition": definition,
+        "years": list(indicator_years(published, ind.id)),
         **_variable_facts(published, ind),
     }
 
 
+def _parents(published: PublishedBuild) -> pd.DataFrame:
+    """``parent_id`` by level and area_id (empty for the total)."""
+    areas = published.areas[["level", "area_id", "parent_id"]]
+    return areas.assign(parent_id=areas["parent_id"].where(areas["parent_id"] != "", None))
+
+
 def value_rows(published: PublishedBuild, level: str, indicator: str | None = None,
-               year: int | None = None) -> pd.DataFrame:
+               year: YearKey | None = None) -> pd.DataFrame:
     """Long rows of one level (then the total, for comparison) of one or every indicator.
 
-    ``year=None`` takes each indicator's latest year with values. Areas without a row in the
-    release are left out. Raises NotFoundError for an unknown level, year or indicator.
+    ``year`` is a year or a pooled period ("2010-2012"); ``year=None`` takes each indicator's
+    latest single year with values. Areas without a row in the release are left out. Raises
+    NotFoundError for an unknown level, year or indicator, and for a year in which the one
+    indicator asked for has no value.
     """
     published.geography.level(level)
     if year is not None:
-        published.check_year(year)
+        year = published.check_year(year)
+    if indicator:
+        indicator_year(published, indicator, year)
     indicators = ([published.catalogue.indicator(indicator).id] if indicator
                   else [i.id for i in published.catalogue.indicators])
     values = published.values
@@ -112,11 +125,13 @@ def value_rows(published: PublishedBuild, level: str, indicator: str | None = No
         frames.append(rows[rows["level"] == level])
         if level != TOTAL:
             frames.append(rows[rows["level"] == TOTAL])
-    return pd.concat(frames, ignore_index=True)[VALUE_FIELDS]
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows.merge(_parents(published), on=["level", "area_id"], how="left", sort=False)
+    return rows[VALUE_FIELDS]
 
 
 def values_document(published: PublishedBuild, level: str, indicator: str | None = None,
-                    year: int | None = None) -> dict[str, Any]:
+                    year: YearKey | None = None) -> dict[str, Any]:
     """The value rows with the release's id and attribution (the data API's JSON body)."""
     frame = value_rows(published, level, indicator, year)
     return {

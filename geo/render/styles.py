@@ -6,7 +6,9 @@ properties themselves (one fill layer per class, ``<indicator>`` compared with t
 bounds), which QGIS's style converter understands too; for earlier years, which the tiles do
 not carry, each class layer lists its areas by ``area_id``.
 Withheld areas are grey and hatched (``fill-pattern`` from ``geo.render.sprite``), areas
-without data light grey.
+without data light grey, unreliable rates (small base) outlined with a dashed line (layer
+``<level>-unreliable``, listing its areas by ``area_id`` for every year). The colour ramp
+follows the indicator's ``higher_is`` unless a ramp is asked for.
 """
 
 from __future__ import annotations
@@ -15,23 +17,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from geo.errors import ParameterError
 from geo.inputs.catalogue import Indicator
-from geo.release import TOTAL, PublishedBuild, indicator_rows, resolve_year
+from geo.inputs.periods import YearKey
+from geo.release import TOTAL, PublishedBuild, indicator_rows
 from geo.render.classes import (
     DEFAULT_K,
     DEFAULT_METHOD,
-    DEFAULT_RAMP,
+    METHOD_NAMES,
     MISSING_COLOR,
     MISSING_LABEL,
+    UNRELIABLE_DASH,
+    UNRELIABLE_LABEL,
+    UNRELIABLE_LINE,
     WITHHELD_COLOR,
     WITHHELD_LABEL,
     ClassBreaks,
     class_breaks,
     class_labels,
     published_rates,
+    ramp_for,
 )
 from geo.render.sprite import HATCH_IMAGE
+from geo.render.years import indicator_year, indicator_years
 
 SOURCE = "quartier"
 
@@ -39,14 +49,17 @@ SOURCE = "quartier"
 @dataclass(frozen=True)
 class _LevelMap:
     level: str
-    year: int
+    year: YearKey
     ids: dict[str, list[str]]  # status -> area ids
     breaks: ClassBreaks
     classes: dict[int, list[str]]  # class index -> area ids
+    unreliable: list[str]  # published areas whose rate rests on a small base
+    ramp: str
 
 
-def _level_map(published: PublishedBuild, indicator: str, level: str, year: int, method: str,
-               k: int, ramp: str) -> _LevelMap:
+def _level_map(published: PublishedBuild, indicator: str, level: str, year: YearKey, method: str,
+               k: int, ramp: str | None) -> _LevelMap:
+    ramp = ramp or ramp_for(published.catalogue.indicator(indicator))
     rows = indicator_rows(published, indicator, level, year)
     ids: dict[str, list[str]] = {"published": [], "suppressed": [], "missing": []}
     for area, status in zip(rows.index, rows["status"], strict=True):
@@ -57,16 +70,20 @@ def _level_map(published: PublishedBuild, indicator: str, level: str, year: int,
     for area, cls in zip(rates.index, breaks.index(rates.to_numpy()), strict=True):
         classes.setdefault(int(cls), []).append(str(area))
     ids["published"] = [str(a) for a in rates.index]
-    return _LevelMap(level, year, ids, breaks, classes)
+    shown = rows[rows["status"] == "published"]
+    unreliable = [str(a) for a, ok in zip(shown.index, shown["reliable"], strict=True)
+                  if ok is not None and ok is not pd.NA and not bool(ok)]
+    return _LevelMap(level, year, ids, breaks, classes, unreliable, ramp)
 
 
-def legend(published: PublishedBuild, indicator: str, level: str, *, year: int | None = None,
-           method: str = DEFAULT_METHOD, k: int = DEFAULT_K, ramp: str = DEFAULT_RAMP
+def legend(published: PublishedBuild, indicator: str, level: str, *, year: YearKey | None = None,
+           method: str = DEFAULT_METHOD, k: int = DEFAULT_K, ramp: str | None = None
            ) -> dict[str, Any]:
-    """Legend of one level: classes with colours and counts, withheld and missing areas."""
+    """Legend of one level: classes with colours and counts, withheld, missing and
+    unreliable areas."""
     ind = published.catalogue.indicator(indicator)
     published.geography.level(level)
-    year = resolve_year(published, ind.id, year)
+    year = indicator_year(published, ind.id, year)
     lm = _level_map(published, ind.id, level, year, method, k, ramp)
     return _legend(published, ind, lm)
 
@@ -89,11 +106,17 @@ def _legend(published: PublishedBuild, ind: Indicator, lm: _LevelMap) -> dict[st
         "per": ind.per,
         "year": lm.year,
         "method": b.method,
+        "method_name": METHOD_NAMES.get(b.method, b.method),
+        "k": len(b.colors),
+        "ramp": lm.ramp,
+        "higher_is": ind.higher_is,
         "classes": classes,
         "withheld": {"color": WITHHELD_COLOR, "pattern": HATCH_IMAGE, "label": WITHHELD_LABEL,
                      "count": len(lm.ids["suppressed"])},
         "missing": {"color": MISSING_COLOR, "label": MISSING_LABEL,
                     "count": len(lm.ids["missing"])},
+        "unreliable": {"color": UNRELIABLE_LINE, "dash": list(UNRELIABLE_DASH),
+                       "label": UNRELIABLE_LABEL, "count": len(lm.unreliable)},
     }
 
 
@@ -149,6 +172,11 @@ def _layers_for_level(ind: str, lm: _LevelMap, *, latest: bool, visible: bool, o
          "paint": {"line-color": "#5a5a5a", "line-opacity": 0.55,
                    "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.3, 14, 1.2]},
          "metadata": {**meta, "quartier:role": "line"}},
+        {"id": f"{lm.level}-unreliable", "type": "line", **base, "layout": dict(vis),
+         "filter": ["in", ["get", "area_id"], ["literal", lm.unreliable]],
+         "paint": {"line-color": UNRELIABLE_LINE, "line-dasharray": list(UNRELIABLE_DASH),
+                   "line-width": ["interpolate", ["linear"], ["zoom"], 6, 1.0, 14, 2.0]},
+         "metadata": {**meta, "quartier:role": "unreliable"}},
         {"id": f"{lm.level}-outline", "type": "line", **base,
          "layout": {"visibility": "visible" if outline else "none"},
          "paint": {"line-color": "#222222",
@@ -163,12 +191,12 @@ def maplibre_style(
     indicator: str,
     *,
     source: Mapping[str, Any],
-    year: int | None = None,
+    year: YearKey | None = None,
     level: str | None = None,
     sprite_url: str | None = None,
     method: str = DEFAULT_METHOD,
     k: int = DEFAULT_K,
-    ramp: str = DEFAULT_RAMP,
+    ramp: str | None = None,
     basemap_url: str = "",
     basemap_attribution: str = "",
     only_level: bool = False,
@@ -179,6 +207,8 @@ def maplibre_style(
     is visible, the others are hidden layers; the parent level is drawn as an outline.
     ``metadata["quartier:legends"]`` holds the legend of each level. ``only_level`` leaves
     the hidden levels out (QGIS before 3.26 draws layers whose visibility is ``none``).
+    ``ramp=None`` takes the indicator's ramp (``higher_is``); a year in which the indicator
+    has no value raises NotFoundError.
     """
     ind = published.catalogue.indicator(indicator)
     geo = published.geography
@@ -190,7 +220,7 @@ def maplibre_style(
         )
     geo.level(level)
     latest_year = published.latest_year(ind.id)
-    year = resolve_year(published, ind.id, year)
+    year = indicator_year(published, ind.id, year)
     latest = year == latest_year
     all_levels = [*geo.level_ids]
     parent = {lv: ([TOTAL, *all_levels][i]) for i, lv in enumerate(all_levels)}
@@ -227,6 +257,7 @@ def maplibre_style(
             "quartier:indicator": ind.id,
             "quartier:year": year,
             "quartier:latest_year": latest_year,
+            "quartier:years": list(indicator_years(published, ind.id)),
             "quartier:level": level,
             "quartier:levels": [{"id": lv.id, "name": lv.name} for lv in geo.levels],
             "quartier:legend": legends[level],

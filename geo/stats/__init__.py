@@ -1,6 +1,7 @@
 """Statistics of counts: aggregation to every level, rates with intervals and comparisons.
 
-- ``aggregate``: finest-level counts summed to every level and the whole area.
+- ``aggregate``: finest-level counts summed to every level and the whole area, and pooled
+  periods (the sum of their years).
 - ``measures``: measures (decimals) summed or averaged (weighted) to every level.
 - ``rates``: rates, 95 % intervals (Wilson, exact Poisson/Byar), comparison with the whole area,
   reliability.

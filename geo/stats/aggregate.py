@@ -1,10 +1,13 @@
-"""Aggregation of finest-level counts to every level and the whole area."""
+"""Aggregation of finest-level counts to every level and the whole area, and pooled periods."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from geo.errors import CatalogueError
+from geo.inputs.periods import year_sort_key
 
 if TYPE_CHECKING:
     from geo.inputs.catalogue import Catalogue
@@ -33,7 +36,8 @@ def _sum_to_parents(child: pd.DataFrame, parents: pd.Series, parent_ids: list[st
 
 
 def aggregate(geography: Geography, counts: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
-    """Return cells for every level, the total, every count variable and every year.
+    """Return cells for every level, the total, every count variable and every year, then
+    the pooled cells of every catalogue period (``year`` = ``"2010-2012"``, dtype object).
 
     Counts are given for the finest level. Parents are sums of their children, never
     averages of rates; a sum over a missing cell is missing, never silently smaller.
@@ -72,7 +76,49 @@ def aggregate(geography: Geography, counts: pd.DataFrame, catalogue: Catalogue) 
     cells = pd.concat(frames, ignore_index=True)
     cells["year"] = cells["year"].astype("int64")
     cells["value"] = cells["value"].astype("Int64")
+    pools = pooled(cells, catalogue, years)
+    cells["year"] = cells["year"].astype(object)
+    if len(pools):
+        cells = pd.concat([cells, pools], ignore_index=True)
+        cells["value"] = cells["value"].astype("Int64")
     return _ordered(cells, geography, variables)
+
+
+def pooled(cells: pd.DataFrame, catalogue: Catalogue, years: list[int]) -> pd.DataFrame:
+    """Cells of every catalogue period: per area and variable the sum of its years.
+
+    A pooled cell is missing when any of its years is missing.
+
+    Raises:
+        CatalogueError: a period needs years the counts do not have.
+    """
+    frames = []
+    for period in getattr(catalogue, "periods", ()):
+        absent = [y for y in period.years if y not in years]
+        if absent:
+            have = ", ".join(str(y) for y in years) or "none"
+            raise CatalogueError(
+                f"{_source(catalogue)}: period {period.label} pools the years "
+                f"{period.first}-{period.last}, but the counts have no "
+                f"{', '.join(str(y) for y in absent)} (they have: {have})"
+            )
+        rows = cells[cells["year"].isin(period.years)
+                     & cells["variable"].map(period.covers).astype(bool)]
+        frame = rows.assign(na=rows["value"].isna(), value=rows["value"].fillna(0))
+        grouped = frame.groupby(["level", "area_id", "variable"], sort=False).agg(
+            value=("value", "sum"), na=("na", "any"))
+        grouped["value"] = grouped["value"].astype("Int64").mask(grouped["na"])
+        out = grouped.reset_index()[["level", "area_id", "variable", "value"]]
+        out.insert(3, "year", pd.Series(period.label, index=out.index, dtype=object))
+        frames.append(out)
+    if not frames:
+        return pd.DataFrame(columns=CELL_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _source(catalogue: Catalogue) -> str:
+    path = getattr(catalogue, "path", None)
+    return path.name if path is not None else "indicators.toml"
 
 
 def _ordered(cells: pd.DataFrame, geography: Geography, variables: list[str]) -> pd.DataFrame:
@@ -84,7 +130,8 @@ def _ordered(cells: pd.DataFrame, geography: Geography, variables: list[str]) ->
             "l": cells["level"].map(level_rank),
             "a": cells["area_id"],
             "v": cells["variable"].map(var_rank),
-            "y": cells["year"],
+            "y": cells["year"].map({y: i for i, y in enumerate(
+                sorted(set(cells["year"]), key=year_sort_key))}),
         }
     )
     order = key.sort_values(["l", "a", "v", "y"], kind="stable").index

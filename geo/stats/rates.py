@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
+from geo.inputs.periods import is_period
+
 if TYPE_CHECKING:
     from geo.inputs.catalogue import Catalogue
 
@@ -74,8 +76,8 @@ def _norm_cdf(z: float) -> float:
 def _base(cells: pd.DataFrame, measures: pd.DataFrame | None,
           catalogue: Catalogue) -> pd.DataFrame:
     """Every (level, area_id, year) of the cells and measures, in cell order."""
-    first = next((v.id for v in catalogue.variables if getattr(v, "type", "count") == "count"), "")
-    base = cells.loc[cells["variable"] == first, ["level", "area_id", "year"]]
+    # cell order: per area its years, then its periods (of any variable)
+    base = cells[["level", "area_id", "year"]].drop_duplicates()
     if measures is not None and len(measures):
         extra = measures.loc[measures["variable"] == measures["variable"].iloc[0],
                              ["level", "area_id", "year"]]
@@ -128,11 +130,20 @@ def compute_values(
     names = areas.set_index(["level", "area_id"])["name"]
     total_level = "total"
     frames = []
-    base = _base(cells, measures, catalogue)
+    base_all = _base(cells, measures, catalogue)
+    single = ~base_all["year"].map(is_period).to_numpy(dtype=bool)
     for ind in catalogue.indicators:
         if ind.kind in ("value", "ratio"):
-            frames.append(_measure_values(ind, base, measures))
+            frames.append(_measure_values(ind, base_all[single].reset_index(drop=True),
+                                          measures))
             continue
+        # every year, and the periods that pool both (pooled numerator / pooled denominator)
+        pooled = np.ones(len(base_all), dtype=bool)
+        for variable in (ind.numerator, ind.denominator):
+            pooled &= pd.MultiIndex.from_frame(
+                base_all.assign(variable=variable)[["level", "area_id", "variable", "year"]]
+            ).isin(keyed.index)
+        base = base_all[single | pooled].reset_index(drop=True)
         idx_num = pd.MultiIndex.from_frame(
             base.assign(variable=ind.numerator)[["level", "area_id", "variable", "year"]]
         )

@@ -40,7 +40,7 @@ def _links(request: Request, geography: str) -> dict[str, str]:
     }
 
 
-def _values_body(build: PublishedBuild, indicator: str | None, year: int | None,
+def _values_body(build: PublishedBuild, indicator: str | None, year: str | None,
                  level: str | None, format: Format, pinned: bool) -> Rendered:
     """Serialise the values in one format (raises NotFoundError for unknown ids)."""
     geography = build.geography.id

@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from geo.render import folium_page, maps, png
+from geo.render import folium_page, maps, png, years
 from service.cache import LRUCache, Rendered
 from service.headers import cache_control, header_text
 from service.params import GeographyPath, IndicatorPath, LevelParam, ReleaseParam, YearParam
@@ -107,9 +107,22 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         """Render a Leaflet page with legend, tooltips, attribution and release id; no CDN.
 
         The permalink (canonical link and small print) names the release, so a report's link
-        keeps its numbers after a rebuild.
+        keeps its numbers after a rebuild. A year without any value of the indicator gives 404
+        with a page that says so and links the years that have values.
         """
         build = store.get(geography, release)
+        if year is not None and not years.has_data(build, indicator, year):
+            ind = build.catalogue.indicator(indicator)
+            shown_level = level or build.geography.level_ids[-1]
+            pinned = {"release": release} if release else {}
+            links = [(str(y), request.url.path + "?" + urlencode(
+                {"year": y, "level": shown_level, "scheme": scheme, **pinned}))
+                for y in years.indicator_years(build, ind.id)]
+            page = folium_page.no_data_page(f"{ind.name} – {build.geography.name}",
+                                            years.no_data_message(build, ind.id, year), links)
+            return HTMLResponse(page, status_code=404, headers={
+                "Content-Security-Policy": csp, "Cache-Control": "no-cache",
+                "X-Attribution": header_text(build.geography.attribution)})
         key = (build.geography.id, build.release_id, "html", request.url.path, year, level, scheme)
 
         def render() -> Rendered:

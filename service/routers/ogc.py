@@ -1,9 +1,10 @@
-"""OGC API Features, Part 1 Core: one collection per geography and level.
+"""OGC API Features, Part 1 Core and Part 2 CRS: one collection per geography and level.
 
 Features are the areas of a level with the published values of each indicator's latest year
 (``geo.render.features.feature_layer``), so GIS clients such as QGIS or GDAL read what the
-GeoPackage holds. Invalid parameters give 400 as the standard requires (not FastAPI's 422):
-``service.errors.OGCRoute`` maps them in one place.
+GeoPackage holds, in CRS84 or the geography's own CRS (``crs``, ``bbox-crs``; the GeoPackage's
+CRS is the collection's ``storageCrs``). Invalid parameters give 400 as the standard requires
+(not FastAPI's 422): ``service.errors.OGCRoute`` maps them in one place.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from geo.render.features import (
     FeaturePage,
     feature_json,
     feature_layer,
+    layer_crs,
     layer_info,
     page_features,
     page_json,
@@ -41,8 +43,8 @@ from service.params import (
     OffsetParam,
     OGCFormatParam,
     ReleaseParam,
-    check_crs,
     parse_bbox,
+    parse_crs,
     parse_datetime,
 )
 from service.settings import Settings
@@ -52,6 +54,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -105,29 +108,38 @@ def _page_links(request: Request, page: FeaturePage, media: str) -> list[dict[st
 def router(store: BuildStore, settings: Settings) -> APIRouter:
     """Return the OGC API Features routes under /ogc."""
     r = APIRouter(prefix="/ogc", tags=["OGC API Features"], route_class=OGCRoute)
-    # serialised collections, keyed by release and level: a release never changes
-    layers: LRUCache[tuple[str, str, str], FeatureLayer] = LRUCache(settings.cache_entries)
+    # serialised collections, keyed by release, level and CRS: a release never changes
+    layers: LRUCache[tuple[str, str, str, str], FeatureLayer] = LRUCache(settings.cache_entries)
     headers = {"Cache-Control": f"public, max-age={settings.cache_seconds}"}
 
-    def layer_of(build: PublishedBuild, level: str) -> FeatureLayer:
-        key = (build.geography.id, build.release_id, level)
-        return layers.get_or_make(key, lambda: feature_layer(build, level))
+    def layer_of(build: PublishedBuild, level: str, crs: str = CRS84) -> FeatureLayer:
+        key = (build.geography.id, build.release_id, level, crs)
+        return layers.get_or_make(key, lambda: feature_layer(build, level, crs))
 
-    def collection_layer(collection_id: str, release: str | None = None) -> FeatureLayer:
-        """The collection ``{geography}.{level}`` (of one release) or NotFoundError."""
+    def collection_build(
+        collection_id: str, release: str | None = None
+    ) -> tuple[PublishedBuild, str]:
+        """The build (of one release) and level of ``{geography}.{level}`` or NotFoundError."""
         geography, _, level = collection_id.rpartition(".")
         build = store.get(geography or collection_id, release)
         if level not in build.geography.level_ids:
             known = ", ".join(f"{build.geography.id}.{lv}" for lv in build.geography.level_ids)
             raise NotFoundError(f"unknown collection '{collection_id}' (known: {known})")
-        return layer_of(build, level)
+        return build, level
+
+    def collection_layer(
+        collection_id: str, crs: str | None = None, release: str | None = None
+    ) -> FeatureLayer:
+        """The collection in the CRS asked for (400 for one it is not offered in)."""
+        build, level = collection_build(collection_id, release)
+        return layer_of(build, level, parse_crs(crs, "crs", layer_crs(build)))
 
     def collection_body(request: Request, layer: FeatureLayer) -> dict[str, Any]:
         return {**layer_info(layer), "links": _collection_links(request, layer)}
 
     def feature_headers(layer: FeatureLayer, release: str | None = None) -> dict[str, str]:
         return {**headers, "X-Attribution": header_text(layer.attribution),
-                "Content-Crs": f"<{CRS84}>",
+                "Content-Crs": f"<{layer.crs}>",
                 "Cache-Control": cache_control(settings.cache_seconds, release is not None)}
 
     @r.get("", summary="Landing page", operation_id="getLandingPage")
@@ -200,12 +212,12 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         release: ReleaseParam = None,
     ) -> Response:
         """Page through the features; ``next``/``prev`` links and numberMatched/Returned."""
-        check_crs(crs, "crs")
-        check_crs(bbox_crs, "bbox-crs")
-        layer = collection_layer(collectionId, release)
+        layer = collection_layer(collectionId, crs, release)
+        box_crs = parse_crs(bbox_crs, "bbox-crs", layer.crs_list)
         page = page_features(
             layer, limit=limit, offset=offset,
-            bbox=None if bbox is None else parse_bbox(bbox),
+            bbox=None if bbox is None else parse_bbox(bbox, geographic=box_crs == CRS84),
+            bbox_crs=box_crs,
             interval=None if datetime is None else parse_datetime(datetime),
         )
         media = _media_type(request, f)
@@ -227,8 +239,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         release: ReleaseParam = None,
     ) -> Response:
         """One area with its published values."""
-        check_crs(crs, "crs")
-        layer = collection_layer(collectionId, release)
+        layer = collection_layer(collectionId, crs, release)
         base = _root(request) + "/ogc"
         pin = "" if release is None else f"?release={quote(release)}"
         links = [

@@ -18,10 +18,12 @@ from fastapi.responses import JSONResponse, Response
 
 from geo.errors import NotFoundError
 from geo.release import TILES_FILE, PublishedBuild
-from geo.render.classes import DEFAULT_K, DEFAULT_METHOD, DEFAULT_RAMP
+from geo.render.classes import DEFAULT_K, DEFAULT_METHOD
 from geo.render.sprite import sprite
 from geo.render.styles import maplibre_style
 from geo.render.tiles import PMTilesArchive
+from geo.render.words import WORDS
+from geo.render.years import indicator_years
 from service.cache import FileCache
 from service.headers import IMMUTABLE
 from service.params import (
@@ -124,8 +126,9 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
                 "themes": [
                     {"name": theme, "indicators": [
                         {"id": i.id, "name": i.name, "unit": i.unit, "per": i.per, "kind": i.kind,
-                         "description": i.description,
-                         "latest_year": build.latest_year(i.id)} for i in inds]}
+                         "higher_is": i.higher_is, "description": i.description,
+                         "latest_year": build.latest_year(i.id),
+                         "years": list(indicator_years(build, i.id))} for i in inds]}
                     for theme, inds in build.catalogue.themes().items()
                 ],
                 "minzoom": arc.minzoom, "maxzoom": arc.maxzoom, "bounds": list(arc.bounds),
@@ -135,7 +138,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             })
         return JSONResponse(
             {"geographies": out, "basemap": bool(settings.basemap_url),
-             "basemap_attribution": settings.basemap_attribution},
+             "basemap_attribution": settings.basemap_attribution, "words": WORDS},
             headers={**CORS, "Cache-Control": "no-cache"},
         )
 
@@ -283,7 +286,9 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         level: LevelParam = None,
         method: Annotated[str, Query(description="Klassifikation (mapclassify)")] = DEFAULT_METHOD,
         k: Annotated[int, Query(ge=1, le=7, description="Zahl der Klassen")] = DEFAULT_K,
-        ramp: Annotated[str, Query(description="Farbskala: YlOrRd, PuBu, YlGnBu")] = DEFAULT_RAMP,
+        ramp: Annotated[str | None, Query(description=(
+            "Farbskala: YlOrRd, YlGn, PuBu, YlGnBu; ohne Angabe nach der Richtung des "
+            "Indikators (höher ungünstig: YlOrRd, günstig: YlGn, neutral: PuBu)"))] = None,
         levels: Annotated[str, Query(pattern="^(all|one)$", description=(
             "all: Layer jeder Ebene (nur 'level' sichtbar); one: nur 'level' "
             "(für QGIS vor 3.26, das unsichtbare Layer trotzdem zeichnet)"))] = "all",

@@ -36,6 +36,9 @@ class Geography:
     areas: pd.DataFrame
     shapes: dict[str, gpd.GeoDataFrame]
     report: Report
+    crs: str = OUTPUT_CRS
+    """The geography's own CRS (``EPSG:25832``): the first projected CRS of its files, in which
+    the GeoPackage is written; the shapes above are in EPSG:4326."""
 
     @property
     def id(self) -> str:
@@ -97,8 +100,10 @@ def _output(spec: GeographySpec, levels: list[_Level], union: shapely.Geometry,
         [shapes[key][["area_id", "name", "parent_id"]].assign(level=key)
          for key in (TOTAL, *spec.level_ids)], ignore_index=True)
     areas = areas[["level", "area_id", "name", "parent_id"]].astype(str)
+    authority = crs.to_authority() if crs is not None else None
     return Geography(spec=spec, areas=areas, shapes=shapes,
-                     report=Report(tuple(found.items), source=_source_name(spec)))
+                     report=Report(tuple(found.items), source=_source_name(spec)),
+                     crs=":".join(authority) if authority else OUTPUT_CRS)
 
 
 def _display(spec: GeographySpec, level: LevelSpec) -> str:

@@ -7,14 +7,16 @@ from typing import Any
 
 import pandas as pd
 
-from geo.render.classes import EMPTY, MISSING_LABEL, format_number
+from geo.render import words
+from geo.render.classes import EMPTY, format_number
 
-WITHHELD = "gesperrt (Geheimhaltung)"
+# the vocabulary of every output (geo.render.words), not a copy
+WITHHELD = words.WITHHELD
 """What a withheld value says instead of a number."""
-MISSING = MISSING_LABEL
-RELIABLE = "verlässlich"
-UNRELIABLE = "unsicher (kleine Basis)"
-COMPARISON = {"higher": "höher", "lower": "niedriger", "similar": "ähnlich"}
+MISSING = words.MISSING
+RELIABLE = words.RELIABLE
+UNRELIABLE = words.UNRELIABLE
+COMPARISON = words.COMPARISON
 FAVOURABLE = "günstig"
 UNFAVOURABLE = "ungünstig"
 DISCLOSURE_NOTICE = (

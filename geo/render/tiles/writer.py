@@ -90,7 +90,7 @@ def tiles_metadata(published: PublishedBuild, zooms: ZoomRange) -> dict[str, Any
                       for ind in published.catalogue.indicators},
             "fields": {
                 "<indicator>": "Rate (je 'per', Einheit 'unit') des letzten Jahres",
-                "<indicator>_status": "published | suppressed (geheim) | missing",
+                "<indicator>_status": "published | suppressed (gesperrt) | missing",
                 "<indicator>_ci_low/_ci_high": "95-%-Konfidenzintervall (nur maxzoom)",
                 "<indicator>_numerator/_denominator": "Zähler und Nenner, falls veröffentlicht "
                                                       "(nur maxzoom)",
