@@ -171,7 +171,7 @@ def audit(
             continue
         x = cube.x[ys, vs, :].reshape(-1)
         missing = (x < 0) & ~w
-        got = None
+        got: tuple[np.ndarray, ...] | None = None
         if job.rules:  # linked: by elimination where the rules allow (exact, mostly trees)
             got = _reduced_intervals(tree, len(job.slots), job.rules, x, w, missing)
         if got is None:

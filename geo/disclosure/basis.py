@@ -64,16 +64,19 @@ def _basis(n_slots: int, rules: Sequence[Rule]) -> _Basis | None:
             return None  # a cycle of rules
         active.add(slot)
         found: np.ndarray | None = None
-        for parts in defining[slot]:
-            rows = [expansion(p) for p in parts]
-            if any(r is None for r in rows):
-                found = None
-                break
-            total = np.sum(rows, axis=0, dtype=np.int64)
-            if found is not None and not np.array_equal(found, total):
-                found = None
-                break
-            found = total
+        for k, parts in enumerate(defining[slot]):
+            total = np.zeros(len(base), dtype=np.int64)
+            for p in parts:
+                part = expansion(p)
+                if part is None:
+                    break
+                total += part
+            else:
+                if k == 0 or (found is not None and np.array_equal(found, total)):
+                    found = total
+                    continue
+            found = None
+            break
         active.discard(slot)
         memo[slot] = found
         return found

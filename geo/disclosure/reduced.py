@@ -112,8 +112,8 @@ def _reduced_intervals(
         block[blocks.cols[inside]] = blocks.cell_block[inside]
         coupled = np.unique(blocks.row_block[blocks.a_w.shape[0] - len(c_slot):])
         targets = blocks.cols[np.isin(blocks.cell_block, coupled) & inside]
-        t_lo, t_hi = _lp_intervals(relations, known, values, targets)
-        lo.reshape(-1)[targets], hi.reshape(-1)[targets] = t_lo, t_hi
+        lp_lo, lp_hi = _lp_intervals(relations, known, values, targets)
+        lo.reshape(-1)[targets], hi.reshape(-1)[targets] = lp_lo, lp_hi
         cap = 4.0 * float(np.abs(values[known]).sum()) + 1000.0
     # withheld totals: the sum of their parts, parts in one block by LP
     part_lo = np.where(base_held, lo, vals[basis.base])
