@@ -14,11 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
-from geo.errors import CountsError, DisclosureError
+from geo.errors import BuildError, CountsError, DisclosureError
 from geo.inputs.catalogue import Catalogue, load_catalogue
-from geo.inputs.counts import read_counts_files
-from geo.inputs.geography import Geography, load_geography
+from geo.inputs.counts import MAX_COUNT, read_counts_files
+from geo.inputs.geography import Geography, load_geography, load_manifest
 from geo.inputs.intake.provenance import attach_provenance, provenance_path
+from geo.inputs.periods import sorted_year_keys
 from geo.release import (
     GPKG_FILE,
     MANIFEST_FILE,
@@ -38,6 +39,7 @@ from geo.release import (
 )
 from geo.release.audit import audit_build
 from geo.release.digests import Digests, cell_digests
+from geo.release.folder import build_folder, remove_stale, signals_held
 from geo.release.layout import release_dir, releases_dir
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
@@ -50,6 +52,7 @@ from geo.stats.rates import RELIABLE_MIN
 COUNTS_FILE = "counts.csv"
 INDICATORS_FILE = "indicators.toml"
 KEY_FILE = ".quartier-key"
+KEY_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -104,12 +107,20 @@ def _refusal(gate: AuditReport, limit: int = 20) -> str:
 def _secret_key(data_dir: Path) -> bytes:
     """The installation's key for digests of secret inputs (created once, never published)."""
     path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    try:
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            with signals_held():  # a stopped build must not leave a half-written key
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(secrets.token_bytes(KEY_BYTES))
+        key = path.read_bytes()
+    except OSError as exc:
+        raise BuildError(f"cannot create or read the key {path}: {exc.strerror or exc}") from None
+    if len(key) < KEY_BYTES:
+        raise BuildError(f"{path} is damaged ({len(key)} bytes, not {KEY_BYTES}); delete it and a "
+                         "new key is made (the input digests of later releases then change)")
+    return key
 
 
 def _input_hashes(
@@ -170,11 +181,19 @@ def build(
     counts file that ``quartier intake`` wrote is published as ``PROVENANCE.json``.
     """
     say = say or (lambda msg: print(msg, file=sys.stderr))
+    for name, value in (("min_count", min_count), ("protection", protection),
+                        ("reliable_min", reliable_min)):
+        if value > MAX_COUNT:
+            raise BuildError(f"{name} must be at most {MAX_COUNT:,} (the largest plausible count), "
+                             f"not {value}")
     params = BuildParameters(
         min_count=min_count, protection=protection, reliable_min=reliable_min, year=year
     )
     folder = Path(folder)
     say(f"[1/6] Geografie laden: {folder}")
+    out = build_folder(out, Path(data_dir), load_manifest(folder).id)
+    for done in remove_stale(out):
+        say(f"      aufgeräumt / cleaned up: {done}")
     geography = load_geography(folder, progress=True)
     for finding in geography.report.warnings:
         say(f"      Warnung: {finding}")
@@ -201,8 +220,6 @@ def build(
         level_name=geography.spec.levels[-1].name,
         measures=catalogue.measure_ids,
     )
-    out = Path(out) if out else Path(data_dir) / geography.id
-    history.check_target(out)
     key = _secret_key(out.parent)
     inputs = _input_hashes(geography, counts_files, indicators, key)
     same = history.same_release(out, inputs, params)
@@ -219,7 +236,8 @@ def build(
             f"{', '.join(pooled) or 'kein Indikator'}")
     _check_proportions(cells, catalogue)
     digests = cell_digests(cells, key)
-    new = history.ReleaseInfo("", "", tuple(sorted(digests)), False, out, params, inputs, digests)
+    new = history.ReleaseInfo("", "", sorted_year_keys(cells["year"].unique()), False, out,
+                              params, inputs, digests)
     earlier = [union.read_pattern(info) for info in history.releases(out)]
     forced, basis = lineage.forced_withheld(cells, new, earlier)
     if basis:  # the pattern it starts from is part of what the release is
@@ -324,20 +342,23 @@ def _write_release(
     """Write into a hidden folder beside the releases, move it into place, make it current.
 
     Until the last step (one atomic rename of the ``out`` link) the previous release serves;
-    a failure before it leaves nothing behind.
+    a failure or a stop (SIGTERM, Ctrl-C) before it leaves nothing behind, and one during the
+    move into place waits for it.
     """
     root = releases_dir(out)
-    root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".{published.release_id}.tmp-{os.getpid()}"
     tmp_log = root / f".{published.release_id}.log-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         _render(published, tmp)
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())
         write_manifest(published, tmp, [*files, MANIFEST_FILE], digests)
         log.to_csv(tmp_log, index=False, lineterminator="\n")
-        history.add_release(out, tmp, tmp_log, published.release_id)
-    except BaseException:
+        with signals_held():  # a stop waits until the release and its log are in place
+            history.add_release(out, tmp, tmp_log, published.release_id)
+    except OSError as exc:
+        raise BuildError(f"cannot write the build {out}: {exc.strerror or exc}") from None
+    finally:  # after success both have moved into place
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_log.unlink(missing_ok=True)
-        raise

@@ -3,14 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from geo import __version__
 from geo.errors import QuartierError
 
 EXIT_BAD_INPUT = 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM, so that a build removes its temporaries."""
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while a build runs (the default would just die)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_error(exc: QuartierError) -> None:
@@ -32,27 +57,36 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from geo.build import build
 
-    result = build(
-        Path(args.geography),
-        counts=args.counts,
-        indicators=args.indicators,
-        out=args.out,
-        year=args.year,
-        id_column=args.id_column,
-        min_count=args.min_count,
-        protection=args.protection,
-        reliable_min=args.reliable_min,
-    )
+    with _stop_on_sigterm():
+        result = build(
+            Path(args.geography),
+            counts=args.counts,
+            indicators=args.indicators,
+            out=args.out,
+            year=args.year,
+            id_column=args.id_column,
+            min_count=args.min_count,
+            protection=args.protection,
+            reliable_min=args.reliable_min,
+        )
     print(f"{result.out}  (Release {result.published.release_id})")
     print(f"Sperrprotokoll / suppression log: {result.log_path}  (nicht veröffentlichen)")
     return 0
 
 
 def _cmd_build_all(args: argparse.Namespace) -> int:
+    root = Path(args.boundaries)
+    if not root.is_dir():
+        print(f"Fehler / error: {root} is not a folder of geographies", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    with _stop_on_sigterm():
+        return _build_each(root, args)
+
+
+def _build_each(root: Path, args: argparse.Namespace) -> int:
     from geo.build import build
     from geo.inputs.fetch import missing_files
 
-    root = Path(args.boundaries)
     failed = 0
     for folder in sorted(p for p in root.iterdir() if (p / "geography.toml").exists()):
         missing = missing_files(folder)
@@ -269,6 +303,9 @@ def main(argv: list[str] | None = None, *, extra: Iterable[Command] = ()) -> int
     except QuartierError as exc:
         _print_error(exc)
         return EXIT_BAD_INPUT
+    except Terminated:
+        print("abgebrochen / stopped (SIGTERM); temporary files removed", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         return 130
 

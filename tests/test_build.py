@@ -10,7 +10,7 @@ import pyogrio
 import pytest
 
 from geo.build import build
-from geo.errors import CountsError
+from geo.errors import BuildError, CountsError, ManifestError
 from geo.release import read_build, suppression_log_path
 from service.cli import main
 
@@ -239,3 +239,177 @@ def test_failing_audit_publishes_nothing(
     # the refusal names cells and widths, never bounds that could be the withheld value
     assert "quartier/11 auslaender 2023: width 0" in str(refused.value)
     assert "[" not in str(refused.value)
+
+
+# --------------------------------------------------------------------------- where a build writes
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _everything(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def test_geography_id_cannot_escape_the_data_folder(small_geography: Path, tmp_path: Path) -> None:
+    """`id = "../escaped"` is refused before anything (build or key file) is written."""
+    manifest = small_geography / "geography.toml"
+    manifest.write_text(manifest.read_text().replace('id = "mini"', 'id = "../escaped"'))
+    before = _everything(tmp_path)
+    with pytest.raises(ManifestError, match=r"'id' '\.\./escaped' is not a valid id"):
+        build(small_geography, data_dir=tmp_path / "data", say=lambda _: None)
+    assert _everything(tmp_path) == before
+
+
+def test_default_out_stays_inside_the_data_folder(tmp_path: Path) -> None:
+    """Even an id that slipped past the manifest cannot name a folder outside data_dir."""
+    from geo.release.folder import build_folder
+
+    assert build_folder(None, tmp_path / "data", "mini") == tmp_path / "data" / "mini"
+    with pytest.raises(BuildError, match="would write outside the data folder"):
+        build_folder(None, tmp_path / "data", "../escaped")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("afile", "afile exists and is not a folder"),
+    ("afile/sub", "afile is a file, not a folder"),
+    ("link", "is a link to something that is not a Quartier build"),
+    ("x/..", "exists and is not a Quartier build"),
+    ("/", "name the build folder itself, not the root"),
+])
+def test_out_is_checked_before_any_work(
+    small_geography: Path, tmp_path: Path, name: str, message: str
+) -> None:
+    """A bad --out is refused first, and nothing is written anywhere (no temp, key or log)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "afile").write_text("keep")
+    (work / "target").mkdir()
+    (work / "link").symlink_to(work / "target")
+    (work / "other.txt").write_text("keep")
+    before = _everything(tmp_path)
+    with pytest.raises(BuildError, match=message):
+        build(small_geography, out=work / name, say=lambda _: None)
+    assert _everything(tmp_path) == before
+
+
+def test_parameters_beyond_any_count_are_refused(small_geography: Path, tmp_path: Path) -> None:
+    """--protection 10**20 is an error, not an OverflowError deep in the disclosure code."""
+    with pytest.raises(BuildError, match="protection must be at most 100,000,000"):
+        build(small_geography, out=tmp_path / "o", protection=10**20, say=lambda _: None)
+
+
+def test_damaged_key_is_refused(small_geography: Path, tmp_path: Path) -> None:
+    """An empty key file (a build killed while creating it) is not used for digests."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / ".quartier-key").write_bytes(b"")
+    with pytest.raises(BuildError, match=r"\.quartier-key is damaged \(0 bytes, not 32\)"):
+        _built(small_geography, tmp_path)
+
+
+def _temporaries(data: Path) -> list[str]:
+    """Everything a build writes before its release is in place, beside it or in .releases."""
+    places = [data, data / "mini.releases"]
+    return sorted(p.name for place in places if place.is_dir() for p in place.iterdir()
+                  if any(f".{kind}-" in p.name for kind in ("tmp", "log", "link", "old")))
+
+
+def test_stale_temporaries_of_dead_builds_are_removed(
+    small_geography: Path, tmp_path: Path
+) -> None:
+    """A build removes what killed builds of the same folder left, never a live build's files."""
+    import subprocess
+
+    data = tmp_path / "data"
+    releases = data / "mini.releases"
+    running = subprocess.Popen(["sleep", "600"])  # stands for a build still running
+    dead, alive = _dead_pid(), running.pid
+    for folder in (releases / f".abc.tmp-{dead}", releases / f".abc.tmp-{alive}",
+                   data / f".mini2.tmp-{dead}"):
+        folder.mkdir(parents=True)
+        (folder / "cells.csv").write_text("x")
+    (releases / f".abc.log-{dead}").write_text("x")
+    (data / f".mini.suppression.csv.link-{dead}").symlink_to("nowhere")
+    said: list[str] = []
+    try:
+        build(small_geography, out=data / "mini", say=said.append)
+    finally:
+        running.kill()
+        running.wait()
+    assert _temporaries(data) == [f".abc.tmp-{alive}", f".mini2.tmp-{dead}"]
+    assert sum("left by a killed build" in line for line in said) == 3
+
+
+def test_release_of_a_build_killed_while_swapping_is_put_back(
+    small_geography: Path, tmp_path: Path
+) -> None:
+    """Killed after moving data/mini aside, before the new link replaced it: the link returns."""
+    import os
+
+    from geo.release.folder import remove_stale
+
+    out = _built(small_geography, tmp_path)
+    link = out.parent / f".mini.link-{_dead_pid()}"
+    os.replace(out, link)  # what a kill between history's two renames leaves
+    assert remove_stale(out) == [f"{out} restored from {link.name} (a build was killed while "
+                                 "swapping)"]
+    assert (out / "manifest.json").exists() and not link.exists()
+
+
+def _start_build(source: Path, out: Path) -> tuple[object, Path]:
+    """Run `quartier build` in a subprocess; return it once its temporary folder exists."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "build", str(source), "--out", str(out)],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    releases = out.parent / f"{out.name}.releases"
+    deadline = time.monotonic() + 600
+    while True:
+        found = list(releases.glob(f".*.tmp-{proc.pid}")) if releases.is_dir() else []
+        if found:
+            return proc, found[0]
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the build never started writing"
+        time.sleep(0.002)
+
+
+def test_killed_build_leaves_temporaries_the_next_build_removes(
+    small_geography: Path, tmp_path: Path
+) -> None:
+    """SIGKILL mid-write leaves `.<id>.tmp-<pid>`; the next build finds the pid dead, removes it."""
+    import signal
+
+    out = tmp_path / "data" / "mini"
+    proc, tmp = _start_build(small_geography, out)
+    proc.send_signal(signal.SIGKILL)  # type: ignore[attr-defined]
+    proc.communicate()  # type: ignore[attr-defined]
+    assert tmp.exists()
+    build(small_geography, out=out, say=lambda _: None)
+    assert (out / "manifest.json").exists()
+    assert _temporaries(out.parent) == []
+
+
+def test_sigterm_stops_a_build_cleanly(small_geography: Path, tmp_path: Path) -> None:
+    """SIGTERM mid-write: exit 143, a one-line message, no traceback, no temporaries left."""
+    import signal
+
+    out = tmp_path / "data" / "mini"
+    proc, tmp = _start_build(small_geography, out)
+    proc.send_signal(signal.SIGTERM)  # type: ignore[attr-defined]
+    _, err = proc.communicate()  # type: ignore[attr-defined]
+    assert proc.returncode == 128 + signal.SIGTERM  # type: ignore[attr-defined]
+    assert "abgebrochen / stopped (SIGTERM)" in err and "Traceback" not in err
+    assert _temporaries(out.parent) == []
+    # stopped while writing nothing is published; stopped during the swap the release is whole
+    assert not out.exists() or (out / "manifest.json").exists()

@@ -320,3 +320,65 @@ def test_higher_is_and_population_are_checked(tmp_path: Path) -> None:
         load_catalogue(write(tmp_path, text))
     assert "higher_is must be one of better, worse, neutral" in str(err.value)
     assert "did you mean 'einwohner'" in str(err.value)
+
+
+@pytest.mark.parametrize("bad", ["=1+2<b>x", "a b", "../x", "", " x", "ä", "_x", "x" * 65,
+                                 "<script>"])
+def test_indicator_ids_must_be_plain(tmp_path: Path, bad: str) -> None:
+    """Ids name URLs, files, CSV cells and JS: formulas, markup and paths are refused."""
+    with pytest.raises(CatalogueError, match=r"indicators.toml: indicators\[1\].*: 'id' .* is "
+                                             r"not a valid id \(1 to 64 letters"):
+        load_catalogue(write(tmp_path, VARIABLES + indicator(bad, "T")))
+
+
+def test_variable_ids_must_be_plain(tmp_path: Path) -> None:
+    """A variable id that a spreadsheet would run as a formula is refused."""
+    text = VARIABLES.replace('id = "sgb2"', 'id = "=HYPERLINK(1)"')
+    with pytest.raises(CatalogueError, match=r"variables\[3\] '=HYPERLINK\(1\)': 'id' "
+                                             r"'=HYPERLINK\(1\)' is not a valid id"):
+        load_catalogue(write(tmp_path, text))
+
+
+def test_ids_may_use_dots_dashes_and_capitals(tmp_path: Path) -> None:
+    """The rule keeps ids such as 'SGB2.quote-2023' valid."""
+    text = VARIABLES + indicator("SGB2.quote-2023", "T")
+    assert load_catalogue(write(tmp_path, text)).indicators[0].id == "SGB2.quote-2023"
+
+
+def test_names_stay_free_text(tmp_path: Path) -> None:
+    """Names are display text (escaped on output), so markup in a name is accepted."""
+    text = VARIABLES.replace('name = "Einwohner:innen"', 'name = "<b>Einwohner</b> & Co"')
+    assert load_catalogue(write(tmp_path, text)).variable("einwohner").name.startswith("<b>")
+
+
+def test_bundled_catalogues_keep_valid_ids() -> None:
+    """Every bundled indicators.toml passes the id rule."""
+    root = Path(__file__).resolve().parents[1] / "boundaries"
+    for path in sorted(root.glob("*/indicators.toml")):
+        assert load_catalogue(path).variables
+
+
+def test_catalogue_not_utf8(tmp_path: Path) -> None:
+    """A catalogue in Latin-1 is a CatalogueError naming the byte, not a UnicodeDecodeError."""
+    path = tmp_path / "indicators.toml"
+    path.write_bytes(VARIABLES.encode("utf-8").replace("ä".encode(), b"\xe4"))
+    with pytest.raises(CatalogueError, match=r"indicators.toml: not UTF-8 text \(byte \d+\)"):
+        load_catalogue(path)
+
+
+def test_catalogue_nested_too_deeply(tmp_path: Path) -> None:
+    """Deeply nested TOML is a CatalogueError, not a RecursionError."""
+    with pytest.raises(CatalogueError, match="nested too deeply"):
+        load_catalogue(write(tmp_path, "themes = " + "[" * 100_000 + "]" * 100_000))
+
+
+def test_a_long_chain_of_sums_is_checked_without_recursion_error(tmp_path: Path) -> None:
+    """2,000 sums chained total -> part (deeper than Python's recursion limit) are checked."""
+    n = 2000
+    variables = "".join(f'[[variables]]\nid = "v{i}"\nname = "V{i}"\n' for i in range(n + 1))
+    sums = "".join(f'[[sums]]\ntotal = "v{i}"\nparts = ["v{i + 1}", "x"]\n' for i in range(n))
+    text = variables + '[[variables]]\nid = "x"\nname = "X"\n' + sums
+    assert len(load_catalogue(write(tmp_path, text)).sums) == n
+    looped = text + f'[[sums]]\ntotal = "v{n}"\nparts = ["v0", "x"]\n'
+    with pytest.raises(CatalogueError, match=r"sums form a cycle: v0 -> v1 -> .* -> v0"):
+        load_catalogue(write(tmp_path, looped))

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from geo.errors import CountsError
 from geo.inputs.counts import MAX_COUNT, MAX_SHOWN, read_counts
@@ -482,3 +484,173 @@ def test_a_million_rows_read_completely(tmp_path: Path) -> None:
     frame.to_csv(path, index=False)
     counts = read_counts(path, area_ids=areas, variables=variables)
     assert len(counts) == 1_100_000 and counts["value"].sum() == frame["value"].sum()
+
+
+# --------------------------------------------------------------------------- Excel's sep= line
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_excel_sep_line_sets_the_separator(tmp_path: Path, newline: str, bom: str) -> None:
+    """A first line `sep=;` (German Excel) names the separator, with any BOM and line ending."""
+    text = bom + "sep=;\narea_id;year;variable;value\n05;2022;einwohner;1.200\n"
+    assert values(read(write(tmp_path, text, newline=newline))) == {
+        ("05", 2022, "einwohner"): 1200
+    }
+
+
+def test_excel_sep_line_keeps_the_files_line_numbers(tmp_path: Path) -> None:
+    """After a sep= line, the header is line 2 and data problems name the file's real lines."""
+    text = "sep=,\r\narea_id,year,variable,value,Bemerkung\r\n05,2022,einwohner,1,\r\n"
+    text += "99,2022,einwohner,1,\r\n05,2022,einwohner,2,\r\n"
+    assert problems(write(tmp_path, text)) == [
+        "counts.csv line 2: unexpected column 'Bemerkung' (long form: area_id, year, variable, "
+        "value; a 'name' column is ignored)",
+        "counts.csv line 4: area '99' is not a Quartier of this geography",
+        "counts.csv line 5: duplicate of line 3 (area '05', year 2022, variable 'einwohner')",
+    ]
+
+
+def test_excel_sep_line_with_a_tab_and_quotes(tmp_path: Path) -> None:
+    """`"sep=\t"` (quoted, a tab) is understood as well."""
+    text = '"sep=\t"\narea_id\tyear\tvariable\tvalue\n05\t2022\teinwohner\t7\n'
+    assert values(read(write(tmp_path, text))) == {("05", 2022, "einwohner"): 7}
+
+
+def test_excel_sep_line_with_an_unusable_separator(tmp_path: Path) -> None:
+    """`sep=x` names no separator Quartier can use: line 1 says so."""
+    with pytest.raises(CountsError, match="counts.csv line 1: 'sep=x' names no separator"):
+        read(write(tmp_path, "sep=x\narea_idxyear\n"))
+
+
+def test_excel_sep_line_alone_is_an_empty_file(tmp_path: Path) -> None:
+    """A file with only `sep=;` is empty."""
+    with pytest.raises(CountsError, match="counts.csv: the file is empty"):
+        read(write(tmp_path, "sep=;\r\n"))
+
+
+def test_header_problems_after_a_sep_line_name_line_2(tmp_path: Path) -> None:
+    """The header-only problem names the header's own line."""
+    assert problems(write(tmp_path, "sep=;\narea_id;year;variable;value\n")) == [
+        "counts.csv line 2: the file has a header but no data rows"
+    ]
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def test_nul_byte_is_refused_with_its_line(tmp_path: Path) -> None:
+    """A NUL byte (binary file, UTF-16 without BOM) is refused naming its line."""
+    path = tmp_path / "counts.csv"
+    path.write_bytes(b"area_id,year,variable,value\r\n05,2022,einwohner,1\r\n05,20\x0022,x,1\r\n")
+    with pytest.raises(CountsError, match=r"^counts.csv line 3: holds a NUL byte"):
+        read(path)
+
+
+def test_utf16_without_bom_is_refused_on_line_1(tmp_path: Path) -> None:
+    """UTF-16 without BOM has a NUL in every ASCII character: refused at once."""
+    path = write(tmp_path, LONG, encoding="utf-16-le")
+    with pytest.raises(CountsError, match="counts.csv line 1: holds a NUL byte.*UTF-16"):
+        read(path)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_overlong_line_is_refused_naming_file_and_line(tmp_path: Path, newline: str) -> None:
+    """A line longer than max_line_bytes is refused with its line number."""
+    text = LONG + "05,2022,einwohner," + "9" * 500 + "\n"
+    with pytest.raises(CountsError, match=r"^counts.csv line 6: is longer than 100 bytes"):
+        read(write(tmp_path, text, newline=newline), max_line_bytes=100)
+
+
+def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    """A file larger than max_bytes is refused before it is parsed."""
+    with pytest.raises(CountsError, match=r"^counts.csv: the file has 118 bytes, more than the "
+                                          r"limit of 100"):
+        read(write(tmp_path, LONG), max_bytes=100)
+
+
+def test_line_numbers_of_refusals_hold_across_chunks() -> None:
+    """The line scanner counts \\n, \\r\\n and \\r as one line each, wherever chunks split."""
+    from geo.inputs.counts.source import _Lines
+
+    text = b"a\r\nbb\rccc\n\r\n" + b"d" * 40 + b"\r\nee\n"
+    for cut in range(1, len(text)):
+        lines = _Lines("counts.csv", limit=10)
+        with pytest.raises(CountsError, match="^counts.csv line 5: is longer than 10 bytes"):
+            lines.feed(text[:cut])
+            lines.feed(text[cut:])
+
+
+def test_a_line_with_huge_numbers_of_fields_is_refused(tmp_path: Path) -> None:
+    """One line of 70,000 fields beside 1,000 lines is refused before pandas makes 70M cells."""
+    text = "area_id,year,variable,value\n" + "," * 70_000 + "\n" + "\n" * 1000
+    with pytest.raises(CountsError, match=r"^counts.csv line 2: has 70,001 fields \(the header "
+                                          "has 4\\): too many to read"):
+        read(write(tmp_path, text))
+
+
+def _peak_bytes(call: object) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(CountsError) as err:
+            call()  # type: ignore[operator]
+        return tracemalloc.get_traced_memory()[1], str(err.value)  # type: ignore[return-value]
+    finally:
+        tracemalloc.stop()
+
+
+def _single_line(path: Path, size: int) -> Path:
+    with path.open("wb") as handle:
+        handle.write(b"area_id,year,variable,value,")
+        block = b"1234567," * 2**17
+        for _ in range(size // len(block)):
+            handle.write(block)
+    return path
+
+
+def test_200_mb_single_line_is_refused_in_small_memory(tmp_path: Path) -> None:
+    """A ~200 MB file of one line is refused while Python's peak memory stays under 8 MB."""
+    path = _single_line(tmp_path / "counts.csv", 200 * 2**20)
+    peak, message = _peak_bytes(lambda: read(path))
+    assert message.startswith("counts.csv line 1: is longer than 1,048,576 bytes")
+    assert peak < 8 * 2**20
+
+
+def test_200_mb_file_over_the_size_limit_is_refused_in_small_memory(tmp_path: Path) -> None:
+    """Over max_bytes the size alone refuses the file, before anything is read."""
+    path = _single_line(tmp_path / "counts.csv", 200 * 2**20)
+    peak, message = _peak_bytes(lambda: read(path, max_bytes=100 * 2**20))
+    assert message.startswith("counts.csv: the file has 209,715,228 bytes, more than the limit")
+    assert peak < 2**20
+
+
+_PIECES = ["area_id", "year", "variable", "value", "einwohner", "05", "99", "2022", "1.234",
+           "-", "–", "x", "…", "1e9", "9" * 30, "-7", "3,5", '"', ";", ",", "\t", "\n", "\r",
+           "\r\n", "sep=;", "\ufeff", "\x00", "ä", "=1+2", "<b>"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pieces=st.lists(st.sampled_from(_PIECES), max_size=40), raw=st.binary(max_size=60),
+       encoding=st.sampled_from(["utf-8", "cp1252", "raw"]))
+def test_any_input_reads_or_raises_counts_error(
+    tmp_path_factory: pytest.TempPathFactory, pieces: list[str], raw: bytes, encoding: str
+) -> None:
+    """Whatever the bytes, read_counts returns a frame or raises CountsError, nothing else."""
+    text = "".join(pieces)
+    data = raw if encoding == "raw" else text.encode(encoding, errors="replace")
+    path = tmp_path_factory.mktemp("fuzz") / "counts.csv"
+    path.write_bytes(data)
+    try:
+        frame = read(path, year=2022)
+    except CountsError as exc:
+        assert str(exc).startswith("counts.csv") or str(exc).startswith(str(path))
+    else:
+        assert list(frame.columns) == ["area_id", "year", "variable", "value"]
+
+
+def test_control_characters_of_a_cell_are_escaped_in_messages(tmp_path: Path) -> None:
+    """An area id holding an ANSI escape is echoed as \\x1b, not as a terminal command."""
+    found = problems(write(tmp_path, "area_id,year,variable,value\n\x1b[2J,2022,einwohner,1\n"))
+    assert found == ["counts.csv line 2: area '\\x1b[2J' is not a Quartier of this geography"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -220,6 +221,62 @@ def test_manifest_reserved_level_id(tmp_path):
         load_manifest(folder)
 
 
+@pytest.mark.parametrize("key, value", [
+    ("id", "../escaped"), ("id", "=1+2"), ("total_id", "<b>x</b>"), ("id", "a b"),
+    ("id", "x" * 65), ("id", "Wupperäal"),
+])
+def test_manifest_ids_must_be_plain(tmp_path, key, value):
+    """Geography and total ids are plain ids: they name folders, files and URLs."""
+    head = HEAD.replace('id = "test"', f'id = "{value}"') if key == "id" else HEAD.replace(
+        'total_id = "all"', f'total_id = "{value}"')
+    folder = manifest(tmp_path, BEZIRK, head=head)
+    with pytest.raises(ManifestError, match=rf"geography.toml: '{key}' .* is not a valid id "
+                                            r"\(1 to 64 letters"):
+        load_manifest(folder)
+
+
+def test_manifest_level_id_must_be_plain(tmp_path):
+    """A level id with markup is refused, naming the level's index."""
+    folder = manifest(tmp_path, BEZIRK.replace('id = "bezirk"', 'id = "<script>"'))
+    with pytest.raises(ManifestError, match=r"levels\[0\]: 'id' '<script>' is not a valid id"):
+        load_manifest(folder)
+
+
+def test_manifest_ids_of_bundled_geographies_stay_valid():
+    """The bundled manifests use ids the rule accepts."""
+    for folder in sorted((REPO / "boundaries").iterdir()):
+        spec = load_manifest(folder)
+        assert spec.id == folder.name
+
+
+def test_manifest_not_utf8_is_an_error(tmp_path):
+    """A manifest saved as Latin-1 is refused with the byte, not a UnicodeDecodeError."""
+    (tmp_path / "geography.toml").write_bytes(HEAD.replace("Test", "T\xe9st").encode("latin-1"))
+    with pytest.raises(ManifestError, match=r"geography.toml: not UTF-8 text \(byte \d+\)"):
+        load_manifest(tmp_path)
+
+
+def test_manifest_nested_too_deeply_is_an_error(tmp_path):
+    """A TOML array nested 100,000 deep is refused, not a RecursionError."""
+    (tmp_path / "geography.toml").write_text("a = " + "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ManifestError, match="nested too deeply"):
+        load_manifest(tmp_path)
+
+
+def test_manifest_that_is_a_folder_is_an_error(tmp_path):
+    """A folder named geography.toml cannot be read; the error says so."""
+    (tmp_path / "geography.toml").mkdir()
+    with pytest.raises(ManifestError, match="cannot read geography.toml: Is a directory"):
+        load_manifest(tmp_path)
+
+
+def test_geography_folder_that_is_a_file_is_an_error(tmp_path):
+    """Pointing at a file instead of a folder is a ManifestError."""
+    (tmp_path / "counts.csv").write_text("x")
+    with pytest.raises(ManifestError, match="is a file, not a geography folder"):
+        load_manifest(tmp_path / "counts.csv")
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -423,6 +480,130 @@ def test_geographic_data_is_measured_in_metres(tmp_path):
         frame.to_file(tmp_path / name)
     report = load_geography(tmp_path).report
     assert any("90.0 % inside parent '01'" in m for m in messages(report, "warning"))
+
+
+def _strip_crs_member(path: Path) -> None:
+    """Remove the 'crs' member GDAL writes, as most GeoJSON exports do (RFC 7946)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.pop("crs", None)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_projected_geojson_without_crs_member_is_an_error_with_the_fix(tmp_path):
+    """UTM coordinates in a GeoJSON without 'crs' are refused, saying how to declare the CRS."""
+    folder = two_levels(tmp_path)
+    _strip_crs_member(folder / "bezirke.geojson")
+    report = check_geography(folder)
+    [error] = messages(report, "error")
+    assert error.startswith("error: bezirke.geojson: coordinates from (360000, 5680000) to "
+                            "(364000, 5681000) are outside ±180/±90")
+    assert "RFC 7946" in error
+    assert "set 'crs' for level 'bezirk' in geography.toml (e.g. crs = \"EPSG:25832\")" in error
+    assert "add a 'crs' member to the file" in error
+
+
+def test_projected_geojson_without_crs_member_loads_with_crs_in_manifest(tmp_path):
+    """The manifest's crs is used when the file's (WGS84 by default) does not fit."""
+    folder = manifest(tmp_path, BEZIRK + 'crs = "EPSG:25832"\n',
+                      QUARTIER + 'parent = "BEZ"\n')
+    bezirke(folder)
+    quartiere(folder)
+    _strip_crs_member(folder / "bezirke.geojson")
+    geography = load_geography(folder)
+    assert not geography.report.errors
+    assert any("'crs' EPSG:25832 from geography.toml is used" in f.message
+               for f in geography.report.infos)
+
+
+def test_a_fitting_file_crs_still_wins_over_the_manifest(tmp_path):
+    """A file CRS that fits its coordinates is used, with the old warning."""
+    folder = manifest(tmp_path, BEZIRK + 'crs = "EPSG:3857"\n')
+    bezirke(folder)
+    report = check_geography(folder)
+    assert not report.errors
+    assert any("the file's CRS EPSG:25832 is used" in m for m in messages(report, "warning"))
+
+
+def test_one_feature_with_impossible_coordinates_is_named(tmp_path):
+    """A feature with coordinates no CRS can hold is an error naming feature and key."""
+    folder = two_levels(tmp_path, geoms=[square(0), square(1), square(2),
+                                         box(1e300, 1e300, 2e300, 2e300)])
+    report = check_geography(folder)
+    assert messages(report, "error")[0] == (
+        "error: quartiere.geojson, feature 3, key '0202': coordinates (1e+300, 1e+300) to "
+        "(2e+300, 2e+300) are impossible in EPSG:25832")
+
+
+def test_lonlat_numbers_declared_as_utm_are_an_error(tmp_path):
+    """Coordinates far from where the CRS is used (lon/lat read as UTM metres) are refused."""
+    folder = manifest(tmp_path, BEZIRK)
+    write(folder / "bezirke.geojson", [{"BEZ": "01", "NAME": "Nord"}],
+          [box(7.1, 51.2, 7.2, 51.3)])
+    [error] = messages(check_geography(folder), "error")
+    assert "far outside where EPSG:25832 is used (Europe between 6°E and 12°E)" in error
+    assert "set the file's real CRS with 'crs' for level 'bezirk'" in error
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_non_finite_coordinates_are_an_error(tmp_path):
+    """A NaN coordinate (a GeoPackage can hold one) is an error, not a GEOS exception."""
+    folder = manifest(tmp_path, BEZIRK.replace("bezirke.geojson", "b.gpkg"))
+    nan = Polygon([(X0, Y0), (X0 + 9, float("nan")), (X0 + 9, Y0 + 9), (X0, Y0)])
+    write(folder / "b.gpkg", [{"BEZ": "01", "NAME": "Nord"}, {"BEZ": "02", "NAME": "Süd"}],
+          [square(0), nan])
+    [error] = messages(check_geography(folder), "error")
+    assert error.startswith("error: b.gpkg, feature 2, key '02': coordinates (360000, 5680000) ")
+    assert error.endswith("are impossible in EPSG:25832")
+
+
+def test_layer_without_geometry_is_an_error(tmp_path):
+    """A GeoPackage table without shapes is named as such."""
+    folder = manifest(tmp_path, BEZIRK.replace("bezirke.geojson", "b.gpkg"))
+    import pyogrio
+    pyogrio.write_dataframe(pd.DataFrame({"BEZ": ["01"], "NAME": ["Nord"]}), folder / "b.gpkg")
+    [error] = messages(check_geography(folder), "error")
+    assert "the layer has no geometry" in error
+
+
+def test_geographic_data_near_the_pole_loads(tmp_path):
+    """Beyond the UTM zones (lat > 84°) the areas are measured in an equal-area projection."""
+    folder = manifest(tmp_path, BEZIRK)
+    write(folder / "bezirke.geojson", [{"BEZ": "01", "NAME": "Nord"}, {"BEZ": "02", "NAME": "Pol"}],
+          [box(10, 84.5, 20, 86), box(10, 86, 20, 89.5)], crs="EPSG:4326")
+    assert load_geography(folder).areas["area_id"].tolist() == ["all", "01", "02"]
+
+
+def test_a_failing_geometry_operation_is_a_finding(tmp_path, monkeypatch):
+    """Should GEOS still fail somewhere, check reports an error instead of a traceback."""
+    from geo.inputs.geography import load
+
+    def broken(*args, **kwargs):
+        raise shapely.errors.GEOSException("TopologyException: side location conflict")
+
+    monkeypatch.setattr(load, "_nest", broken)
+    [error] = messages(check_geography(two_levels(tmp_path)), "error")
+    assert error == ("error: geography.toml: the geometries cannot be processed "
+                     "(TopologyException: side location conflict); check the boundary files "
+                     "and their CRS")
+
+
+def test_keys_a_spreadsheet_would_run_are_warned_about(tmp_path):
+    """Keys like '=1+2' or '<b>' load (they are the city's keys) with a warning each."""
+    folder = two_levels(tmp_path, keys=["=1+2", "<b>x", "0201", "-7"],
+                        parents=["01", "01", "02", "02"])
+    report = check_geography(folder)
+    assert not report.errors
+    warned = {f.key for f in report.warnings if "formula" in f.message}
+    assert warned == {"=1+2", "<b>x"}
+
+
+def test_control_characters_in_keys_are_escaped_in_messages(tmp_path):
+    """A key holding an ANSI escape is shown as \\x1b, never sent raw to the terminal."""
+    folder = two_levels(tmp_path, keys=["01\x1b[2J", "0102", "0201", "0202"],
+                        parents=["01", "01", "02", "02"])
+    lines = check_geography(folder).lines()
+    assert "warning: quartiere.geojson, feature 0, key '01\\x1b[2J': key starts with" in lines[0]
+    assert not any("\x1b" in line for line in lines)
 
 
 # --------------------------------------------------------------------------- validation

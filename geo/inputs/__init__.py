@@ -2,11 +2,14 @@
 
 Modules, in the order data flows through them:
 
+- ``ids``: the plain-id rule (``ID_PATTERN``) every geography, level, variable and indicator id
+  follows, since ids name URLs, files, CSV cells and JS.
 - ``geography``: the ``geography.toml`` manifest, boundary files and nesting checks
   (``load_geography``, ``check_geography``, ``load_manifest``, ``Geography``, ``Report``,
-  ``TOTAL``); a package of ``report``, ``manifest``, ``files``, ``rows``, ``nesting``, ``load``.
+  ``TOTAL``); a package of ``report``, ``manifest``, ``rows``, ``coordinates``, ``files``,
+  ``nesting``, ``load``.
 - ``counts``: ``read_counts``, counts per area, year and variable from office CSV exports; a
-  package of ``problems``, ``decode``, ``layout``, ``signs``, ``read``.
+  package of ``problems``, ``source``, ``decode``, ``layout``, ``signs``, ``read``.
 - ``catalogue``: ``load_catalogue`` and ``Catalogue`` (variables, indicators, declared sums);
   ``measures`` (counts and measures, indicator kinds) and ``sums`` (no cycles) check it.
 - ``intake``: ``quartier intake``, points, rasters, Zensus grids and other areas as counts

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from geo.errors import CatalogueError, NotFoundError
+from geo.inputs.ids import id_problem
 from geo.inputs.measures import COUNT_KINDS, MEASURE_KINDS, check_types, measure_defaults
 from geo.inputs.periods import Period, parse_periods, period_dict
 from geo.inputs.sums import sum_cycle
@@ -192,7 +193,6 @@ _REQUIRED = {
     "sums": ("total", "parts"),
 }
 _TOP_LEVEL = ("themes", "population", "variables", "indicators", "sums", "periods")
-_ID_FORBIDDEN = set(",;\"'/\\")
 
 
 def _entry_label(table: str, index: int, entry: Mapping[str, Any]) -> str:
@@ -234,12 +234,8 @@ def _check_entry(
 
 
 def _check_id(label: str, key: str, value: str, problems: list[str]) -> None:
-    if not value.strip():
-        problems.append(f"{label}: '{key}' is empty")
-    elif value != value.strip() or any(c.isspace() or c in _ID_FORBIDDEN for c in value):
-        problems.append(
-            f"{label}: '{key}' {value!r} may not contain spaces or any of , ; \" ' / \\"
-        )
+    if problem := id_problem(value):
+        problems.append(f"{label}: '{key}' {problem}")
 
 
 def _check_variable_ref(
@@ -395,6 +391,10 @@ def load_catalogue(path: Path | str) -> Catalogue:
         raise CatalogueError(f"{path}: indicator catalogue not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{path.name}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogueError(f"{path.name}: not UTF-8 text (byte {exc.start + 1})") from None
+    except RecursionError:
+        raise CatalogueError(f"{path.name}: not valid TOML: nested too deeply") from None
     except OSError as exc:
         raise CatalogueError(f"{path}: cannot read the indicator catalogue: {exc}") from None
     return _parse(data, source=path.name, path=path)

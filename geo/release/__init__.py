@@ -12,6 +12,7 @@
 - ``union``: releases protect each other (forced cells, the combined audit, revised cells).
 - ``audit``: ``audit_build`` (one written release) and ``audit_releases`` (every online
   release alone and combined).
+- ``folder``: the build folder checked before a build; what killed builds left, removed.
 """
 
 from geo.inputs.geography import TOTAL

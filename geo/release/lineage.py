@@ -19,22 +19,38 @@ import numpy as np
 import pandas as pd
 
 from geo.disclosure import AuditReport
+from geo.inputs.periods import YearKey, is_period, period_years, year_column
 from geo.release.history import ReleaseInfo
 from geo.release.union import KEY, Pattern, UnionGroup, same_counts, union_audit, union_groups
+
+
+def _years(frame: pd.DataFrame) -> np.ndarray:
+    """The year keys of ``frame`` as one type each (ints for years, labels for periods)."""
+    return year_column(frame["year"]).to_numpy()
 
 
 def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_arrays(
         [frame["level"].astype(str), frame["area_id"].astype(str),
-         frame["variable"].astype(str), frame["year"].astype(np.int64)], names=KEY)
+         frame["variable"].astype(str), _years(frame)], names=KEY)
 
 
-def _cells_where(frame: pd.DataFrame, status: str, pairs: list[tuple[int, str]]) -> pd.DataFrame:
+def _variables(info: ReleaseInfo, key: YearKey) -> list[str]:
+    """The variables with raw counts under ``key`` (a period: those in all its years)."""
+    if not is_period(key):
+        return list(info.year_digests.get(int(key), {}))
+    per_year = [set(info.year_digests.get(y, {})) for y in period_years(key)]
+    return sorted(set.intersection(*per_year)) if per_year else []
+
+
+def _cells_where(
+    frame: pd.DataFrame, status: str, pairs: list[tuple[YearKey, str]]
+) -> pd.DataFrame:
     """Rows of ``frame`` with ``status`` in the given (year, variable) pairs."""
     if not pairs:
         return frame.iloc[0:0]
     wanted = pd.MultiIndex.from_tuples(pairs)
-    at = pd.MultiIndex.from_arrays([frame["year"].astype(np.int64), frame["variable"]])
+    at = pd.MultiIndex.from_arrays([_years(frame), frame["variable"].astype(str)])
     return frame[(frame["status"] == status).to_numpy() & at.isin(wanted)]
 
 
@@ -50,7 +66,7 @@ def forced_withheld(
     mask = np.zeros(len(cells), dtype=bool)
     basis = []
     for pattern in earlier:
-        pairs = [(y, v) for y in new.years for v in new.year_digests.get(y, {})
+        pairs = [(y, v) for y in new.years for v in _variables(new, y)
                  if same_counts(new, pattern.info, y, v)]
         if not pairs:
             continue
@@ -69,7 +85,7 @@ def revised_public(cells: pd.DataFrame, new: ReleaseInfo, earlier: list[Pattern]
     found = []
     for pattern in earlier:
         pairs = [(y, v) for y in new.years if y in pattern.info.years
-                 for v in new.year_digests.get(y, {})
+                 for v in _variables(new, y)
                  if not same_counts(new, pattern.info, y, v)]
         shown = _cells_where(pattern.cells, "published", pairs)
         if len(shown):

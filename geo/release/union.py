@@ -28,6 +28,7 @@ import pandas as pd
 from geo.disclosure import AuditReport, audit
 from geo.errors import DisclosureError
 from geo.inputs.catalogue import Catalogue, SumRule
+from geo.inputs.periods import YearKey, is_period, period_years, sorted_year_keys, year_column
 from geo.release.files import read_cells
 from geo.release.history import ReleaseInfo, source_inputs
 from geo.release.layout import AREAS_FILE, CATALOGUE_FILE, CELLS_FILE
@@ -58,7 +59,7 @@ class Pattern:
         """The protection width the release was built with."""
         return self.info.parameters.protection
 
-    def variables(self, year: int) -> list[str]:
+    def variables(self, year: YearKey) -> list[str]:
         """The variables with cells in ``year``, in the release's order."""
         return list(pd.unique(self.cells.loc[self.cells["year"] == year, "variable"]))
 
@@ -68,7 +69,8 @@ class UnionGroup:
     """Releases that share counts in some years (audited together)."""
 
     release_ids: tuple[str, ...]
-    years: tuple[int, ...]
+    years: tuple[YearKey, ...]
+    """Single years sharing counts, then the pooled periods made of them only."""
 
 
 def read_pattern(info: ReleaseInfo) -> Pattern:
@@ -77,7 +79,9 @@ def read_pattern(info: ReleaseInfo) -> Pattern:
         raise DisclosureError(
             f"{info.log_path}: suppression log not found (it lies beside the release)")
     log = pd.read_csv(info.log_path, dtype={"level": str, "area_id": str, "variable": str,
-                                             "reason": str}, keep_default_na=False)
+                                             "year": str, "reason": str},
+                      keep_default_na=False)
+    log["year"] = year_column(log["year"]).to_numpy()
     catalogue = Catalogue.from_dict(
         json.loads((info.path / CATALOGUE_FILE).read_text(encoding="utf-8")))
     counts, _ = read_cells(info.path / CELLS_FILE, catalogue.measure_ids)  # measures: no secret
@@ -90,27 +94,35 @@ def read_pattern(info: ReleaseInfo) -> Pattern:
     )
 
 
-def same_counts(a: ReleaseInfo, b: ReleaseInfo, year: int, variable: str) -> bool:
+def same_counts(a: ReleaseInfo, b: ReleaseInfo, year: YearKey, variable: str) -> bool:
     """Do two releases hold the same raw counts of ``variable`` in ``year``?
 
     By the keyed digests; a release of an older version has none, and then only identical
-    input files (counts, geography and catalogue) count as the same counts.
+    input files (counts, geography and catalogue) count as the same counts. A pooled period
+    is the same when every one of its years is.
     """
     if year not in a.years or year not in b.years:
         return False
-    da, db = a.year_digests.get(year), b.year_digests.get(year)
+    if is_period(year):
+        return all(same_counts(a, b, y, variable) for y in period_years(year))
+    da, db = a.year_digests.get(int(year)), b.year_digests.get(int(year))
     if da and db:
         return variable in da and variable in db and hmac.compare_digest(da[variable],
                                                                          db[variable])
     return bool(a.inputs) and source_inputs(a.inputs) == source_inputs(b.inputs)
 
 
+def _tree(p: Pattern) -> list[tuple[str, ...]]:
+    """The area tree as plain text rows (a built and a read release compare equal)."""
+    rows = p.areas[_TREE].astype(object).where(p.areas[_TREE].notna(), "")
+    return [tuple(str(x) for x in row) for row in rows.itertuples(index=False)]
+
+
 def _same_tree(a: Pattern, b: Pattern) -> bool:
-    return bool(a.areas[_TREE].reset_index(drop=True).equals(b.areas[_TREE].reset_index(
-        drop=True)))
+    return a is b or _tree(a) == _tree(b)
 
 
-def shared_variables(a: Pattern, b: Pattern, year: int) -> list[str]:
+def shared_variables(a: Pattern, b: Pattern, year: YearKey) -> list[str]:
     """The variables of ``year`` whose counts two releases share (same areas required)."""
     if year not in a.info.years or year not in b.info.years or not _same_tree(a, b):
         return []
@@ -119,11 +131,11 @@ def shared_variables(a: Pattern, b: Pattern, year: int) -> list[str]:
             if v in theirs and same_counts(a.info, b.info, year, v)]
 
 
-def _shares(year: int, a: Pattern, b: Pattern) -> bool:
+def _shares(year: YearKey, a: Pattern, b: Pattern) -> bool:
     return bool(shared_variables(a, b, year))
 
 
-def _same_version(year: int, variable: str, a: Pattern, b: Pattern) -> bool:
+def _same_version(year: YearKey, variable: str, a: Pattern, b: Pattern) -> bool:
     return same_counts(a.info, b.info, year, variable) and _same_tree(a, b)
 
 
@@ -140,41 +152,83 @@ def _components(
 
 
 def union_groups(patterns: list[Pattern]) -> list[UnionGroup]:
-    """Per year, the releases linked by shared counts (two or more), grouped by members."""
-    years = sorted({y for p in patterns for y in p.info.years})
-    by_members: dict[tuple[str, ...], list[int]] = {}
+    """Per year, the releases linked by shared counts (two or more), grouped by members.
+
+    A group also holds every pooled period of its members whose years all belong to it (a
+    period is a sum of its years: the outsider relates it to them).
+    """
+    years = sorted({y for p in patterns for y in p.info.years if not is_period(y)})
+    by_members: dict[tuple[str, ...], list[YearKey]] = {}
     for year in years:
         holders = [p for p in patterns if year in p.info.years]
         for group in _components(holders, partial(_shares, year)):
             if len(group) > 1:
                 by_members.setdefault(tuple(p.release_id for p in group), []).append(year)
-    return [UnionGroup(ids, tuple(ys)) for ids, ys in by_members.items()]
+    groups = []
+    for ids, ys in by_members.items():
+        pooled = {k for p in patterns if p.release_id in ids for k in p.info.years
+                  if is_period(k) and set(period_years(k)) <= set(ys)}
+        groups.append(UnionGroup(ids, sorted_year_keys([*ys, *pooled])))
+    return groups
 
 
-def _names(patterns: list[Pattern], year: int) -> dict[tuple[str, str], str]:
-    """``(release, variable) -> name`` in the union table: one name per version of the counts."""
+def _names(patterns: list[Pattern], years: tuple[YearKey, ...]) -> dict[tuple[str, str], str]:
+    """``(release, variable) -> name`` in the union table: one name per version of the counts.
+
+    Over several year keys (a group with pooled periods) a version is the same counts in
+    every key both releases hold, so that "period = sum of its years" links one name.
+
+    Raises:
+        DisclosureError: counts the same in some of the years and revised in others.
+    """
     names: dict[tuple[str, str], str] = {}
-    variables = list(dict.fromkeys(v for p in patterns for v in p.variables(year)))
+    variables = list(dict.fromkeys(v for y in years for p in patterns for v in p.variables(y)))
     for v in variables:
-        holders = [p for p in patterns if v in p.variables(year)]
-        versions = _components(holders, partial(_same_version, year, v))
+        holders = [p for p in patterns if any(v in p.variables(y) for y in years)]
+
+        def same(a: Pattern, b: Pattern, v: str = v) -> bool:
+            both = [y for y in years if v in a.variables(y) and v in b.variables(y)]
+            return all(_same_version(y, v, a, b) for y in both)
+
+        versions = _components(holders, same)
+        if len(years) > 1:
+            _check_versions(versions, years, v)
         for k, version in enumerate(versions):
             label = v if k == 0 else f"{v}@{version[0].release_id}"
             names.update({(p.release_id, v): label for p in version})
     return names
 
 
+def _check_versions(versions: list[list[Pattern]], years: tuple[YearKey, ...], v: str) -> None:
+    """Refuse what one table cannot say: two versions of ``v`` equal in one of the years."""
+    for i, first in enumerate(versions):
+        for other in versions[i + 1:]:
+            for a in first:
+                for b in other:
+                    equal = [y for y in years if not is_period(y) and v in a.variables(y)
+                             and v in b.variables(y) and _same_version(y, v, a, b)]
+                    if equal:
+                        raise DisclosureError(
+                            f"releases {a.release_id} and {b.release_id}: the counts of "
+                            f"{v} are the same in {', '.join(map(str, equal))} but revised "
+                            "in other years of a pooled period; the combined audit cannot "
+                            f"relate them. Take one of them offline (quartier withdraw) "
+                            "or build without the period / Release zurückziehen")
+
+
 def _year_table(
-    patterns: list[Pattern], year: int
+    patterns: list[Pattern], years: tuple[YearKey, ...]
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[SumRule]]:
-    """One year's union: cells (published where any published), primary cells, sums."""
-    names = _names(patterns, year)
+    """The union over ``years``: cells (published where any published), primary cells, sums."""
+    names = _names(patterns, years)
     frames, primaries, sums = [], [], []
     for p in patterns:
-        rename = {v: names[(p.release_id, v)] for v in p.variables(year)}
-        cells = p.cells[p.cells["year"] == year]
+        mine = [v for v in dict.fromkeys(v for y in years for v in p.variables(y))]
+        rename = {v: names[(p.release_id, v)] for v in mine}
+        cells = p.cells[p.cells["year"].isin(list(years))]
         frames.append(cells.assign(variable=cells["variable"].map(rename)))
-        prim = p.primary[(p.primary["year"] == year) & p.primary["variable"].isin(list(rename))]
+        prim = p.primary[p.primary["year"].isin(list(years))
+                         & p.primary["variable"].isin(list(rename))]
         primaries.append(prim.assign(variable=prim["variable"].map(rename)))
         for rule in p.sums:
             if rule.total in rename and all(part in rename for part in rule.parts):
@@ -207,8 +261,13 @@ def _merged(reports: list[AuditReport], width: int) -> AuditReport:
     )
 
 
-def union_audit(patterns: list[Pattern], years: tuple[int, ...] | list[int]) -> AuditReport:
+def union_audit(
+    patterns: list[Pattern], years: tuple[YearKey, ...] | list[YearKey]
+) -> AuditReport:
     """The outsider's audit of releases taken together, for ``years``, at the smallest width.
+
+    Without pooled periods, one table per year; with them, one table over all ``years``
+    (periods linked to their years).
 
     Raises:
         DisclosureError: no releases, or releases over different areas.
@@ -218,8 +277,10 @@ def union_audit(patterns: list[Pattern], years: tuple[int, ...] | list[int]) -> 
     if not all(_same_tree(patterns[0], p) for p in patterns[1:]):
         raise DisclosureError("union audit: the releases have different areas")
     width = min(p.protection for p in patterns)
+    keys = tuple(years)
+    tables = [keys] if any(is_period(y) for y in keys) else [(y,) for y in keys]
     reports = []
-    for year in years:
-        cells, primary, sums = _year_table(patterns, year)
+    for table in tables:
+        cells, primary, sums = _year_table(patterns, table)
         reports.append(audit(cells, patterns[0].areas, sums, primary, protection=width))
     return _merged(reports, width)

@@ -46,10 +46,15 @@ def no_data_message(published: PublishedBuild, indicator: str, year: Any) -> str
 
 
 def has_data(published: PublishedBuild, indicator: str, year: Any) -> bool:
-    """Does the indicator have any non-missing value in ``year`` (None: its latest year)?"""
+    """Does the indicator have any non-missing value in ``year`` (None: its latest year)?
+
+    Raises:
+        ParameterError: ``year`` is neither a year nor a period.
+        NotFoundError: a year or period the release does not have.
+    """
     if year is None:
         return bool(indicator_years(published, indicator))
-    return year in indicator_years(published, indicator)
+    return published.check_year(year) in indicator_years(published, indicator)
 
 
 def indicator_year(published: PublishedBuild, indicator: str, year: Any = None) -> Any:

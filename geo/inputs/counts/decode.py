@@ -1,12 +1,14 @@
 """Decoding a counts file: its bytes as text, the separator, and a table of cell texts.
 
-UTF-8 with or without BOM, or Windows-1252; separators ``,``, ``;`` or tab. Every data row keeps
-its line number in the file, also after quoted fields that span lines.
+UTF-8 with or without BOM, or Windows-1252; separators ``,``, ``;`` or tab, or the one an Excel
+``sep=;`` first line names. Every data row keeps its line number in the file, also after quoted
+fields that span lines and after a ``sep=`` line.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +16,16 @@ import pandas as pd
 
 from geo.errors import CountsError
 from geo.inputs.counts.problems import _Problems
+from geo.inputs.counts.source import MAX_FILE_BYTES, MAX_LINE_BYTES, read_limited
 
 _SEPARATORS = (";", ",", "\t")
+_SEP_LINE = re.compile(r'"?sep=(.?)"?[ ]*(?:\n|$)', re.IGNORECASE)
+MAX_CELLS = 2**26
+"""Lines times fields per line above this (67 million cells) are refused before parsing."""
 
 
 def _decode(data: bytes, fname: str) -> str:
     """Decode UTF-8 (with or without BOM), else Windows-1252."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise CountsError(
-            f"{fname}: the file is UTF-16 ('Unicode text'); save it as CSV (UTF-8 or Windows-1252)"
-        )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -36,6 +38,20 @@ def _decode(data: bytes, fname: str) -> str:
         raise CountsError(
             f"{fname}: the file is neither UTF-8 nor Windows-1252 (byte {exc.start + 1})"
         ) from None
+
+
+def _excel_separator(text: str, fname: str) -> tuple[str | None, int]:
+    """The separator an Excel ``sep=;`` first line names, and the length of that line."""
+    match = _SEP_LINE.match(text)
+    if match is None:
+        return None, 0
+    sep = match.group(1)
+    if len(sep) != 1 or not sep.isascii() or sep.isalnum() or sep in "\"'":
+        raise CountsError(
+            f"{fname} line 1: {match.group(0).strip()!r} names no separator Quartier can use "
+            "(',', ';', '|' or a tab)"
+        )
+    return sep, match.end()
 
 
 def _sniff_separator(header: str) -> str | None:
@@ -60,35 +76,62 @@ def _separators_per_line(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]
     return every, np.bincount(line[outside], minlength=len(starts))
 
 
-def _read_table(path: Path, problems: _Problems) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _check_size(fields: np.ndarray, width: int, header: int, fname: str) -> None:
+    """Refuse a table whose parsed cells (lines x widest line) would not fit in memory."""
+    widest = int(fields.max())
+    if len(fields) * widest <= MAX_CELLS:
+        return
+    if widest > width + 1:
+        line = int(np.argmax(fields)) + header
+        raise CountsError(
+            f"{fname} line {line}: has {widest:,} fields (the header has {width}): too many "
+            f"to read beside {len(fields):,} lines (at most {MAX_CELLS:,} cells)"
+        )
+    raise CountsError(
+        f"{fname}: {len(fields):,} lines of {widest:,} fields are more than {MAX_CELLS:,} "
+        "cells: split the file"
+    )
+
+
+def _read_table(
+    path: Path,
+    problems: _Problems,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Parse the file into header names, a data matrix and each data row's line number.
 
-    Blank rows and rows with the wrong number of fields are reported or dropped here.
+    Blank rows and rows with the wrong number of fields are reported or dropped here. An Excel
+    ``sep=;`` first line sets the separator; line numbers stay those of the file.
     """
     fname = problems.fname
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CountsError(f"{path}: cannot read the counts file: {exc.strerror}") from None
+    raw = read_limited(path, fname, max_bytes=max_bytes, max_line_bytes=max_line_bytes)
     text = _decode(raw, fname)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # separators, newlines and quotes are single bytes in UTF-8 and cp1252 alike
+    data = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    sep, skip = _excel_separator(text, fname)
+    if sep is not None:
+        text, data = text[skip:], data[skip:]
+        problems.header = 2
     if not text.strip():
         raise CountsError(f"{fname}: the file is empty")
     end = text.find("\n")
     header_line = text if end < 0 else text[:end]
     if not header_line.strip():
-        raise CountsError(f"{fname} line 1: the header line is empty")
-    sep = _sniff_separator(header_line)
+        raise CountsError(f"{fname} line {problems.header}: the header line is empty")
+    sep = sep or _sniff_separator(header_line)
     if sep is None:
         raise CountsError(
-            f"{fname} line 1: cannot read the header: no ',' or ';' separates its columns"
+            f"{fname} line {problems.header}: cannot read the header: no ',' or ';' separates "
+            "its columns"
         )
-    # separators, newlines and quotes are single bytes in UTF-8 and cp1252 alike
-    data = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     seps, fields_minus_one = _separators_per_line(data, sep)
+    _check_size(seps + 1, int(fields_minus_one[0]) + 1, problems.header, fname)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -118,6 +161,7 @@ def _read_table(path: Path, problems: _Problems) -> tuple[list[str], np.ndarray,
     names = header[:width]
     body, line = table[1:], line[1:]
     embedded_body, body_lines = embedded[1:], line
+    shift = problems.header - 1  # table lines to file lines
 
     blank = (body == "").all(axis=1) if body.size else np.zeros(len(body), dtype=bool)
     too_long = (
@@ -127,8 +171,8 @@ def _read_table(path: Path, problems: _Problems) -> tuple[list[str], np.ndarray,
     too_short = (embedded_body == 0) & (nfields < width) & ~blank
     for i in np.flatnonzero(too_long | too_short):
         problems.add(
-            int(body_lines[i]),
+            int(body_lines[i]) + shift,
             f"has {'more' if too_long[i] else 'fewer'} fields than the header ({width})",
         )
     keep = ~(blank | too_long | too_short)
-    return names, body[keep, :width], body_lines[keep]
+    return names, body[keep, :width], body_lines[keep] + shift

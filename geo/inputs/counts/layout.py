@@ -59,7 +59,7 @@ def _layout(
     id_column: str | None,
     problems: _Problems,
 ) -> _Layout:
-    """Assign columns from the header; header problems are reported on line 1."""
+    """Assign columns from the header; header problems are reported on its line."""
     layout = _Layout()
     known_vars = set(variables)
     seen: dict[str, int] = {}
@@ -67,11 +67,13 @@ def _layout(
     for col, name in enumerate(names):
         key = name.casefold()
         if not name:
-            problems.add(1, f"column {col + 1} of the header has no name")
+            problems.add(problems.header, f"column {col + 1} of the header has no name")
             continue
         if name in seen:
             shown = f"'{name}'" if not _looks_numeric(name) else "with a number as name"
-            problems.add(1, f"column {col + 1} repeats column {seen[name] + 1} {shown}")
+            problems.add(
+                problems.header, f"column {col + 1} repeats column {seen[name] + 1} {shown}"
+            )
             continue
         seen[name] = col
         if id_column is not None and name == id_column:
@@ -119,7 +121,7 @@ def _layout(
                 others.remove(winners[0])
         if layout.area is None:
             problems.add(
-                1,
+                problems.header,
                 "cannot tell which column holds the area ids: name it 'area_id' or pass id_column=",
             )
             others = []  # reported as a whole: don't also call each column unknown
@@ -128,34 +130,36 @@ def _layout(
         name = names[col]
         if _looks_numeric(name):
             problems.add(
-                1,
+                problems.header,
                 f"column {col + 1} is named by a number, not a variable: "
                 "is the header line missing?",
             )
         elif layout.long:
             problems.add(
-                1,
+                problems.header,
                 f"unexpected column '{name}' (long form: area_id, year, variable, value; "
                 "a 'name' column is ignored)",
             )
         else:
             problems.add(
-                1,
+                problems.header,
                 f"column '{name}' is not a catalogue variable{_hint(name, variables)} "
                 f"(known: {_known_list(variables)})",
             )
     if not layout.long and not layout.variables and layout.area is not None:
         problems.add(
-            1,
+            problems.header,
             "no column is a catalogue variable: expected the long form header "
             f"area_id,year,variable,value or columns named {_known_list(variables)}",
         )
     if layout.year is None and year is None:
         if layout.long:
-            problems.add(1, "no year column: add a 'year' column or pass the year (--year)")
+            problems.add(
+                problems.header, "no year column: add a 'year' column or pass the year (--year)"
+            )
         else:
             problems.add(
-                1,
+                problems.header,
                 "wide form without a year: pass the year of the counts with --year "
                 "(year= in Python) or add a 'year' column",
             )

@@ -16,9 +16,14 @@ MAX_SHOWN = 20
 """How many problems the CountsError message lists (``problems`` holds all of them)."""
 
 
+def _printable(text: str) -> str:
+    """Control characters as escapes (``\\x1b``): a message must not drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _show(text: str, limit: int = 30) -> str:
-    """Quote a cell text for a message, shortened."""
-    return f"'{text if len(text) <= limit else text[:limit] + '…'}'"
+    """Quote a cell text for a message, shortened, control characters escaped."""
+    return f"'{_printable(text if len(text) <= limit else text[:limit] + '…')}'"
 
 
 def _known_list(ids: Iterable[str], limit: int = 30) -> str:
@@ -38,6 +43,8 @@ class _Problems:
 
     fname: str
     items: list[tuple[int, int, str]] = field(default_factory=list)
+    header: int = 1
+    """The header's line: 2 after an Excel ``sep=;`` line."""
 
     def add(self, line: int, message: str) -> None:
         self.items.append((line, len(self.items), message))

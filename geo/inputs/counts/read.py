@@ -21,6 +21,7 @@ from geo.inputs.counts.signs import (
     _parse_measure,
     _value_problem,
 )
+from geo.inputs.counts.source import MAX_FILE_BYTES, MAX_LINE_BYTES
 
 YEAR_MIN, YEAR_MAX = 1900, 2100
 COLUMNS = ["area_id", "year", "variable", "value"]
@@ -163,6 +164,8 @@ def read_counts(
     id_column: str | None = None,
     measures: Iterable[str] = (),
     with_lines: bool = False,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> pd.DataFrame:
     """Read a long or wide counts CSV for the finest level and check every line.
 
@@ -177,6 +180,8 @@ def read_counts(
         measures: variables with decimals (``type = "measure"``); the value column is then
             ``Float64`` (counts stay whole).
         with_lines: add a ``line`` column, each cell's line in the file.
+        max_bytes: larger files are refused before they are parsed.
+        max_line_bytes: a longer line is refused as soon as it is read (bounded memory).
 
     Returns:
         Columns ``area_id`` (str), ``year`` (int64), ``variable`` (str), ``value`` (Int64,
@@ -193,7 +198,9 @@ def read_counts(
     variables = tuple(dict.fromkeys(str(v) for v in variables))
     known_vars = set(variables)
 
-    names, rows, lines = _read_table(path, problems)
+    names, rows, lines = _read_table(
+        path, problems, max_bytes=max_bytes, max_line_bytes=max_line_bytes
+    )
     layout = _layout(
         names,
         rows,
@@ -206,7 +213,7 @@ def read_counts(
     if layout.area is None or (layout.year is None and year is None):
         problems.raise_if_any()
     if len(rows) == 0:
-        problems.add(1, "the file has a header but no data rows")
+        problems.add(problems.header, "the file has a header but no data rows")
         problems.raise_if_any()
     assert layout.area is not None
 

@@ -10,12 +10,15 @@ Modules, in the order data flows through them:
 
 - ``report``: ``Finding`` and ``Report``, what a check found and how it is shown.
 - ``manifest``: ``load_manifest``, ``GeographySpec`` and ``LevelSpec``; ``MANIFEST``, ``TOTAL``.
-- ``files``: reading one level's file (zipped datasets, layer, ``where``, CRS).
 - ``rows``: key, name, geometry and parent-key checks of a file's rows.
+- ``coordinates``: coordinates judged against their CRS (impossible values, a projected GeoJSON
+  without ``crs`` member, coordinates far from where the CRS is used); ``AREA_OF_USE_MARGIN``.
+- ``files``: reading one level's file (zipped datasets, layer, ``where``, CRS).
 - ``nesting``: derived levels, parents by field, prefix or overlap, nesting and coverage.
 - ``load``: ``Geography``, output in EPSG:4326, ``check_geography`` and ``load_geography``.
 """
 
+from geo.inputs.geography.coordinates import AREA_OF_USE_MARGIN
 from geo.inputs.geography.load import OUTPUT_CRS, Geography, check_geography, load_geography
 from geo.inputs.geography.manifest import (
     MANIFEST,
@@ -33,7 +36,7 @@ from geo.inputs.geography.nesting import (
 from geo.inputs.geography.report import Finding, Report, Severity
 
 __all__ = [
-    "GAP_TOLERANCE", "INSIDE_TOLERANCE", "MANIFEST", "MIN_INSIDE", "OUTPUT_CRS",
-    "OVERLAP_TOLERANCE", "TOTAL", "Finding", "Geography", "GeographySpec", "LevelSpec",
-    "Report", "Severity", "check_geography", "load_geography", "load_manifest",
+    "AREA_OF_USE_MARGIN", "GAP_TOLERANCE", "INSIDE_TOLERANCE", "MANIFEST", "MIN_INSIDE",
+    "OUTPUT_CRS", "OVERLAP_TOLERANCE", "TOTAL", "Finding", "Geography", "GeographySpec",
+    "LevelSpec", "Report", "Severity", "check_geography", "load_geography", "load_manifest",
 ]

@@ -11,6 +11,7 @@ import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
+from geo.inputs.geography.coordinates import _check_coordinates, coordinates_fit
 from geo.inputs.geography.manifest import MANIFEST, LevelSpec
 from geo.inputs.geography.report import _Findings
 
@@ -71,6 +72,10 @@ def _read_level(level: LevelSpec, file: str, found: _Findings) -> gpd.GeoDataFra
                           f"set 'layer' for level '{level.id}' in {MANIFEST}")
                 return None
         info = pyogrio.read_info(source, layer=layer)
+        if info["geometry_type"] is None:
+            found.add("error", file, "the layer has no geometry (a table without shapes?); name "
+                      f"the layer with the boundaries with 'layer' for level '{level.id}'")
+            return None
         fields = [str(f) for f in info["fields"]]
         missing = [c for c in (level.key, level.label, level.parent) if c and c not in fields]
         if missing:
@@ -90,10 +95,16 @@ def _read_level(level: LevelSpec, file: str, found: _Findings) -> gpd.GeoDataFra
             return None
         frame = frame.set_crs(level.crs)
     elif level.crs is not None and not _same_crs(CRS.from_user_input(level.crs), frame.crs):
-        found.add("warning", file, f"the file's CRS {frame.crs.to_string()} is used, not "
-                  f"'crs' {level.crs} from {MANIFEST}")
+        if coordinates_fit(frame):
+            found.add("warning", file, f"the file's CRS {frame.crs.to_string()} is used, not "
+                      f"'crs' {level.crs} from {MANIFEST}")
+        else:
+            # e.g. a GeoJSON without a 'crs' member (WGS84 by RFC 7946) holding UTM coordinates
+            found.add("info", file, f"the file's CRS {frame.crs.to_string()} does not fit its "
+                      f"coordinates; 'crs' {level.crs} from {MANIFEST} is used")
+            frame = frame.set_crs(level.crs, allow_override=True)
     if frame.empty:
         filtered = f" with where = {level.where!r}" if level.where else ""
         found.add("error", file, f"no features{filtered}")
         return None
-    return frame
+    return _check_coordinates(frame, level, file, found, geojson=info["driver"] == "GeoJSON")

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj.exceptions import ProjError
 from tqdm import tqdm
 
 from geo.errors import GeographyError, ManifestError, NotFoundError
@@ -26,6 +27,7 @@ from geo.inputs.geography.report import Finding, Report, _Findings, _plural
 from geo.inputs.geography.rows import _check_rows, _polygonal
 
 OUTPUT_CRS = "EPSG:4326"
+_GEOMETRY_ERRORS = (shapely.errors.GEOSException, ProjError)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,23 +118,32 @@ def _display(spec: GeographySpec, level: LevelSpec) -> str:
 def _load(spec: GeographySpec, found: _Findings, progress: bool) -> Geography | None:
     """Run every step; return the geography, or None when an error stops it."""
     levels = [_Level(lvl, _display(spec, lvl)) for lvl in spec.levels]
-    with tqdm(total=len(levels) + 2, disable=not progress, desc=spec.id, unit="step") as bar:
-        for level in levels:
-            bar.set_postfix_str(f"reading {level.spec.id}")
-            frame = None if level.spec.derived else _read_level(level.spec, level.file, found)
-            if frame is not None:
-                level.frame = _check_rows(level.spec, level.file, frame, found)
+    current = MANIFEST  # the file a geometry operation that fails is named by
+    try:
+        with tqdm(total=len(levels) + 2, disable=not progress, desc=spec.id, unit="step") as bar:
+            for level in levels:
+                current = level.file
+                bar.set_postfix_str(f"reading {level.spec.id}")
+                frame = None if level.spec.derived else _read_level(level.spec, level.file, found)
+                if frame is not None:
+                    level.frame = _check_rows(level.spec, level.file, frame, found)
+                bar.update()
+            if any(lvl.frame is None for lvl in levels if not lvl.spec.derived):
+                return None
+            current = MANIFEST
+            bar.set_postfix_str("nesting")
+            union = _nest(spec, levels, found)
             bar.update()
-        if any(lvl.frame is None for lvl in levels if not lvl.spec.derived):
-            return None
-        bar.set_postfix_str("nesting")
-        union = _nest(spec, levels, found)
-        bar.update()
-        if any(f.severity == "error" for f in found.items):
-            return None
-        bar.set_postfix_str("output")
-        geography = _output(spec, levels, union, found)
-        bar.update()
+            if any(f.severity == "error" for f in found.items):
+                return None
+            bar.set_postfix_str("output")
+            geography = _output(spec, levels, union, found)
+            bar.update()
+    except _GEOMETRY_ERRORS as exc:
+        # the checks before should leave GEOS and PROJ nothing to fail on; if they do, say where
+        found.add("error", current, f"the geometries cannot be processed ({exc}); check the "
+                  "boundary files and their CRS")
+        return None
     return geography
 
 

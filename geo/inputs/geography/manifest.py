@@ -14,6 +14,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geo.errors import ManifestError
+from geo.inputs.ids import id_problem
 
 MANIFEST = "geography.toml"
 TOTAL = "total"
@@ -97,6 +98,18 @@ def _required(table: Mapping[str, Any], name: str, where: str) -> str:
     return value
 
 
+def _required_id(table: Mapping[str, Any], name: str, where: str) -> str:
+    """A required id: plain, because it names URLs and files (``id = "../x"`` would escape)."""
+    value = table.get(name)
+    if value is None:
+        raise ManifestError(f"{where}'{name}' is missing")
+    value = value.strip() if isinstance(value, str) else value
+    problem = id_problem(value)
+    if problem:
+        raise ManifestError(f"{where}'{name}' {problem}")
+    return str(value)
+
+
 def _unknown_keys(table: Mapping[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(set(table) - known)
     if unknown:
@@ -120,7 +133,7 @@ def _parse_level(raw: Any, index: int, folder: Path) -> LevelSpec:
     where = f"{MANIFEST}: levels[{index}]: "
     if not isinstance(raw, dict):
         raise ManifestError(f"{where}must be a table ([[levels]]), not {raw!r}")
-    level_id = _required(raw, "id", where)
+    level_id = _required_id(raw, "id", where)
     where = f"{MANIFEST}: levels[{index}] '{level_id}': "
     _unknown_keys(raw, _LEVEL_KEYS, where)
     if level_id == TOTAL:
@@ -190,6 +203,8 @@ def load_manifest(folder: Path) -> GeographySpec:
     """Read and check ``folder/geography.toml``; raise :class:`ManifestError` when it is wrong."""
     folder = Path(folder)
     path = folder / MANIFEST
+    if folder.exists() and not folder.is_dir():
+        raise ManifestError(f"{folder}: is a file, not a geography folder (with a {MANIFEST})")
     try:
         with path.open("rb") as handle:
             raw = tomllib.load(handle)
@@ -197,6 +212,13 @@ def load_manifest(folder: Path) -> GeographySpec:
         raise ManifestError(f"{path}: no {MANIFEST} in {folder}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{MANIFEST}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{MANIFEST}: not UTF-8 text (byte {exc.start + 1}); save it as "
+                            "UTF-8") from None
+    except RecursionError:
+        raise ManifestError(f"{MANIFEST}: not valid TOML: nested too deeply") from None
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read {MANIFEST}: {exc.strerror}") from None
     where = f"{MANIFEST}: "
     _unknown_keys(raw, _TOP_KEYS, where)
     raw_levels = raw.get("levels")
@@ -205,9 +227,9 @@ def load_manifest(folder: Path) -> GeographySpec:
     levels = [_parse_level(item, i, folder) for i, item in enumerate(raw_levels)]
     _check_levels(levels)
     return GeographySpec(
-        id=_required(raw, "id", where), name=_required(raw, "name", where),
+        id=_required_id(raw, "id", where), name=_required(raw, "name", where),
         attribution=_required(raw, "attribution", where),
-        total_id=_required(raw, "total_id", where),
+        total_id=_required_id(raw, "total_id", where),
         total_name=_required(raw, "total_name", where),
         levels=tuple(levels), folder=folder, notice=_optional(raw, "notice", where),
         description=_optional(raw, "description", where) or "",

@@ -41,8 +41,15 @@ def _working_crs(levels: list[_Level]) -> CRS:
     for frame in frames:
         if frame.crs is not None and frame.crs.is_projected:
             return CRS.from_user_input(frame.crs)
-    utm = frames[0].estimate_utm_crs() if frames else None
-    return utm if utm is not None else CRS.from_user_input("EPSG:3857")
+    if not frames:
+        return CRS.from_user_input("EPSG:3857")
+    try:
+        return CRS.from_user_input(frames[0].estimate_utm_crs())
+    except RuntimeError:
+        # beyond UTM (near a pole): an equal-area projection centred on the areas
+        west, south, east, north = frames[0].total_bounds
+        return CRS.from_proj4(f"+proj=laea +lat_0={(south + north) / 2:.6f} "
+                              f"+lon_0={(west + east) / 2:.6f} +datum=WGS84 +units=m")
 
 
 def _union(geoms: np.ndarray) -> shapely.Geometry:

@@ -28,7 +28,9 @@ class Finding:
         if self.feature is not None:
             where.append(f"feature {self.feature}")
         if self.key is not None:
-            where.append(f"key '{self.key}'")
+            # keys come from the file: control characters are escaped, never sent to a terminal
+            key = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.key)
+            where.append(f"key '{key}'")
         return f"{self.severity}: {', '.join(where)}: {self.message}"
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -13,6 +14,8 @@ from geo.inputs.geography.manifest import LevelSpec
 from geo.inputs.geography.report import _Findings
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
+_FORMULA_OR_MARKUP = re.compile(r"^[=+@]|^-(?![0-9]+$)|[<>\"'`\\\x00-\x1f\x7f]")
+"""Keys a spreadsheet may run as a formula or a browser read as markup."""
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -24,7 +27,7 @@ def _as_text(values: pd.Series) -> pd.Series:
         if isinstance(value, float | np.floating) and float(value).is_integer():
             return str(int(value))
         if isinstance(value, bytes):
-            value = value.decode()
+            value = value.decode("utf-8", "replace")
         return str(value).strip()
 
     return pd.Series([one(v) for v in values.tolist()], index=values.index, dtype=str)
@@ -127,6 +130,11 @@ def _check_rows(level: LevelSpec, file: str, frame: gpd.GeoDataFrame,
         geoms = shapely.force_2d(geoms)
     bad |= _geometry_problems(geoms, ids, features, bad, file, found)
 
+    risky = ~bad & ids.str.contains(_FORMULA_OR_MARKUP).to_numpy()
+    for fid, key in zip(features[risky], ids[risky], strict=True):
+        found.add("warning", file, "key starts with = + - @ or holds < > \" ' ` \\ or a control "
+                  "character: a spreadsheet may run it as a formula, a page read it as markup "
+                  "(it is published as given)", feature=int(fid), key=key)
     names = _as_text(frame[level.label]) if level.label else ids
     unnamed = ~bad & (names == "").to_numpy()
     for fid, key in zip(features[unnamed], ids[unnamed], strict=True):
