@@ -156,17 +156,19 @@ def _audit(cells: pd.DataFrame, areas: pd.DataFrame, cat: _Cat, prot: dc.Protect
                     protection=width)
 
 
-_OPTIMA: dict[int, dc.Protection | None] = {}
-"""MILP optima by ``id`` of the cells frame, so that two methods share one solve."""
+_OPTIMA: dict[int, tuple[pd.DataFrame, dc.Protection | None]] = {}
+"""MILP optima by cells frame, so that two methods share one solve. The frame is kept with
+its optimum: an ``id`` alone could be reused by a later frame."""
 
 
 def _optimum(cells: pd.DataFrame, areas: pd.DataFrame, cat: _Cat,
              time_limit: float) -> tuple[dc.Protection | None, float]:
-    if id(cells) in _OPTIMA:
-        return _OPTIMA[id(cells)], 0.0
+    seen = _OPTIMA.get(id(cells))
+    if seen is not None and seen[0] is cells:
+        return seen[1], 0.0
     t0 = time.perf_counter()
     best = dc.protect_optimal(cells, areas, cat, time_limit=time_limit)
-    _OPTIMA[id(cells)] = best
+    _OPTIMA[id(cells)] = (cells, best)
     return best, time.perf_counter() - t0
 
 
