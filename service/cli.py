@@ -5,25 +5,37 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 from geo import cli
+from service.settings import Settings
+
+
+def server_config(app: Any, settings: Settings, *, host: str, port: int,
+                  access_log: bool = True) -> uvicorn.Config:
+    """How ``quartier serve`` runs the app (tests start the same server)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        # h11 bounds the request head it buffers (httptools reads headers of any size)
+        http="h11",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+    )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from service.main import create_app
-    from service.settings import Settings
 
     settings = Settings(data=Path(args.data))
     print(f"Quartier auf http://{args.host}:{args.port}/ (Daten: {settings.data})", file=sys.stderr)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        access_log=not args.no_access_log,
-    )
+    config = server_config(create_app(settings), settings, host=args.host, port=args.port,
+                           access_log=not args.no_access_log)
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Every router answers library errors through ``STATUS_CODES``; the OGC API router answers
 invalid parameters with 400 as its standard requires (not FastAPI's 422), through
-``OGCRoute``.
+``OGCRoute``. A query parameter no route declares (``Year=2021``) is an error everywhere:
+``reject_unknown_query`` (an app-wide dependency) answers 422 naming the valid ones.
 """
 
 from __future__ import annotations
@@ -11,15 +12,22 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from geo.errors import NotFoundError, ParameterError, QuartierError
 
+
+class ReleaseChangingError(QuartierError):
+    """Raised when a rebuild is landing and one response cannot be made of one release."""
+
+
 STATUS_CODES: dict[type[Exception], int] = {
     NotFoundError: 404,
     ParameterError: 422,
+    ReleaseChangingError: 503,
     QuartierError: 500,
 }
 
@@ -37,6 +45,46 @@ def add_exception_handlers(app: FastAPI) -> None:
         app.add_exception_handler(cls, handler)
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def query_names(route: APIRoute) -> set[str]:
+    """The query parameters a route declares (its signature's and its dependencies')."""
+    known = route.__dict__.get("_quartier_query_names")
+    if known is None:
+        known = route.__dict__["_quartier_query_names"] = _query_names(route.dependant)
+    return known
+
+
+def unknown_query_message(unknown: list[str], allowed: set[str]) -> str:
+    """``unknown query parameter(s) Year (valid: level, year)``."""
+    valid = ", ".join(sorted(allowed)) or "none"
+    return f"unknown query parameter(s) {', '.join(unknown)} (valid: {valid})"
+
+
+def reject_unknown_query(request: Request) -> None:
+    """App-wide dependency: a query parameter the route does not declare is a 422.
+
+    A misspelt ``Year=2021`` would otherwise be ignored and answer the latest year.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = query_names(route)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        message = unknown_query_message(unknown, allowed)
+        raise RequestValidationError([
+            {"type": "unknown_parameter", "loc": ("query", name), "msg": message,
+             "input": request.query_params.get(name)}
+            for name in unknown
+        ])
+
+
 class OGCParameterError(ParameterError):
     """Raised when an OGC API request has an invalid or unknown query parameter (HTTP 400)."""
 
@@ -52,14 +100,12 @@ class OGCRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap the handler: check parameter names, map validation errors to 400."""
         handler = super().get_route_handler()
-        allowed = {p.alias for p in self.dependant.query_params}
+        allowed = query_names(self)
 
         async def route(request: Request) -> Response:
             unknown = sorted(set(request.query_params) - allowed)
             if unknown:
-                known = ", ".join(sorted(allowed)) or "none"
-                return _bad_request(f"unknown query parameter(s) {', '.join(unknown)} "
-                                    f"(known: {known})")
+                return _bad_request(unknown_query_message(unknown, allowed))
             try:
                 return await handler(request)
             except RequestValidationError as exc:

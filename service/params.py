@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path, Query
 
@@ -20,6 +20,19 @@ IndicatorPath = Annotated[str, Path(description="Indikator-ID, z. B. auslaendera
 YearParam = Annotated[str | None, Query(
     description="Jahr (2023) oder zusammengefasster Zeitraum (2021-2023); ohne Angabe je "
                 "Indikator das letzte Jahr mit Werten")]
+CompareParam = Annotated[str | None, Query(
+    max_length=32,
+    description="Vergleichsjahr (2021) oder Vergleichszeitraum (2018-2020): jede Zeile erhält "
+                "change (Wert minus Wert im Vergleichsjahr, bei % in Prozentpunkten), "
+                "change_ci_low/change_ci_high (95-%-Intervall der Differenz, Newcombe bzw. "
+                "MOVER) und change_direction (increase, decrease, similar); leer, wenn eine "
+                "Seite gesperrt ist oder fehlt. Nur Jahr mit Jahr oder Zeitraum mit gleich "
+                "langem Zeitraum; ohne year= das letzte Jahr")]
+ClassesParam = Annotated[Literal["year", "all-years"], Query(
+    description="Klassengrenzen über das gezeigte Jahr (year) oder über alle Jahre und "
+                "Zeiträume des Indikators auf dieser Ebene (all-years): dieselben Klassen für "
+                "jedes Jahr, damit Karten zweier Jahre vergleichbar sind; ohne Wirkung bei "
+                "compare=")]
 LevelParam = Annotated[str | None, Query(
     description="Gezeigte Ebene (z. B. quartier, stadtbezirk); ohne Angabe die feinste")]
 VersionParam = Annotated[str | None, Query(

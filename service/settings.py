@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     static: Path = Path(__file__).resolve().parent.parent / "static"
     """Folder with the viewer and vendored JS/CSS."""
     frame_ancestors: str = "*"
-    """CSP frame-ancestors for embeddable map pages ('*' = any report may embed them)."""
+    """Who may embed map pages (CSP frame-ancestors). '*' sends no directive, so any report
+    embeds them, one opened from disk (file:) included; a list of sources restricts them."""
     basemap_url: str = ""
     """Optional raster basemap URL template; empty = no third-party requests."""
     basemap_attribution: str = ""
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     """max-age for responses whose URL does not name a release."""
     reload_check_seconds: float = 1.0
     """How often a build's manifest is checked for a rebuild."""
+    max_header_bytes: Annotated[int, Field(ge=1024)] = 16384
+    """Largest request head (request line and headers) ``quartier serve`` reads; a longer
+    one is refused with 400 before it is buffered (h11's incomplete-event limit)."""
     cache_entries: Annotated[int, Field(ge=0)] = 256
     """Entries kept by each in-memory cache (rendered responses, OGC collections, open tile
     archives); 0 keeps nothing."""

@@ -239,3 +239,73 @@ def quartier(*argv: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main([str(a) for a in argv])
     return code, out.getvalue(), err.getvalue()
+
+
+# --- hostile input (tests/test_security.py, tests/test_http.py) ---------------------------------
+
+XSS_FLAG = "__quartier_xss"
+"""Global a payload sets when it runs: a page where it is defined executed hostile input."""
+HOSTILE_NAMES = {
+    "10": f'<img src=x onerror="window.{XSS_FLAG}=1;alert(1)">',
+    "11": '=HYPERLINK("http://x")',
+    "12": "+1",
+    "20": "-2",
+    "21": "@SUM(A1)",
+}
+"""Quartier names: HTML that runs script, and the four characters that start a formula."""
+HOSTILE_DISTRICTS = {"1": f"<script>window.{XSS_FLAG}=2;alert(2)</script>", "2": "=1+1"}
+HOSTILE_TOTAL = f'<svg onload="window.{XSS_FLAG}=3;alert(3)">'
+HOSTILE_ATTRIBUTION = (f'Quelle: <b>Amt</b>\n<img src=x onerror="window.{XSS_FLAG}=4;alert(4)">'
+                       '\n=HYPERLINK("http://x")')
+HOSTILE_NOTICE = f"<script>window.{XSS_FLAG}=5;alert(5)</script> vorläufig"
+HOSTILE_UNIT = f"<img src=x onerror=window.{XSS_FLAG}=6;alert(6)>"
+
+
+def _toml(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def write_hostile_geography(folder: Path) -> Path:
+    """The small geography with hostile names, total, attribution (multi-line), notice, unit."""
+    write_small_geography(folder)
+    boundaries = json.loads((folder / "quartiere.geojson").read_text(encoding="utf-8"))
+    for feature in boundaries["features"]:
+        feature["properties"]["NAME"] = HOSTILE_NAMES[feature["properties"]["QUARTIER"]]
+    (folder / "quartiere.geojson").write_text(json.dumps(boundaries), encoding="utf-8")
+    districts = ", ".join(f'"{k}" = {_toml(v)}' for k, v in HOSTILE_DISTRICTS.items())
+    attribution = HOSTILE_ATTRIBUTION.replace("\\", "\\\\").replace('"', '\\"')
+    (folder / "geography.toml").write_text(
+        f'''id = "hostile"
+name = "Feindliche Stadt"
+attribution = """{attribution}"""
+notice = {_toml(HOSTILE_NOTICE)}
+total_id = "hostile"
+total_name = {_toml(HOSTILE_TOTAL)}
+
+[[levels]]
+id = "stadtbezirk"
+name = "Stadtbezirk"
+names = {{ {districts} }}
+
+[[levels]]
+id = "quartier"
+name = "Quartier"
+file = "quartiere.geojson"
+key = "QUARTIER"
+label = "NAME"
+parent_prefix = 1
+''',
+        encoding="utf-8",
+    )
+    catalogue = CATALOGUE.replace('unit = "%"', f"unit = {_toml(HOSTILE_UNIT)}", 1)
+    (folder / "indicators.toml").write_text(catalogue, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def hostile_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the hostile geography ``hostile`` built once."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    source = write_hostile_geography(tmp / "src" / "hostile")
+    build(source, out=tmp / "data" / "hostile", data_dir=tmp / "data", say=lambda _m: None)
+    return tmp / "data"

@@ -435,6 +435,8 @@ def test_api_maps_and_styles_accept_a_period(period_build: Path) -> None:
     assert bad.status_code == 422 and "2022-2024" in bad.json()["detail"]
     csv = client.get(url + "2022-2024&format=csv").text
     assert ",2022-2024," in csv
+    saved_as = client.get(url + "2022–2024&format=csv").headers["content-disposition"]
+    assert "-auslaenderanteil-quartier-2022-2024.csv" in saved_as  # the period's label
     maps_client = TestClient(router_app(maps, data))
     page = maps_client.get("/maps/mini/auslaenderanteil?year=2022-2024")
     assert page.status_code == 200 and "2022-2024" in page.text

@@ -238,8 +238,11 @@ def test_area_search_and_definitions_api(build_dir: Path) -> None:
     """GET /api/geographies/{geo}/areas?q= and the indicator definitions in the indicators API."""
     client = TestClient(router_app(api, build_dir.parent))
     body = client.get("/api/geographies/mini/areas", params={"q": "brill"}).json()
+    bbox = body["areas"][0].pop("bbox")  # degrees, for the viewer to zoom to
     assert body["areas"] == [{"level": "quartier", "level_name": "Quartier", "area_id": "11",
                               "name": "Brill", "profile": "/profiles/mini/quartier/11"}]
+    west, south, east, north = bbox
+    assert 6 < west < east < 7.1 and 51 < south < north < 51.4
     assert client.get("/api/geographies/mini/areas", params={"q": ""}).status_code == 422
     first = client.get("/api/geographies/mini/indicators").json()["themes"][0]["indicators"][0]
     assert first["source"] == "Melderegister <b>Test</b>"

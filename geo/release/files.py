@@ -16,6 +16,7 @@ from geo.errors import BuildError
 from geo.inputs.catalogue import Catalogue
 from geo.inputs.geography import TOTAL
 from geo.inputs.periods import sorted_year_keys, year_column
+from geo.release.formulas import neutralise_frame, restore_frame
 from geo.release.layout import (
     AREAS_FILE,
     ATTRIBUTION_FILE,
@@ -50,6 +51,8 @@ _VALUE_TYPES = {
     "vs_total": str,
     "reliable": "boolean",
 }
+_CELL_TEXT = ("level", "area_id", "variable", "status")
+"""The text columns of ``cells.csv`` (``value`` holds numbers, some negative, as text)."""
 WGS84 = "EPSG:4326"
 """The CRS of the shapes a read build holds (the GeoPackage may hold another)."""
 _VALUE_EMPTY = ("numerator", "denominator", "rate", "ci_low", "ci_high", "reliable", "vs_total")
@@ -72,8 +75,13 @@ def attribution_text(published: PublishedBuild) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n")
+def _write_csv(frame: pd.DataFrame, path: Path, text: Collection[str] | None = None) -> None:
+    # users open these files in spreadsheets: no text cell may start a formula
+    neutralise_frame(frame, text).to_csv(path, index=False, lineterminator="\n")
+
+
+def _text_columns(types: dict[str, object]) -> list[str]:
+    return [column for column, kind in types.items() if kind is str]
 
 
 def _cells_text(published: PublishedBuild) -> pd.DataFrame:
@@ -93,7 +101,7 @@ def write_build(published: PublishedBuild, out_dir: Path) -> None:
     """Write the release's CSV and JSON files into ``out_dir`` (which must be empty or new)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_csv(published.areas, out_dir / AREAS_FILE)
-    _write_csv(_cells_text(published), out_dir / CELLS_FILE)
+    _write_csv(_cells_text(published), out_dir / CELLS_FILE, _CELL_TEXT)
     _write_csv(published.values, out_dir / VALUES_FILE)
     (out_dir / CATALOGUE_FILE).write_text(
         json.dumps(published.catalogue.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8"
@@ -108,7 +116,8 @@ def write_build(published: PublishedBuild, out_dir: Path) -> None:
 
 def read_cells(path: Path, measures: Collection[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``cells.csv`` as count cells (Int64, empty unless published) and measure cells."""
-    frame = pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False)
+    frame = restore_frame(pd.read_csv(path, dtype=_CELL_TYPES, keep_default_na=False),
+                          _CELL_TEXT)
     frame["year"] = year_column(frame["year"]).to_numpy()  # years and periods ("2021-2023")
     is_measure = frame["variable"].isin(list(measures)).to_numpy()
     counts = frame[~is_measure].reset_index(drop=True)
@@ -128,7 +137,7 @@ def read_values(path: Path) -> pd.DataFrame:
         keep_default_na=False,
         na_values={c: [""] for c in _VALUE_EMPTY},
     )
-    values = values[VALUE_COLUMNS]
+    values = restore_frame(values[VALUE_COLUMNS], _text_columns(_VALUE_TYPES))
     values["year"] = year_column(values["year"]).to_numpy()
     values["vs_total"] = values["vs_total"].astype(object).where(values["vs_total"].notna(), None)
     return values
@@ -146,7 +155,8 @@ def read_build(build_dir: Path) -> PublishedBuild:
         catalogue = Catalogue.from_dict(
             json.loads((build_dir / CATALOGUE_FILE).read_text(encoding="utf-8"))
         )
-        areas = pd.read_csv(build_dir / AREAS_FILE, dtype=str, keep_default_na=False)
+        areas = restore_frame(
+            pd.read_csv(build_dir / AREAS_FILE, dtype=str, keep_default_na=False))
         cells, measures = read_cells(build_dir / CELLS_FILE, catalogue.measure_ids)
         provenance_path = build_dir / PROVENANCE_FILE
         provenance = (json.loads(provenance_path.read_text(encoding="utf-8"))

@@ -4,7 +4,9 @@ The one classification every map uses (MapLibre styles, the Folium page, the PNG
 QGIS styles), so one build, indicator, level, year and method look the same everywhere:
 
 - ``level_classes``: the classes of one indicator, level and year (``indicator_rows``),
-  from mapclassify (``class_breaks``) with a ColorBrewer ramp, light to dark;
+  from mapclassify (``class_breaks``) with a ColorBrewer ramp, light to dark; with
+  ``scope="all-years"`` the breaks span every year and period of the indicator at that level
+  (``CLASS_SCOPES``), so maps of two years are comparable;
 - ``ramp_for``: the ramp an indicator's ``higher_is`` picks (worse: red, better: green,
   neutral: purple-blue);
 - ``WITHHELD_*``, ``MISSING_*``, ``UNRELIABLE_*``: how withheld areas, areas without data and
@@ -33,6 +35,7 @@ from geo.inputs.catalogue import Indicator
 from geo.inputs.periods import YearKey
 from geo.release import PublishedBuild, indicator_rows
 from geo.render import words
+from geo.render.years import indicator_years
 
 METHODS: tuple[str, ...] = ("fisher_jenks", "quantiles", "equal_interval", "natural_breaks")
 """mapclassify classifiers a map may use."""
@@ -92,6 +95,9 @@ UNRELIABLE_DASH = (3.0, 2.0)
 UNRELIABLE_LABEL = words.UNRELIABLE
 EMPTY = "–"
 """What a number field shows when it has no value."""
+CLASS_SCOPES: tuple[str, ...] = ("year", "all-years")
+"""What a map's breaks span (``classes=``): the year shown, or every year and period in which
+the indicator has values at that level (the same breaks for every year)."""
 FISHER_JENKS_SAMPLE = 500
 """Fisher-Jenks is quadratic (minutes for 11,000 values without numba): above this many values
 its breaks come from a deterministic quantile sample of this size that keeps both extremes."""
@@ -125,6 +131,13 @@ class ClassBreaks:
             return np.full(len(y), -1)
         inner = np.asarray(self.edges[1:-1], dtype=float)
         return np.where(np.isnan(y), -1, np.searchsorted(inner, y, side="left"))
+
+    def counted(self, values: Sequence[float] | np.ndarray) -> ClassBreaks:
+        """The same classes with ``counts`` of ``values`` (NaN ignored)."""
+        y = np.asarray(values, dtype=float)
+        cls = self.index(y[np.isfinite(y)])
+        counts = np.bincount(cls, minlength=len(self.colors)) if self.colors else np.zeros(0)
+        return ClassBreaks(self.method, self.edges, self.colors, tuple(int(c) for c in counts))
 
 
 def ramp_colors(ramp: str, k: int) -> list[str]:
@@ -255,14 +268,35 @@ def level_classes(
     method: str = DEFAULT_METHOD,
     k: int = DEFAULT_K,
     ramp: str | None = None,
+    scope: str = "year",
 ) -> ClassBreaks:
     """The classes of one indicator's published rates on one level and year (default latest).
 
-    ``ramp=None`` takes the indicator's own (``ramp_for``).
+    ``ramp=None`` takes the indicator's own (``ramp_for``). ``scope="all-years"`` computes
+    the breaks over every year and period with values (``scope_rates``); the counts are
+    always those of the year shown.
+
+    Raises:
+        ParameterError: an unknown scope, method or ramp.
     """
     ind = published.catalogue.indicator(indicator)
-    rates = published_rates(indicator_rows(published, ind.id, level, year))
-    return class_breaks(rates.to_numpy(), method=method, k=k, ramp=ramp or ramp_for(ind))
+    rates = published_rates(indicator_rows(published, ind.id, level, year)).to_numpy()
+    over = scope_rates(published, ind.id, level, year, scope)
+    breaks = class_breaks(over, method=method, k=k, ramp=ramp or ramp_for(ind))
+    return breaks if scope == "year" else breaks.counted(rates)
+
+
+def scope_rates(published: PublishedBuild, indicator: str, level: str,
+                year: YearKey | None, scope: str) -> np.ndarray:
+    """The published rates the breaks of a map span: those of ``year`` (``scope="year"``)
+    or of every year and period of the indicator (``"all-years"``), at one level."""
+    if scope not in CLASS_SCOPES:
+        raise ParameterError(
+            f"unknown classes '{scope}' (known: {', '.join(CLASS_SCOPES)})")
+    keys = indicator_years(published, indicator) if scope == "all-years" else (year,)
+    parts = [published_rates(indicator_rows(published, indicator, level, key)).to_numpy()
+             for key in keys]
+    return np.concatenate(parts) if parts else np.array([], dtype=float)
 
 
 def format_number(value: Any, decimals: int = 1) -> str:
@@ -303,7 +337,7 @@ class LegendEntry(NamedTuple):
 
     label: str
     color: str
-    role: Literal["class", "withheld", "missing", "unreliable"]
+    role: Literal["class", "similar", "withheld", "missing", "unreliable"]
 
 
 def legend_entries(breaks: ClassBreaks, unit: str | None = "", *, withheld: bool = True,
@@ -322,11 +356,11 @@ def legend_entries(breaks: ClassBreaks, unit: str | None = "", *, withheld: bool
 
 
 __all__ = [
-    "DEFAULT_K", "DEFAULT_METHOD", "DEFAULT_RAMP", "FISHER_JENKS_SAMPLE", "MAX_K",
+    "CLASS_SCOPES", "DEFAULT_K", "DEFAULT_METHOD", "DEFAULT_RAMP", "FISHER_JENKS_SAMPLE", "MAX_K",
     "METHODS", "METHOD_NAMES", "MISSING_COLOR", "MISSING_LABEL", "MISSING_LINE", "RAMPS",
     "RAMP_FOR", "UNRELIABLE_DASH", "UNRELIABLE_LABEL", "UNRELIABLE_LINE", "WITHHELD_COLOR",
     "WITHHELD_LABEL", "WITHHELD_LINE", "ClassBreaks", "LegendEntry", "class_breaks",
     "class_labels", "fisher_jenks_bins", "format_number", "legend_entries", "level_classes",
     "mapclassify_bins",
-    "published_rates", "ramp_colors", "ramp_for", "unit_suffix",
+    "published_rates", "ramp_colors", "ramp_for", "scope_rates", "unit_suffix",
 ]

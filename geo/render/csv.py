@@ -8,7 +8,9 @@ import pandas as pd
 
 from geo.inputs.periods import YearKey
 from geo.release import TOTAL, PublishedBuild
+from geo.release.formulas import neutralise_frame
 from geo.render import words
+from geo.render.change import change_rows, german_change
 from geo.render.records import value_rows
 
 TOTAL_LEVEL = "Gesamtgebiet"
@@ -30,6 +32,8 @@ def _german_words(frame: pd.DataFrame, published: PublishedBuild) -> pd.DataFram
 
 
 def _csv_bytes(frame: pd.DataFrame, *, german: bool) -> bytes:
+    # made for spreadsheets: no text cell (an area's name, say) may start a formula
+    frame = neutralise_frame(frame)
     buf = io.StringIO()
     if german:
         # Excel opens this directly: semicolons, decimal comma, a BOM so it reads UTF-8
@@ -42,26 +46,21 @@ def _csv_bytes(frame: pd.DataFrame, *, german: bool) -> bytes:
 
 
 def values_csv(published: PublishedBuild, level: str, indicator: str | None = None,
-               year: YearKey | None = None, *, german: bool = False) -> bytes:
+               year: YearKey | None = None, *, german: bool = False,
+               compare: YearKey | None = None) -> bytes:
     """The value rows of ``geo.render.records.value_rows`` as CSV (withheld = empty).
 
     ``german=True`` writes German headers and words, semicolons, decimal commas, CRLF and a
-    UTF-8 BOM; the plain CSV keeps the English keys of the JSON.
+    UTF-8 BOM; the plain CSV keeps the English keys of the JSON. ``compare`` adds the change
+    since that year (``geo.render.change.change_rows``).
     """
-    frame = value_rows(published, level, indicator, year)
+    if compare is None:
+        frame = value_rows(published, level, indicator, year)
+    else:
+        frame = change_rows(published, level, indicator, year, compare)
     if german:
-        frame = _german_words(frame, published)
+        frame = _german_words(german_change(frame), published)
     return _csv_bytes(frame, german=german)
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-"""A text cell starting with one of these would run as a formula in a spreadsheet."""
-
-
-def _defuse(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def table_csv(frame: pd.DataFrame, *, german: bool = True) -> bytes:
@@ -71,9 +70,7 @@ def table_csv(frame: pd.DataFrame, *, german: bool = True) -> bytes:
     for column in out.columns:
         if pd.api.types.is_bool_dtype(out[column]):
             out[column] = out[column].map({True: "true", False: "false"}).astype(object)
-        elif pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(
-                out[column]):
-            out[column] = out[column].map(_defuse).astype(object)
+    out = neutralise_frame(out)
     buf = io.StringIO()
     if german:
         out.to_csv(buf, index=False, sep=";", decimal=",", lineterminator="\r\n")

@@ -25,6 +25,7 @@ import shapely
 from geo.errors import NotFoundError
 from geo.inputs.periods import YearKey
 from geo.release import PublishedBuild, wide_values
+from geo.render.change import comparison_years, wide_change
 from geo.render.records import records
 from geo.render.years import indicator_year
 
@@ -62,12 +63,16 @@ def _compact(obj: Any) -> str:
 
 
 def feature_collection(published: PublishedBuild, level: str, indicator: str | None = None,
-                       year: YearKey | None = None) -> dict[str, Any]:
+                       year: YearKey | None = None, compare: YearKey | None = None
+                       ) -> dict[str, Any]:
     """One feature per area of the level with the wide published values as properties.
 
     ``indicator=None`` keeps every indicator; ``year`` a year or period, ``None`` each
-    indicator's latest year.
+    indicator's latest year. ``compare`` adds ``<indicator>_change…`` since that year
+    (``geo.render.change``).
     """
+    if compare is not None:
+        year, compare = comparison_years(published, indicator, year, compare)
     if year is not None:
         year = published.check_year(year)
     if indicator:
@@ -79,6 +84,9 @@ def feature_collection(published: PublishedBuild, level: str, indicator: str | N
     for ind in ind_ids:
         keep += [c for c in wide.columns if c == ind or c.startswith(f"{ind}_")]
     wide = wide[keep]
+    if compare is not None:
+        change = wide_change(published, level, pd.Index(wide["area_id"]), indicator, year, compare)
+        wide = pd.concat([wide, change.reset_index(drop=True).set_axis(wide.index)], axis=1)
     shapes = published.shapes[level].set_index("area_id").reindex(wide["area_id"])
     features = []
     for props, geom in zip(records(wide), shapes.geometry, strict=True):
@@ -95,6 +103,7 @@ def feature_collection(published: PublishedBuild, level: str, indicator: str | N
         "attribution": geo.attribution,
         "notice": geo.notice or None,
         "release_id": published.release_id,
+        **({"year": year, "compare": compare} if compare is not None else {}),
         "features": features,
     }
 

@@ -18,7 +18,7 @@ import folium
 import pandas as pd
 import shapely.geometry
 
-from geo.render import words
+from geo.render import change_tooltip, words
 from geo.render.classes import (
     EMPTY,
     METHOD_NAMES,
@@ -29,7 +29,7 @@ from geo.render.classes import (
     WITHHELD_LABEL,
     format_number,
 )
-from geo.render.maps import MapData, area_fills, map_legend
+from geo.render.maps import MapData, area_fills, map_legend, missing_areas
 
 COORD_DECIMALS = 5
 """Decimals of longitude/latitude in the page (1e-5 degrees is about 1 m)."""
@@ -108,12 +108,17 @@ def _round_coords(coords: Any) -> Any:
 
 def _feature_collection(data: MapData) -> dict[str, Any]:
     features = []
-    for (_, row), fill in zip(data.frame.iterrows(), area_fills(data), strict=True):
+    rows = change_tooltip.tooltip_rows if data.compare is not None else _tooltip_rows
+    missing = missing_areas(data)
+    for (_, row), fill, gap in zip(data.frame.iterrows(), area_fills(data), missing,
+                                   strict=True):
         geometry = shapely.geometry.mapping(row.geometry)
-        props: dict[str, Any] = {**_tooltip_rows(row, data), "fill": fill}
+        # Folium's tooltip writes these as HTML (innerHTML): names and units are hostile text
+        tooltip = {k: html.escape(str(v)) for k, v in rows(row, data).items()}
+        props: dict[str, Any] = {**tooltip, "fill": fill}
         if row["unreliable"]:
             props["unreliable"] = True
-        elif row["status"] == "missing" or (row["status"] != "suppressed" and row["klass"] < 0):
+        elif gap:
             props["missing"] = True
         features.append({
             "type": "Feature",
@@ -152,7 +157,7 @@ def _legend_html(data: MapData) -> str:
     method = METHOD_NAMES.get(data.classes.method, data.classes.method)
     return (
         f'<details class="q-legend" open><summary><b>{html.escape(data.indicator.name)}{unit}, '
-        f'{data.year}</b></summary>'
+        f'{data.period_label}</b></summary>'
         f'{"".join(rows)}<small>Klassen: {html.escape(method)}</small></details>'
     )
 
@@ -291,7 +296,10 @@ def folium_map(
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     fields = ["Gebiet", words.VALUE, words.INTERVAL, words.COUNTS, words.RELIABLE, "Vergleich"]
     aliases = ["", words.VALUE, words.INTERVAL, words.COUNTS, words.RELIABLE,
-               f"vs. {data.total_name}"]
+               f"vs. {html.escape(data.total_name)}"]  # HTML, like the values
+    if data.compare is not None:
+        fields = list(change_tooltip.FIELDS)
+        aliases = [html.escape(a) for a in change_tooltip.aliases(data)]
     # the pane exists before the first tooltip opens (the setup script runs first)
     fmap.add_child(_SmallMapSetup())
     folium.GeoJson(

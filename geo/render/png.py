@@ -86,7 +86,7 @@ def png_figure(data: MapData, *, width: float = 8.0, dpi: int = 150) -> Figure:
                                         linestyle=(0, UNRELIABLE_DASH))
     handles = [_legend_patch(entry) for entry in map_legend(data)]
     unit = f" ({data.unit_label})" if data.unit_label else ""
-    fig.legend(handles=handles, title=f"{data.year}{unit}", loc="lower left",
+    fig.legend(handles=handles, title=f"{data.period_label}{unit}", loc="lower left",
                bbox_to_anchor=(0.76, 0.12), fontsize=7, title_fontsize=8, frameon=False)
     fig.suptitle(data.title, fontsize=11, y=0.97)
     if data.notice:

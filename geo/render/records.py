@@ -133,13 +133,19 @@ def value_rows(published: PublishedBuild, level: str, indicator: str | None = No
 def values_document(published: PublishedBuild, level: str, indicator: str | None = None,
                     year: YearKey | None = None) -> dict[str, Any]:
     """The value rows with the release's id and attribution (the data API's JSON body)."""
-    frame = value_rows(published, level, indicator, year)
+    return rows_document(published, level, value_rows(published, level, indicator, year))
+
+
+def rows_document(published: PublishedBuild, level: str, frame: pd.DataFrame,
+                  **extra: Any) -> dict[str, Any]:
+    """Value rows of a level as the data API's JSON body (``extra`` keys before the rows)."""
     return {
         "geography": published.geography.id,
         "release_id": published.release_id,
         "attribution": published.geography.attribution,
         "notice": published.geography.notice or None,
         "level": level,
+        **extra,
         "indicators": {i: {k: v for k, v in _variable_facts(
             published, published.catalogue.indicator(i)).items() if k != "variables"}
             for i in dict.fromkeys(frame["indicator"])},

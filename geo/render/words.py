@@ -36,6 +36,11 @@ METHODS = {
     "natural_breaks": "natürliche Brüche",
 }
 """How a legend and the viewer name each classification method."""
+CHANGE = "Veränderung"
+"""The change of a value between two years (``compare=``)."""
+DIRECTION = {"increase": "Zunahme", "decrease": "Abnahme",
+             "similar": "keine signifikante Veränderung"}
+"""``change_direction`` in German (German CSV, maps, viewer)."""
 HIGHER_IS = {"better": "höher ist günstiger", "worse": "höher ist ungünstiger",
              "neutral": "höher ist weder günstiger noch ungünstiger"}
 CSV_HEADERS = {
@@ -53,6 +58,10 @@ CSV_HEADERS = {
     "status": "Status",
     "vs_total": "Vergleich mit Gesamtgebiet",
     "reliable": "verlässlich",
+    "change": "Veränderung",
+    "change_ci_low": "Veränderung 95-%-Intervall unten",
+    "change_ci_high": "Veränderung 95-%-Intervall oben",
+    "change_direction": "Richtung",
 }
 """Column headers of the German CSV (``csv-de``) by the English key of ``csv`` and JSON."""
 
@@ -81,11 +90,14 @@ WORDS: dict[str, Any] = {
     "counts": COUNTS,
     "value": VALUE,
     "methods": METHODS,
+    "change": CHANGE,
+    "direction": DIRECTION,
 }
 """The vocabulary as one JSON object (the viewer reads it from ``/tiles/index.json``)."""
 
 __all__ = [
-    "COMPARISON", "COMPARISON_PHRASE", "COUNTS", "CSV_HEADERS", "HIGHER_IS", "INTERVAL", "KIND",
+    "CHANGE", "COMPARISON", "COMPARISON_PHRASE", "COUNTS", "CSV_HEADERS", "DIRECTION",
+    "HIGHER_IS", "INTERVAL", "KIND",
     "METHODS", "MISSING", "NO", "RELIABLE", "STATUS", "UNRELIABLE", "VALUE", "WITHHELD", "WORDS",
     "YES", "kind_word", "reliability",
 ]

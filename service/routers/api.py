@@ -9,14 +9,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from geo.inputs.periods import year_label
 from geo.release import PublishedBuild
+from geo.render.change import change_document
 from geo.render.csv import values_csv
 from geo.render.features import feature_collection
 from geo.render.profiles.search import MAX_MATCHES, MAX_QUERY, search_areas
 from geo.render.records import geography_record, indicator_record, values_document
 from service.cache import LRUCache, Rendered
-from service.headers import cache_control, header_text
-from service.params import GeographyPath, ReleaseParam, YearParam
+from service.headers import cache_control, content_disposition, header_text
+from service.params import CompareParam, GeographyPath, ReleaseParam, YearParam
 from service.settings import Settings
 from service.store import BuildStore
 
@@ -40,21 +42,38 @@ def _links(request: Request, geography: str) -> dict[str, str]:
     }
 
 
+def _csv_year(build: PublishedBuild, indicator: str | None, year: str | None) -> str:
+    """The year or period a CSV download holds: asked for, or the latest (one per indicator)."""
+    if year is not None:
+        return year_label(build.check_year(year))
+    ids = [indicator] if indicator else [i.id for i in build.catalogue.indicators]
+    latest = sorted({str(y) for y in map(build.latest_year, ids) if y is not None})
+    return latest[0] if len(latest) == 1 else "neueste"
+
+
 def _values_body(build: PublishedBuild, indicator: str | None, year: str | None,
-                 level: str | None, format: Format, pinned: bool) -> Rendered:
-    """Serialise the values in one format (raises NotFoundError for unknown ids)."""
+                 level: str | None, format: Format, pinned: bool,
+                 compare: str | None = None) -> Rendered:
+    """Serialise the values in one format, with the change since ``compare`` if given
+    (raises NotFoundError for unknown ids, ParameterError for an invalid comparison)."""
     geography = build.geography.id
     level_id = level if level is not None else build.geography.level_ids[-1]
     if format == "geojson":
-        return _json(feature_collection(build, level_id, indicator, year)), {}
+        return _json(feature_collection(build, level_id, indicator, year, compare)), {}
     if format in ("csv", "csv-de"):
-        name = f"{geography}-{indicator or 'alle'}-{level_id}.csv"
-        body = values_csv(build, level_id, indicator, year, german=format == "csv-de")
-        pin = f"?release={build.release_id}" if pinned else ""
+        body = values_csv(build, level_id, indicator, year, german=format == "csv-de",
+                          compare=compare)
+        since = f"-seit-{year_label(build.check_year(compare))}" if compare is not None else ""
+        name = (f"{geography}-{build.release_id}-{indicator or 'alle'}-{level_id}-"
+                f"{_csv_year(build, indicator, year)}{since}.csv")
+        pin = f"?release={quote(build.release_id, safe='')}" if pinned else ""
         return body, {
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Link": f'</downloads/{geography}/ATTRIBUTION.txt{pin}>; rel="license"',
+            "Content-Disposition": content_disposition(name),
+            "Link": f'</downloads/{quote(geography, safe="")}/ATTRIBUTION.txt{pin}>; '
+                    'rel="license"',
         }
+    if compare is not None:
+        return _json(change_document(build, level_id, indicator, year, compare)), {}
     return _json(values_document(build, level_id, indicator, year)), {}
 
 
@@ -67,7 +86,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         return {
             "Cache-Control": cache_control(settings.cache_seconds, release is not None),
             "X-Attribution": header_text(build.geography.attribution),
-            "X-Release-Id": build.release_id,
+            "X-Release-Id": header_text(build.release_id),
         }
 
     @r.get("/geographies", summary="Alle veröffentlichten Geografien",
@@ -157,13 +176,15 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             description="json; csv (Komma, Punkt, UTF-8); csv-de (Semikolon, Dezimalkomma, "
                         "UTF-8 mit BOM, für Excel); geojson (eine Fläche je Gebiet)")] = "json",
         release: ReleaseParam = None,
+        compare: CompareParam = None,
     ) -> Response:
         """Published values; withheld values are empty (null) and marked status=suppressed."""
         build = store.get(geography, release)
         pinned = release is not None
-        key = (build.geography.id, build.release_id, indicator, year, level, format, pinned)
+        key = (build.geography.id, build.release_id, indicator, year, level, format, pinned,
+               compare)
         body, extra = cache.get_or_make(
-            key, lambda: _values_body(build, indicator, year, level, format, pinned))
+            key, lambda: _values_body(build, indicator, year, level, format, pinned, compare))
         return Response(body, media_type=MEDIA_TYPES[format],
                         headers={**_headers(build, release), **extra})
 

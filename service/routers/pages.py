@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from service.headers import csp
 from service.settings import Settings
 from service.store import BuildStore
+
+BUILDS_CSP = csp({"default-src": "'none'", "style-src": "'unsafe-inline'", "img-src": "data:",
+                  "base-uri": "'none'", "form-action": "'none'", "frame-ancestors": "'self'"})
+"""The build list is static HTML: no script at all, only its own inline stylesheet."""
 
 
 def _builds_page(store: BuildStore) -> str:
@@ -24,7 +30,8 @@ def _builds_page(store: BuildStore) -> str:
             )
             themes.append(f"<h4>{escape(theme)}</h4><ul>{items}</ul>")
         files = "".join(
-            f'<li><a href="/downloads/{escape(geo.id)}/{name}">{name}</a></li>'
+            f'<li><a href="/downloads/{escape(quote(geo.id, safe=""))}/'
+            f'{escape(quote(name, safe=""))}">{escape(name)}</a></li>'
             for name in build.downloads
         )
         notice = f'<p class="notice">{escape(geo.notice)}</p>' if geo.notice else ""
@@ -39,7 +46,7 @@ def _builds_page(store: BuildStore) -> str:
     body = "".join(parts) or "<p>Keine Builds gefunden. <code>make run</code> baut sie.</p>"
     return (
         '<!doctype html><html lang="de"><head><meta charset="utf-8">'
-        "<title>Quartier – Builds</title>"
+        '<title>Quartier – Builds</title><link rel="icon" href="data:,">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
         "padding:0 1rem;line-height:1.4}.notice{background:#fff3cd;padding:.3rem .6rem;"
@@ -57,13 +64,15 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     @r.get("/builds", response_class=HTMLResponse, operation_id="builds_page")
     def builds() -> HTMLResponse:
         """List every build with levels, indicators and downloads."""
-        return HTMLResponse(_builds_page(store), headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(_builds_page(store), headers={
+            "Cache-Control": "no-cache", "Content-Security-Policy": BUILDS_CSP})
 
     @r.get("/", operation_id="viewer")
     def index() -> Response:
         """Serve the viewer, or the build list until the viewer exists."""
         viewer = settings.static / "index.html"
         if viewer.exists():
+            # its CSP is the app's default for HTML (service.main)
             return FileResponse(viewer, headers={"Cache-Control": "no-cache"})
         return RedirectResponse("/builds")
 

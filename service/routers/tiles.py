@@ -4,7 +4,9 @@ Caching: a URL pinned to a release (``?release=<id>``, served from that release'
 archive) or naming the current one (``?v=<id>``) is immutable for a year; every other URL is
 cached for ``settings.cache_seconds`` only, so a rebuild shows up without stale tiles.
 Archives are opened through the service's bounded file cache (``service.cache.FileCache``)
-and reopened when their file changes.
+and reopened when their file changes. One response is made of one release: the build
+(classes, names) and the archive (tiles, ``?v=``) always agree.
+CORS and preflights are the app's (``service.middleware.PublicHeaders``).
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from geo.render.classes import DEFAULT_K, DEFAULT_METHOD
 from geo.render.sprite import sprite
 from geo.render.styles import maplibre_style
 from geo.render.tiles import PMTilesArchive
+from geo.render.tiles.writer import attribution_html
 from geo.render.words import WORDS
 from geo.render.years import indicator_years
 from service.cache import FileCache
+from service.errors import ReleaseChangingError
 from service.headers import IMMUTABLE
 from service.params import (
+    ClassesParam,
+    CompareParam,
     GeographyPath,
     IndicatorPath,
     LevelParam,
@@ -39,10 +45,6 @@ from service.store import BuildStore
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 PMTILES_TYPE = "application/vnd.pmtiles"
-CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "ETag, Content-Range, Content-Length, Accept-Ranges",
-}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _ENCODINGS = {2: "gzip", 3: "br", 4: "zstd"}
 
@@ -92,11 +94,18 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     def archive(
         geography: str, pinned: str | None = None
     ) -> tuple[PublishedBuild, PMTilesArchive, str]:
-        build, folder = store.located(geography, pinned)
-        arc = archives.open(folder / TILES_FILE)
-        # the archive names its own release, so ETags always match the bytes served
-        release = str(arc.metadata.get("quartier", {}).get("release_id") or build.release_id)
-        return build, arc, release
+        """The build and its archive, of one release (the archive names its own)."""
+        for attempt in range(2):
+            if attempt:
+                store.refresh(force=True)  # the files changed under the store: read them again
+            build, folder = store.located(geography, pinned)
+            arc = archives.open(folder / TILES_FILE)
+            release = str(arc.metadata.get("quartier", {}).get("release_id")
+                          or build.release_id)
+            if release == build.release_id:
+                return build, arc, release
+        raise ReleaseChangingError(
+            f"'{geography}' is being replaced by a new release; try again in a moment")
 
     def pin(release: str, pinned: str | None) -> str:
         """The query naming the release: ``release=`` when pinned, else ``v=`` (caching)."""
@@ -114,7 +123,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             build = store.get(gid)
             try:
                 _, arc, release = archive(gid)
-            except NotFoundError:
+            except (NotFoundError, ReleaseChangingError):
                 continue
             geo = build.geography
             out.append({
@@ -139,7 +148,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         return JSONResponse(
             {"geographies": out, "basemap": bool(settings.basemap_url),
              "basemap_attribution": settings.basemap_attribution, "words": WORDS},
-            headers={**CORS, "Cache-Control": "no-cache"},
+            headers={"Cache-Control": "no-cache"},
         )
 
     @r.get("/tiles/{geography}.json", summary="TileJSON 3.0.0 der Vektorkacheln",
@@ -155,7 +164,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "tilejson": "3.0.0",
             "name": meta.get("name", build.geography.name),
             "description": meta.get("description", ""),
-            "attribution": meta.get("attribution", build.geography.attribution),
+            "attribution": attribution_html(build),
             "version": "1.0.0",
             "scheme": "xyz",
             "tiles": [f"{base(request)}/tiles/{geography}/{{z}}/{{x}}/{{y}}.mvt?"
@@ -167,7 +176,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             "vector_layers": meta.get("vector_layers", []),
             "quartier": meta.get("quartier", {}),
         }
-        return JSONResponse(body, headers={**CORS, "Cache-Control": cache(v, release, pinned),
+        return JSONResponse(body, headers={"Cache-Control": cache(v, release, pinned),
                                            "ETag": f'"{release}-tilejson"'})
 
     async def tile(
@@ -188,7 +197,7 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
         if x >= 1 << z or y >= 1 << z:
             raise NotFoundError(f"tile {z}/{x}/{y} does not exist")
         etag = f'"{release}-{z}-{x}-{y}"'
-        headers = {**CORS, "Cache-Control": cache(v, release, pinned), "ETag": etag}
+        headers = {"Cache-Control": cache(v, release, pinned), "ETag": etag}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         data = arc.get(z, x, y)
@@ -209,23 +218,13 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             responses={200: {"content": {MVT_TYPE: {}}}, 204: {"description": "leere Kachel"}},
         )
 
-    @r.options("/tiles/{geography}.pmtiles", include_in_schema=False,
-               operation_id="pmtiles_preflight")
-    def pmtiles_preflight() -> Response:
-        """CORS preflight for range requests from other origins."""
-        return Response(status_code=204, headers={
-            **CORS, "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-            "Access-Control-Allow-Headers": "Range, If-Match, If-None-Match, If-Range",
-            "Access-Control-Max-Age": "86400",
-        })
-
     def pmtiles(request: Request, geography: GeographyPath, v: VersionParam = None,
                 release: ReleaseParam = None) -> Response:
         """The whole archive, or one byte range of it (206), for pmtiles clients and CDNs."""
         pinned = release
         _, arc, release = archive(geography, pinned)
         etag = f'"{release}"'
-        headers = {**CORS, "Accept-Ranges": "bytes", "ETag": etag,
+        headers = {"Accept-Ranges": "bytes", "ETag": etag,
                    "Cache-Control": cache(v, release, pinned)}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
@@ -260,11 +259,11 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
     def sprite_index(ratio: int) -> Response:
         index, _ = sprite(ratio)
         return Response(json.dumps(index), media_type="application/json",
-                        headers={**CORS, "Cache-Control": short})
+                        headers={"Cache-Control": short})
 
     def sprite_png(ratio: int) -> Response:
         _, png = sprite(ratio)
-        return Response(png, media_type="image/png", headers={**CORS, "Cache-Control": short})
+        return Response(png, media_type="image/png", headers={"Cache-Control": short})
 
     # the sprite holds the hatch pattern of withheld areas (MapLibre and QGIS read it)
     r.add_api_route("/styles/sprite.json", lambda: sprite_index(1), include_in_schema=False,
@@ -296,14 +295,20 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
                                      description="xyz (z/x/y-URLs) oder pmtiles (Archiv)")] = "xyz",
         v: VersionParam = None,
         release: ReleaseParam = None,
+        compare: CompareParam = None,
+        classes: ClassesParam = "year",
     ) -> JSONResponse:
-        """Style for every level (``level`` visible), classes in ``metadata``."""
+        """Style for every level (``level`` visible), classes in ``metadata``.
+
+        ``compare=`` styles the change since that year (diverging classes around 0, a
+        ``<level>-similar`` layer for no significant change; ``metadata`` names
+        ``quartier:compare``); ``classes=all-years`` the same classes for every year."""
         pinned = release
         build, arc, release = archive(geography, pinned)
         root = base(request)
         src: dict[str, Any] = {
             "type": "vector", "minzoom": arc.minzoom, "maxzoom": arc.maxzoom,
-            "bounds": list(arc.bounds), "attribution": arc.metadata.get("attribution", ""),
+            "bounds": list(arc.bounds), "attribution": attribution_html(build),
             "promoteId": "area_id",
         }
         if source == "pmtiles":
@@ -316,11 +321,11 @@ def router(store: BuildStore, settings: Settings) -> APIRouter:
             sprite_url=f"{root}/styles/sprite",
             method=method, k=k, ramp=ramp, basemap_url=settings.basemap_url,
             basemap_attribution=settings.basemap_attribution, only_level=levels == "one",
+            scope=classes, compare=compare,
         )
         lon, lat, zoom = arc.center
         body["center"], body["zoom"] = [lon, lat], zoom
-        return JSONResponse(body, headers={
-            **CORS, "Cache-Control": cache(v, build.release_id, pinned)})
+        return JSONResponse(body, headers={"Cache-Control": cache(v, release, pinned)})
 
     return r
 

@@ -36,10 +36,25 @@ def _entries(published: PublishedBuild) -> list[tuple[int, str, str, str, str, s
     return memoised(published, ("profile-search",), make)
 
 
+def _bounds(published: PublishedBuild) -> dict[tuple[str, str], list[float]]:
+    """(level, area_id) -> [west, south, east, north] in degrees (the shapes are EPSG:4326)."""
+
+    def make() -> dict[tuple[str, str], list[float]]:
+        out = {}
+        for level, shapes in published.shapes.items():
+            box = shapes.geometry.bounds.round(6)
+            for aid, row in zip(shapes["area_id"], box.itertuples(index=False), strict=True):
+                out[(str(level), str(aid))] = [float(v) for v in row]
+        return out
+
+    return memoised(published, ("profile-search-bounds",), make)
+
+
 def search_areas(published: PublishedBuild, query: str, *, level: str | None = None,
                  limit: int = MAX_MATCHES) -> list[dict[str, Any]]:
     """Areas whose key or name matches ``query``: exact key first, then names that start with
-    it, then names that contain it (coarser levels first, then by name).
+    it, then names that contain it (coarser levels first, then by name). Each match has its
+    ``bbox`` (west, south, east, north in degrees) for a map to zoom to.
 
     Raises:
         ParameterError: empty or overlong query, or a limit below 1.
@@ -69,7 +84,9 @@ def search_areas(published: PublishedBuild, query: str, *, level: str | None = N
             continue
         scored.append((score, order, fname, aid, lv, lv_name, name))
     scored.sort()
+    bounds = _bounds(published)
     return [
-        {"level": lv, "level_name": lv_name, "area_id": aid, "name": name}
+        {"level": lv, "level_name": lv_name, "area_id": aid, "name": name,
+         "bbox": bounds.get((lv, aid))}
         for _, _, _, aid, lv, lv_name, name in scored[:limit]
     ]

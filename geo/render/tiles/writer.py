@@ -9,6 +9,7 @@ reader never sees half a file.
 from __future__ import annotations
 
 import gzip
+import html
 import json
 import math
 import os
@@ -46,6 +47,16 @@ class TilesSummary:
     bounds: tuple[float, float, float, float]
 
 
+def attribution_html(published: PublishedBuild) -> str:
+    """TileJSON's ``attribution`` (HTML, as MapLibre and pmtiles clients show it): the
+    source and notice as escaped text."""
+    geo = published.geography
+    text = geo.attribution
+    if geo.notice and geo.notice not in geo.attribution:
+        text += f" – {geo.notice}"
+    return html.escape(text)
+
+
 def tiles_metadata(published: PublishedBuild, zooms: ZoomRange) -> dict[str, Any]:
     """The archive's JSON metadata: TileJSON-like fields, ``vector_layers`` and what the
     properties mean."""
@@ -58,8 +69,7 @@ def tiles_metadata(published: PublishedBuild, zooms: ZoomRange) -> dict[str, Any
     return {
         "name": geo.name,
         "description": description,
-        "attribution": geo.attribution + (
-            f" – {geo.notice}" if geo.notice and geo.notice not in geo.attribution else ""),
+        "attribution": attribution_html(published),
         "version": "1",
         "type": "overlay",
         "format": "pbf",
