@@ -11,7 +11,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-SUITES = ["build", "disclosure", "tiles", "serve", "api", "intake"]
+SUITES = ["build", "disclosure", "tiles", "serve", "api", "memory", "intake"]
 
 
 def main() -> int:

@@ -82,9 +82,10 @@ def _quality(path: Path, finest: str, count: int, seconds: float) -> ArchiveStat
     return ArchiveStats(seconds, path.stat().st_size, tiles, biggest, gaps, missing)
 
 
-def _plain_tippecanoe(published: PublishedBuild, out: Path, minzoom: int, maxzoom: int
-                      ) -> float:
-    """Export the published layers (all tile attributes) and run tippecanoe with its defaults."""
+def _plain_tippecanoe(published: PublishedBuild, out: Path, minzoom: int, maxzoom: int,
+                      *options: str) -> float:
+    """Export the published layers (all tile attributes) and run tippecanoe with its defaults
+    (and ``options``)."""
     start = time.perf_counter()
     args = []
     for level in [TOTAL, *published.geography.level_ids]:
@@ -95,7 +96,7 @@ def _plain_tippecanoe(published: PublishedBuild, out: Path, minzoom: int, maxzoo
         frame.to_file(path, driver="GeoJSONSeq")
         args += ["-L", f"{level}:{path}"]
     subprocess.run([_tippecanoe(), "-q", "-f", "-o", str(out), "-Z", str(minzoom),
-                    "-z", str(maxzoom), *args], check=True)
+                    "-z", str(maxzoom), *options, *args], check=True)
     return time.perf_counter() - start
 
 

@@ -9,9 +9,11 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
 from geo.errors import BuildError, CountsError, DisclosureError
@@ -43,7 +45,7 @@ from geo.release.folder import build_folder, remove_stale, signals_held
 from geo.release.layout import release_dir, releases_dir
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
-from geo.render.tiles import write_pmtiles
+from geo.render.tiles import WORKERS, plan_pmtiles, run_jobs
 from geo.render.words import STATUS
 from geo.stats.aggregate import aggregate
 from geo.stats.measures import aggregate_measures
@@ -153,12 +155,25 @@ def _input_hashes(
     return out
 
 
-def _render(published: PublishedBuild, out: Path) -> None:
-    """Write the release's files: CSV/JSON, GeoPackage with QGIS styles, vector tiles."""
-    write_build(published, out)
+def _write_gpkg(published: PublishedBuild, out: Path) -> None:
+    """Write the GeoPackage with a QGIS style per indicator (one job)."""
     write_gpkg(published, out / GPKG_FILE)
     add_layer_styles(out / GPKG_FILE, published)
-    write_pmtiles(published, out / TILES_FILE)
+
+
+def _render(published: PublishedBuild, out: Path, *, workers: int = WORKERS,
+            also: tuple[Callable[[], object], ...] = ()) -> None:
+    """Write the release's files side by side on ``workers`` processes: GeoPackage with QGIS
+    styles, CSV/JSON, the vector tiles (a job per zoom) and ``also``."""
+    out.mkdir(parents=True, exist_ok=True)
+    tiles = plan_pmtiles(published, out / TILES_FILE)
+    # the longest jobs first, so both cores finish at about the same time
+    jobs: list[Callable[[], object]] = [
+        partial(_write_gpkg, published, out), partial(write_build, published, out), *also,
+        *tiles.jobs]
+    with tqdm(total=len(jobs), desc="Schreiben", unit="Teil", file=sys.stderr) as bar:
+        results = run_jobs(jobs, workers=workers, done=lambda _: bar.update())
+    tiles.write(results[len(jobs) - len(tiles.jobs):])
 
 
 def build(
@@ -174,11 +189,13 @@ def build(
     reliable_min: int = RELIABLE_MIN,
     data_dir: Path = Path("data"),
     say: Callable[[str], None] | None = None,
+    workers: int = WORKERS,
 ) -> BuildResult:
     """Build a geography into ``out`` atomically; a failed build leaves ``out`` as it was.
 
     ``counts`` may name several files (a cell given twice is refused); the provenance beside a
-    counts file that ``quartier intake`` wrote is published as ``PROVENANCE.json``.
+    counts file that ``quartier intake`` wrote is published as ``PROVENANCE.json``. The files
+    are written on up to ``workers`` processes; the bytes do not depend on it.
     """
     say = say or (lambda msg: print(msg, file=sys.stderr))
     for name, value in (("min_count", min_count), ("protection", protection),
@@ -279,7 +296,7 @@ def build(
     )
     log = _cross_release_gate(out, published, protected.log, new, earlier, say)
     say(f"[6/6] Schreiben: {out}")
-    _write_release(published, log, out, digests)
+    _write_release(published, log, out, digests, workers=workers)
     counts_by_status = published.cells["status"].value_counts()
     say(
         "      fertig: "
@@ -337,7 +354,8 @@ def _cross_release_gate(
 
 
 def _write_release(
-    published: PublishedBuild, log: pd.DataFrame, out: Path, digests: Digests
+    published: PublishedBuild, log: pd.DataFrame, out: Path, digests: Digests, *,
+    workers: int = WORKERS,
 ) -> None:
     """Write into a hidden folder beside the releases, move it into place, make it current.
 
@@ -351,10 +369,10 @@ def _write_release(
     try:
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
-        _render(published, tmp)
+        _render(published, tmp, workers=workers,
+                also=(partial(log.to_csv, tmp_log, index=False, lineterminator="\n"),))
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())
         write_manifest(published, tmp, [*files, MANIFEST_FILE], digests)
-        log.to_csv(tmp_log, index=False, lineterminator="\n")
         with signals_held():  # a stop waits until the release and its log are in place
             history.add_release(out, tmp, tmp_log, published.release_id)
     except OSError as exc:

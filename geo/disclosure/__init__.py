@@ -7,7 +7,9 @@ children" per variable and "sum total = sum of its parts" per area. Where pooled
 pseudo-variables are (year or period, variable), with "period = sum of its years" per area.
 Published cells are constants; withheld cells are unknowns >= 0. The attacker's knowledge of a
 withheld cell is its feasible interval over all such solutions. A primary cell is protected
-when that interval is at least ``protection`` wide.
+when that interval is at least ``protection`` wide. Large linked tables are split into one
+tree per single year and base variable (``closure``); the audit eliminates withheld totals
+(``reduced``).
 
 Modules, in the order data flows through them:
 
@@ -19,9 +21,12 @@ Modules, in the order data flows through them:
 - ``linked``: the cheap local and exact attacker checks on linked tables.
 - ``repair``: the min-cost move LP that protects one under-protected cell.
 - ``secondary``: secondary suppression of one table (start, repair, prune).
+- ``basis``: base slots of a linked table and every slot as a sum of them.
+- ``closure``: large linked tables slot by slot (one tree per base slot, then the closure).
 - ``periods``: how a cube splits into tables; years and pooled periods as one linked table.
 - ``protection``: ``protect`` and its result ``Protection``.
 - ``optimal``: ``protect_optimal``, the exact MILP reference for small inputs.
+- ``reduced``: exact intervals of a linked table by elimination (tree walks, LPs where coupled).
 - ``audit``: ``audit`` and ``AuditReport`` (``geo.release.audit_build`` audits a written
   release).
 """

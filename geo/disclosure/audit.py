@@ -13,6 +13,7 @@ import pandas as pd
 from geo.disclosure.intervals import _table_intervals
 from geo.disclosure.periods import _jobs
 from geo.disclosure.primary import PROTECTION
+from geo.disclosure.reduced import _reduced_intervals
 from geo.disclosure.table import _KEY, _build_cube, _build_tree
 from geo.errors import DisclosureError, ParameterError
 from geo.inputs.periods import year_column
@@ -169,9 +170,14 @@ def audit(
         if not w.any():
             continue
         x = cube.x[ys, vs, :].reshape(-1)
-        table = job.table(tree, np.where(w, 0, x), (x < 0) & ~w)
-        known = ~w & ~table.missing
-        cells_, lo, hi = _table_intervals(table, known, np.maximum(x, 0))
+        missing = (x < 0) & ~w
+        got: tuple[np.ndarray, ...] | None = None
+        if job.rules:  # linked: by elimination where the rules allow (exact, mostly trees)
+            got = _reduced_intervals(tree, len(job.slots), job.rules, x, w, missing)
+        if got is None:
+            table = job.table(tree, np.where(w, 0, x), missing)
+            got = _table_intervals(table, ~w & ~missing, np.maximum(x, 0))
+        cells_, lo, hi = got
         contradictions += int(np.sum(lo > hi + 1e-9))
         node = cells_ % tree.size
         var, yc = vs[cells_ // tree.size], ys[cells_ // tree.size]

@@ -6,6 +6,8 @@ block of withheld cells, many blocks batched into one block-diagonal LP.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
@@ -55,24 +57,24 @@ def _solve_batch(
             sols[int(t[0])] = (res_lo.x[off:end], res_hi.x[off:end])
 
 
-def _lp_intervals(
-    relations: sp.csr_matrix, known: np.ndarray, val: np.ndarray, cells: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Feasible intervals of the withheld ``cells`` by LP (HiGHS), one block at a time.
+@dataclass(frozen=True)
+class _Blocks:
+    """Withheld cells and the relations among them, split into independent blocks."""
 
-    Withheld cells are linked when they share a relation; blocks are independent because
-    everything between them is a published constant.
+    cols: np.ndarray  # withheld cells (columns of the relation matrix)
+    a_w: sp.csr_matrix  # active relations (rows with a withheld cell) over ``cols``
+    rhs: np.ndarray  # what the published cells leave for each active relation
+    cell_block: np.ndarray  # block of each withheld cell
+    row_block: np.ndarray  # block of each active relation
+
+
+def _blocks(relations: sp.csr_matrix, known: np.ndarray, val: np.ndarray) -> _Blocks:
+    """Blocks of withheld cells: linked when they share a relation.
+
+    Blocks are independent because everything between them is a published constant.
     """
-    n = relations.shape[1]
-    lo = np.zeros(len(cells))
-    hi = np.full(len(cells), _INF)
-    if len(cells) == 0:
-        return lo, hi
-    unknown = ~known
     rel = relations.tocsc()
-    w_cols = np.flatnonzero(unknown)
-    col_pos = np.full(n, -1)
-    col_pos[w_cols] = np.arange(len(w_cols))
+    w_cols = np.flatnonzero(~known)
     a_w = rel[:, w_cols].tocsr()
     rhs = -(rel[:, known] @ val[known].astype(float))
     active = np.flatnonzero(np.diff(a_w.indptr) > 0)
@@ -85,21 +87,49 @@ def _lp_intervals(
         (np.ones(len(coo.data)), (coo.col, k + coo.row)), shape=(k + m, k + m)
     ).tocsr()
     _, label = connected_components(graph, directed=False)
+    return _Blocks(w_cols, a_w, rhs, label[:k], label[k:])
+
+
+class _Members:
+    """Positions by label: ``of(comp)`` gives the positions (ascending) labelled ``comp``."""
+
+    def __init__(self, label: np.ndarray) -> None:
+        self.order = np.argsort(label, kind="stable")
+        self.ordered = label[self.order]
+
+    def of(self, comp: int) -> np.ndarray:
+        lo, hi = np.searchsorted(self.ordered, [comp, comp + 1])
+        return self.order[lo:hi]
+
+
+def _lp_intervals(
+    relations: sp.csr_matrix, known: np.ndarray, val: np.ndarray, cells: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feasible intervals of the withheld ``cells`` by LP (HiGHS), one block at a time."""
+    n = relations.shape[1]
+    lo = np.zeros(len(cells))
+    hi = np.full(len(cells), _INF)
+    if len(cells) == 0:
+        return lo, hi
+    blocks = _blocks(relations, known, val)
+    col_pos = np.full(n, -1)
+    col_pos[blocks.cols] = np.arange(len(blocks.cols))
     want = col_pos[cells]
-    label_w = label[want]
+    label_w = blocks.cell_block[want]
     cap = 4.0 * float(np.abs(val[known]).sum()) + 1000.0
     batch: list[tuple[sp.csr_matrix, np.ndarray, int, np.ndarray]] = []
     size = 0
-    for comp in np.unique(label_w):
-        rows = np.flatnonzero(label[k:] == comp)
+    by_row, by_cell = _Members(blocks.row_block), _Members(blocks.cell_block)
+    by_target = _Members(label_w)
+    for comp in np.unique(label_w).tolist():
+        rows = by_row.of(comp)
         if len(rows) == 0:
             continue  # a withheld cell in no relation: [0, inf)
-        vars_ = np.flatnonzero(label[:k] == comp)
-        sub = a_w[rows][:, vars_]
-        local = np.full(k, -1)
-        local[vars_] = np.arange(len(vars_))
-        for t in np.flatnonzero(label_w == comp):
-            batch.append((sub, rhs[rows], int(local[want[t]]), np.array([t])))
+        vars_ = by_cell.of(comp)
+        sub = blocks.a_w[rows][:, vars_]
+        for t in by_target.of(comp).tolist():
+            local = int(np.searchsorted(vars_, want[t]))
+            batch.append((sub, blocks.rhs[rows], local, np.array([t])))
             size += len(vars_)
             if size >= _LP_BATCH:
                 _solve_batch(batch, cap, lo, hi)

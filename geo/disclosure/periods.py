@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from geo.disclosure.closure import DECOMPOSE_CELLS, _closure_basis, _protect_closure
 from geo.disclosure.secondary import _protect_table
 from geo.disclosure.table import _Cube, _Table, _Tree, _variable_groups
 from geo.errors import DisclosureError
@@ -142,8 +143,18 @@ def _protect_job(
     fixed: np.ndarray,
     width: int,
     prune: bool,
+    decompose: bool | None = None,
 ) -> np.ndarray:
-    """Withheld mask of one table (plain, or years and periods linked)."""
+    """Withheld mask of one table (plain, or years and periods linked).
+
+    A linked table is protected slot by slot (``closure``) when ``decompose`` is True, or
+    when it is None and the table has more than ``DECOMPOSE_CELLS`` cells; otherwise, and
+    where its rules or missing cells do not allow that, by the LP method.
+    """
+    if job.rules and (decompose or (decompose is None and len(x) > DECOMPOSE_CELLS)):
+        basis = _closure_basis(len(job.slots), job.rules, x)
+        if basis is not None:
+            return _protect_closure(tree, basis, x, primary, fixed, width, prune)
     if not job.years:
         return _protect_table(job.table(tree, x), primary, width, prune, fixed=fixed)
     n = tree.size

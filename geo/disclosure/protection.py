@@ -30,8 +30,9 @@ def _tables(cube: _Cube, catalogue: Any, primary: np.ndarray) -> list[_Job]:
 
 
 def _protect_chunk(payload: tuple) -> list[np.ndarray]:
-    tree, jobs, width, prune = payload
-    return [_protect_job(tree, job, x, prim, fixed, width, prune) for job, x, prim, fixed in jobs]
+    tree, jobs, width, prune, decompose = payload
+    return [_protect_job(tree, job, x, prim, fixed, width, prune, decompose)
+            for job, x, prim, fixed in jobs]
 
 
 def _run_tables(
@@ -42,6 +43,7 @@ def _run_tables(
     width: int,
     prune: bool,
     workers: int,
+    decompose: bool | None = None,
 ) -> np.ndarray:
     withheld = primary | (forced & (cube.x >= 0))
     payload_jobs = []
@@ -54,12 +56,13 @@ def _run_tables(
         n_chunks = min(len(payload_jobs), 4 * workers)
         chunks = [payload_jobs[i::n_chunks] for i in range(n_chunks)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(_protect_chunk, [(cube.tree, c, width, prune) for c in chunks]))
+            parts = list(pool.map(_protect_chunk,
+                                  [(cube.tree, c, width, prune, decompose) for c in chunks]))
         results: list[Any] = [None] * len(payload_jobs)
         for i in range(n_chunks):
             results[i::n_chunks] = parts[i]
     else:
-        results = _protect_chunk((cube.tree, payload_jobs, width, prune))
+        results = _protect_chunk((cube.tree, payload_jobs, width, prune, decompose))
     for job, mask in zip(jobs, results, strict=True):
         withheld[job.year_codes, job.var_codes, :] = mask.reshape(len(job.slots), -1)
     return withheld
@@ -106,6 +109,7 @@ def protect(
     prune: bool = True,
     workers: int = 1,
     force_withheld: pd.Series | np.ndarray | None = None,
+    decompose: bool | None = None,
 ) -> Protection:
     """Withhold small counts and every cell from which one can be narrowed down.
 
@@ -124,6 +128,10 @@ def protect(
         force_withheld: boolean, aligned with ``cells.index``: cells an earlier release
             withheld. They are withheld from the start and never published again; they need
             no protection width unless primary.
+        decompose: protect linked tables slot by slot (one tree per single year and base
+            variable, the pooled and total cells above a withheld cell withheld too; fast,
+            hides more pooled cells) instead of by LPs. None: for tables above
+            ``DECOMPOSE_CELLS`` cells.
 
     Returns:
         Status per cell (aligned with ``cells.index``) and the log sorted by level, area,
@@ -147,7 +155,8 @@ def protect(
     forced = _forced(cells, cube, force_withheld)
     jobs = _tables(cube, catalogue, primary)
     if protection > 0:
-        withheld = _run_tables(cube, jobs, primary, forced, protection, prune, workers)
+        withheld = _run_tables(cube, jobs, primary, forced, protection, prune, workers,
+                               decompose)
     else:
         withheld = primary | (forced & (cube.x >= 0))
     return protection_from(cells, cube, primary, withheld)

@@ -7,6 +7,7 @@ their ``numerator``/``denominator`` columns stay empty (the measures are in the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -85,6 +86,38 @@ def _base(cells: pd.DataFrame, measures: pd.DataFrame | None,
     return base.reset_index(drop=True)
 
 
+def _locator(cells: pd.DataFrame, base: pd.DataFrame) -> Callable[[str], np.ndarray]:
+    """For a variable, the row of ``cells`` holding each row of ``base`` (-1: none); one
+    integer key per (level, area_id, year, variable) instead of a MultiIndex per lookup."""
+    keys = ["level", "area_id", "year"]
+    both = pd.concat([cells[keys], base[keys]], ignore_index=True)
+    codes = np.zeros(len(both), dtype=np.int64)
+    for col in keys:
+        found, uniques = pd.factorize(both[col], use_na_sentinel=False)
+        codes = codes * len(uniques) + found
+    variables, names = pd.factorize(cells["variable"], use_na_sentinel=False)
+    width = max(len(names), 1)
+    index = pd.Index(codes[: len(cells)] * width + variables)
+    wanted = codes[len(cells):] * width
+    where = {name: i for i, name in enumerate(names)}
+
+    def locate(variable: str) -> np.ndarray:
+        if variable not in where:
+            return np.full(len(wanted), -1, dtype=np.intp)
+        return index.get_indexer(wanted + where[variable])
+
+    return locate
+
+
+def _take(values: np.ndarray, at: np.ndarray, missing: Any) -> np.ndarray:
+    """``values[at]`` with ``missing`` where ``at`` is -1."""
+    if not len(values):
+        return np.full(len(at), missing, dtype=values.dtype)
+    out = values[at]
+    out[at < 0] = missing
+    return out
+
+
 def _measure_values(ind: Any, base: pd.DataFrame, measures: pd.DataFrame | None) -> pd.DataFrame:
     """Rows of a ``value`` or ``ratio`` indicator: the measure (or ratio) x per, no interval."""
     keyed = (measures if measures is not None else pd.DataFrame(
@@ -126,34 +159,26 @@ def compute_values(
     published): a row is published only when both its cells are, so nothing here can be
     computed from a withheld count. ``measures`` holds the measure cells (never withheld).
     """
-    keyed = cells.set_index(["level", "area_id", "variable", "year"])
     names = areas.set_index(["level", "area_id"])["name"]
     total_level = "total"
     frames = []
     base_all = _base(cells, measures, catalogue)
     single = ~base_all["year"].map(is_period).to_numpy(dtype=bool)
+    locate = _locator(cells, base_all)
+    status_of = cells["status"].to_numpy(dtype=object)
+    value_of = cells["value"].to_numpy(dtype="float64", na_value=np.nan)
     for ind in catalogue.indicators:
         if ind.kind in ("value", "ratio"):
             frames.append(_measure_values(ind, base_all[single].reset_index(drop=True),
                                           measures))
             continue
         # every year, and the periods that pool both (pooled numerator / pooled denominator)
-        pooled = np.ones(len(base_all), dtype=bool)
-        for variable in (ind.numerator, ind.denominator):
-            pooled &= pd.MultiIndex.from_frame(
-                base_all.assign(variable=variable)[["level", "area_id", "variable", "year"]]
-            ).isin(keyed.index)
-        base = base_all[single | pooled].reset_index(drop=True)
-        idx_num = pd.MultiIndex.from_frame(
-            base.assign(variable=ind.numerator)[["level", "area_id", "variable", "year"]]
-        )
-        idx_den = pd.MultiIndex.from_frame(
-            base.assign(variable=ind.denominator)[["level", "area_id", "variable", "year"]]
-        )
-        num_status = keyed["status"].reindex(idx_num).to_numpy()
-        den_status = keyed["status"].reindex(idx_den).to_numpy()
-        num = keyed["value"].reindex(idx_num).to_numpy(dtype="float64", na_value=np.nan)
-        den = keyed["value"].reindex(idx_den).to_numpy(dtype="float64", na_value=np.nan)
+        at_num, at_den = locate(ind.numerator), locate(ind.denominator)
+        keep = single | ((at_num >= 0) & (at_den >= 0))
+        base = base_all[keep].reset_index(drop=True)
+        at_num, at_den = at_num[keep], at_den[keep]
+        num_status, den_status = _take(status_of, at_num, None), _take(status_of, at_den, None)
+        num, den = _take(value_of, at_num, np.nan), _take(value_of, at_den, np.nan)
         status = np.where(
             pd.isna(num_status) | pd.isna(den_status)
             | (num_status == "missing") | (den_status == "missing"),

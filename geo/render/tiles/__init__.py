@@ -8,11 +8,17 @@ only published values ever enter a tile.
 Modules, in the order data flows through them:
 
 - ``zoom``: ``ZoomRange`` and ``zoom_range``, the zooms an archive holds.
-- ``mvt``: the protobuf MVT encoder.
+- ``mvt``: the protobuf MVT encoder, vectorised: varints packed in one numpy pass,
+  ``LayerAttributes`` (a level's keys and values encoded once) and ``encode_layers``.
+- ``geometry``: ``polygon_commands``, MVT geometry of every clipped feature at once.
 - ``features``: ``feature_properties``, what each area carries, from
   ``geo.release.wide_values``.
-- ``tiling``: per-zoom coverage simplification and ``iter_tiles``.
-- ``writer``: ``tiles_metadata`` and ``write_pmtiles``, the archive on disk.
+- ``tiling``: per-zoom coverage simplification and ``encode_zoom`` (``iter_tiles`` for
+  one process).
+- ``pool``: ``run_jobs``, independent jobs on forked worker processes (``WORKERS``, one per
+  core), results in job order.
+- ``writer``: ``plan_pmtiles`` (the archive as jobs, a zoom each), ``write_pmtiles`` and
+  ``tiles_metadata``, the archive on disk; the bytes do not depend on the number of workers.
 - ``archive``: ``PMTilesArchive``, the reader, and ``open_archive``, a small bounded cache
   of open archives by path.
 """
@@ -20,12 +26,19 @@ Modules, in the order data flows through them:
 from geo.render.tiles.archive import MAX_OPEN_ARCHIVES, PMTilesArchive, open_archive
 from geo.render.tiles.features import DETAIL_FIELDS, TILE_FIELDS, feature_properties
 from geo.render.tiles.mvt import EXTENT
+from geo.render.tiles.pool import WORKERS, run_jobs
 from geo.render.tiles.tiling import iter_tiles
-from geo.render.tiles.writer import TilesSummary, tiles_metadata, write_pmtiles
+from geo.render.tiles.writer import (
+    TilesPlan,
+    TilesSummary,
+    plan_pmtiles,
+    tiles_metadata,
+    write_pmtiles,
+)
 from geo.render.tiles.zoom import ZoomRange, zoom_range
 
 __all__ = [
-    "DETAIL_FIELDS", "EXTENT", "MAX_OPEN_ARCHIVES", "TILE_FIELDS", "PMTilesArchive",
-    "TilesSummary", "ZoomRange", "feature_properties", "iter_tiles",
-    "open_archive", "tiles_metadata", "write_pmtiles", "zoom_range",
+    "DETAIL_FIELDS", "EXTENT", "MAX_OPEN_ARCHIVES", "TILE_FIELDS", "WORKERS", "PMTilesArchive",
+    "TilesPlan", "TilesSummary", "ZoomRange", "feature_properties", "iter_tiles",
+    "open_archive", "plan_pmtiles", "run_jobs", "tiles_metadata", "write_pmtiles", "zoom_range",
 ]

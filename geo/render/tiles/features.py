@@ -9,11 +9,6 @@ of each indicator's latest year; the archive's maxzoom adds intervals and counts
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
 import pandas as pd
 
 from geo.release import PublishedBuild, wide_values
@@ -51,39 +46,8 @@ def field_types(published: PublishedBuild) -> dict[str, str]:
     return fields
 
 
-@dataclass(frozen=True)
-class LevelAttributes:
-    """One level's feature properties in area order, encoded for every zoom and for maxzoom."""
-
-    area_ids: pd.Series
-    props: LayerAttributes
-    """Every zoom: ids, names, rates and status."""
-    detail: LayerAttributes
-    """Maxzoom: ``props`` plus DETAIL_FIELDS."""
-
-
-def _json_scalar(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if np.isnan(value) else float(value)
-    return value
-
-
-def level_attributes(published: PublishedBuild, level: str) -> LevelAttributes:
-    """Encode the feature properties of one level, leaving empty values out."""
+def level_attributes(published: PublishedBuild, level: str) -> tuple[pd.Index, LayerAttributes]:
+    """The area ids of one level in attribute order, and their feature properties encoded."""
     table = feature_properties(published, level)
-    detail_cols = {f"{i.id}_{f}" for i in published.catalogue.indicators for f in DETAIL_FIELDS}
-    props, detail = [], []
-    for row in table.itertuples(index=False):
-        full = {k: v for k, v in zip(table.columns, map(_json_scalar, row), strict=True)
-                if v is not None and v != ""}
-        detail.append(full)
-        props.append({k: v for k, v in full.items() if k not in detail_cols})
-    return LevelAttributes(table["area_id"], LayerAttributes(props), LayerAttributes(detail))
+    detail = {f"{i.id}_{f}" for i in published.catalogue.indicators for f in DETAIL_FIELDS}
+    return pd.Index(table["area_id"]), LayerAttributes(table, detail)

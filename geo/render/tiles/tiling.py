@@ -5,6 +5,10 @@ keep sharing exactly the same vertices and no sliver opens between them at any z
 coordinates are then rounded to the tile grid, which maps shared vertices to shared integer
 points. Every area appears at every zoom (no feature dropping, as tippecanoe would do by
 default). Properties come from ``features.level_attributes``, encoded once per level.
+
+A zoom is encoded in one pass per level: one spatial-index query for all its tiles, one
+clip per tile, then the geometry commands (``geometry``) and the layers (``mvt``) of every
+feature at once, so the Python work per tile is a few joins of bytes.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from pmtiles.tile import tileid_to_zxy, zxy_to_tileid
 
 from geo.errors import BuildError
 from geo.release import TOTAL, PublishedBuild
-from geo.render.tiles.features import LevelAttributes, level_attributes
-from geo.render.tiles.mvt import EXTENT, encode_layer, polygon_commands
+from geo.render.tiles.features import level_attributes
+from geo.render.tiles.geometry import polygon_commands
+from geo.render.tiles.mvt import EXTENT, LayerAttributes, encode_layers
 from geo.render.tiles.zoom import ZoomRange
 
 BUFFER = 64
@@ -30,32 +36,42 @@ _R = 6378137.0
 _WORLD = 2 * math.pi * _R / 2  # half the Web Mercator world width, metres
 
 
-@dataclass
-class _Level:
+@dataclass(frozen=True)
+class Level:
+    """One level's areas ready for tiling: Web Mercator geometry in attribute order."""
+
     name: str
-    geometry: np.ndarray  # Web Mercator, in the order of attrs.area_ids
-    attrs: LevelAttributes
+    geometry: np.ndarray
+    attrs: LayerAttributes
 
 
-def _levels(published: PublishedBuild) -> list[_Level]:
+def prepare_levels(published: PublishedBuild) -> list[Level]:
+    """The total and every level, projected and with their attributes encoded."""
     levels = []
     for level in [TOTAL, *published.geography.level_ids]:
-        attrs = level_attributes(published, level)
-        shapes = published.shapes[level].set_index("area_id").reindex(attrs.area_ids)
+        area_ids, attrs = level_attributes(published, level)
+        shapes = published.shapes[level].set_index("area_id").reindex(area_ids)
         if shapes.geometry.isna().any():
-            missing = attrs.area_ids[shapes.geometry.isna().to_numpy()].tolist()
+            missing = area_ids[shapes.geometry.isna().to_numpy()].tolist()
             raise BuildError(f"tiles: level '{level}' has areas without geometry: {missing[:5]}")
         geoms = shapes.geometry.to_crs(3857).to_numpy()
         geoms = shapely.make_valid(shapely.force_2d(geoms))
-        levels.append(_Level(level, np.asarray(geoms), attrs))
+        levels.append(Level(level, np.asarray(geoms), attrs))
     return levels
+
+
+def levels_bounds(levels: list[Level]) -> tuple[float, float, float, float]:
+    """Web Mercator bounds of every level's areas."""
+    bounds = shapely.total_bounds(np.concatenate([lv.geometry for lv in levels]))
+    return (float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3]))
 
 
 def _tile_size(z: int) -> float:
     return 2 * _WORLD / (1 << z)
 
 
-def _tile_range(bounds: tuple[float, float, float, float], z: int) -> tuple[int, int, int, int]:
+def tile_range(bounds: tuple[float, float, float, float], z: int) -> tuple[int, int, int, int]:
+    """First and last column and row of the zoom-``z`` tiles the bounds touch."""
     size = _tile_size(z)
     n = 1 << z
     minx, miny, maxx, maxy = bounds
@@ -76,57 +92,60 @@ def _simplify(geoms: np.ndarray, z: int) -> np.ndarray:
     return shapely.orient_polygons(simplified, exterior_cw=True)
 
 
-def _encode_tile(
-    z: int, x: int, y: int, layers: list[tuple[_Level, np.ndarray, shapely.STRtree]],
-    detail: bool = False,
-) -> bytes | None:
+def _level_layers(level: Level, geoms: np.ndarray, box: np.ndarray, left: np.ndarray,
+                  top: np.ndarray, scale: float, detail: bool) -> dict[int, bytes]:
+    """This level's layer in each tile that any area touches, by index into the tiles'
+    clipping boxes ``box`` (rows of xmin, ymin, xmax, ymax)."""
+    boxes = shapely.box(box[:, 0], box[:, 1], box[:, 2], box[:, 3])
+    tile, area = shapely.STRtree(geoms).query(boxes)
+    order = np.lexsort((area, tile))
+    tile, area = tile[order], area[order]
+    clipped = np.empty(len(tile), dtype=object)
+    edges = np.searchsorted(tile, np.arange(len(boxes) + 1))
+    for t in np.nonzero(edges[1:] > edges[:-1])[0].tolist():
+        lo, hi = edges[t], edges[t + 1]
+        clipped[lo:hi] = shapely.clip_by_rect(geoms[area[lo:hi]], *box[t].tolist())
+    cmds = polygon_commands(clipped, left[tile], top[tile], scale)
+    drawn = cmds.counts > 0
+    tags = level.attrs.detail if detail else level.attrs.tags
+    return encode_layers(level.name, level.attrs, tags, tile[drawn], area[drawn],
+                         cmds.commands, cmds.counts[drawn], len(boxes))
+
+
+def encode_zoom(levels: list[Level], z: int, *, detail: bool,
+                bounds: tuple[float, float, float, float],
+                columns: tuple[int, int] | None = None) -> dict[int, bytes]:
+    """Every non-empty tile of zoom ``z`` (uncompressed MVT) by PMTiles tile id.
+
+    ``columns`` limits the work to tile columns ``x0 <= x < x1`` (a part of a zoom).
+    """
+    x0, y0, x1, y1 = tile_range(bounds, z)
+    if columns is not None:
+        x0, x1 = max(x0, columns[0]), min(x1, columns[1] - 1)
+    grid_x, grid_y = np.meshgrid(np.arange(x0, x1 + 1), np.arange(y0, y1 + 1), indexing="ij")
+    xs, ys = grid_x.ravel(), grid_y.ravel()
     size = _tile_size(z)
-    minx = -_WORLD + x * size
-    maxy = _WORLD - y * size
+    left = -_WORLD + xs * size
+    top = _WORLD - ys * size
     pad = size * BUFFER / EXTENT
-    box = (minx - pad, maxy - size - pad, minx + size + pad, maxy + pad)
+    box = np.column_stack([left - pad, top - size - pad, left + size + pad, top + pad])
     scale = EXTENT / size
-    out = []
-    for level, geoms, tree in layers:
-        idx = tree.query(shapely.box(*box))
-        if len(idx) == 0:
-            continue
-        idx.sort()
-        clipped = shapely.clip_by_rect(geoms[idx], *box)
-        features = []
-        for i, geom in zip(idx, clipped, strict=True):
-            if geom is None or geom.is_empty:
-                continue
-            local = shapely.transform(
-                geom, lambda c: np.rint((c - (minx, maxy)) * (scale, -scale))
-            )
-            polys = [g for g in shapely.get_parts(local) if g.geom_type == "Polygon"]
-            if not polys:
-                continue
-            merged = shapely.MultiPolygon(polys) if len(polys) > 1 else polys[0]
-            commands = polygon_commands(merged)
-            if len(commands):
-                features.append((int(i), commands))
-        if features:
-            attrs = level.attrs.detail if detail else level.attrs.props
-            out.append(encode_layer(level.name, attrs, features))
-    return b"".join(out) if out else None
+    parts: dict[int, list[bytes]] = {}
+    for level in levels:
+        geoms = _simplify(level.geometry, z)
+        for t, layer in _level_layers(level, geoms, box, left, top, scale, detail).items():
+            parts.setdefault(t, []).append(layer)
+    return {zxy_to_tileid(z, int(xs[t]), int(ys[t])): b"".join(layers)
+            for t, layers in parts.items()}
 
 
 def iter_tiles(
     published: PublishedBuild, zooms: ZoomRange
 ) -> Iterator[tuple[int, int, int, bytes]]:
     """Yield ``(z, x, y, mvt bytes)`` of every non-empty tile, uncompressed, zoom by zoom."""
-    levels = _levels(published)
-    bounds = tuple(shapely.total_bounds(np.concatenate([lv.geometry for lv in levels])))
+    levels = prepare_levels(published)
+    bounds = levels_bounds(levels)
     for z in range(zooms.minzoom, zooms.maxzoom + 1):
-        prepared = []
-        for lv in levels:
-            geoms = _simplify(lv.geometry, z)
-            prepared.append((lv, geoms, shapely.STRtree(geoms)))
-        x0, y0, x1, y1 = _tile_range(bounds, z)  # type: ignore[arg-type]
-        for x in range(x0, x1 + 1):
-            for y in range(y0, y1 + 1):
-                data = _encode_tile(z, x, y, prepared, detail=z == zooms.maxzoom)
-                if data is not None:
-                    yield z, x, y, data
+        tiles = encode_zoom(levels, z, detail=z == zooms.maxzoom, bounds=bounds)
+        for tile_id in sorted(tiles):
+            yield (*tileid_to_zxy(tile_id), tiles[tile_id])
