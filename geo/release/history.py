@@ -88,7 +88,11 @@ def _is_legacy(out: Path) -> bool:
 
 
 def releases(out: Path) -> list[ReleaseInfo]:
-    """Every online release of ``out``, oldest first (creation time, then id)."""
+    """Every online release of ``out``, oldest first.
+
+    By creation time (to the second), then the time its manifest was written (two builds in
+    one second), then id.
+    """
     out = Path(out)
     current = current_path(out)
     found: list[ReleaseInfo] = []
@@ -104,7 +108,15 @@ def releases(out: Path) -> list[ReleaseInfo]:
         info = _info(out, True)
         if info is not None and all(r.release_id != info.release_id for r in found):
             found.append(info)
-    return sorted(found, key=lambda r: (r.created, r.release_id))
+    return sorted(found, key=lambda r: (r.created, _written(r.path), r.release_id))
+
+
+def _written(path: Path) -> int:
+    """When a release's manifest was written (ns; 0 when unreadable)."""
+    try:
+        return (path / MANIFEST_FILE).stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _unknown(out: Path, release_id: str, known: list[ReleaseInfo]) -> NotFoundError:
