@@ -320,9 +320,24 @@ def _viewer_area_points(page: Any) -> list[tuple[float, float]]:
             const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0]
                                                         : f.geometry.coordinates[0][0];
             const xs = ring.map(c => c[0]), ys = ring.map(c => c[1]);
-            const p = m.project([(Math.min(...xs) + Math.max(...xs)) / 2,
-                                 (Math.min(...ys) + Math.max(...ys)) / 2]);
-            out.push([p.x, p.y]);
+            const a = m.project([Math.min(...xs), Math.max(...ys)]);
+            const b = m.project([Math.max(...xs), Math.min(...ys)]);
+            const canvas = m.getCanvas(), box = canvas.getBoundingClientRect();
+            // a point inside the area that the map itself receives (not under a control)
+            let found = null;
+            const steps = [0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6, 0.1, 0.9];
+            for (const fx of steps) {
+                for (const fy of steps) {
+                    if (found) break;
+                    const x = a.x + (b.x - a.x) * fx, y = a.y + (b.y - a.y) * fy;
+                    const hit = m.queryRenderedFeatures([x, y], {layers: [l + '-nodata']});
+                    const top = document.elementFromPoint(box.left + x, box.top + y);
+                    if (top === canvas && hit.some(h => h.properties.area_id === id)) {
+                        found = [x, y];
+                    }
+                }
+            }
+            if (found) out.push(found);
         }
         return out; })()""")
     box = page.locator("#map canvas").bounding_box()
