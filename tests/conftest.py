@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import socket
 import threading
 import time
@@ -143,6 +144,19 @@ def bundled_build(tmp_path_factory: pytest.TempPathFactory, gid: str) -> Path:
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 """Debian's Chromium, never a downloaded browser; Playwright's defaults (swiftshader) stay on."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium (never a downloaded browser), one per test module."""
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is missing: `make browser-deps` installs it"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 def free_port() -> int:

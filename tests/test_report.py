@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CHROMIUM_ARGS, bundled_build
+from conftest import bundled_build
 from leakcheck import HOSTILE_NAME, build_distinctive, forbidden_strings, leaks
 from PIL import Image
 
@@ -144,19 +143,6 @@ def test_progress_bar_on_stderr(build_dir: Path, tmp_path: Path,
 
 
 # --- the bundled builds in Chromium ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium (never a downloaded browser)."""
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is missing: `make browser-deps` installs it"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 A11Y = """(() => {

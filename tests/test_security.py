@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -17,7 +16,6 @@ from urllib.parse import urlparse
 
 import pytest
 from conftest import (
-    CHROMIUM_ARGS,
     HOSTILE_ATTRIBUTION,
     HOSTILE_NAMES,
     HOSTILE_NOTICE,
@@ -227,19 +225,6 @@ def server(hostile_data: Path) -> Iterator[str]:
     """uvicorn in a thread serving the hostile build."""
     with serving(create_app(Settings(data=hostile_data))) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium (never a downloaded browser)."""
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is missing: `make browser-deps` installs it"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Watched:

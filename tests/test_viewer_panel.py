@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from conftest import CHROMIUM_ARGS, serving, write_small_geography
+from conftest import serving, write_small_geography
 
 from geo.build import build
 from service.main import create_app
@@ -142,19 +141,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         build(source, out=data / gid, data_dir=data, say=lambda _m: None)
     with serving(create_app(Settings(data=data))) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium (never a downloaded browser)."""
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is missing: `make browser-deps` installs it"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Viewer:
