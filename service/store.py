@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from geo.errors import BuildError, NotFoundError
 from geo.release import MANIFEST_FILE, PublishedBuild, read_build
-from geo.release.history import ReleaseInfo, releases
+from geo.release.history import ReleaseInfo, release_order, releases
 from service.cache import LRUCache
 
 log = logging.getLogger("quartier.service")
@@ -143,7 +143,7 @@ class BuildStore:
         current = entry.build.release_id
         found = [replace(r, current=False) for r in entry.releases if r.release_id != current]
         info = ReleaseInfo(current, entry.build.created, entry.build.years, True, entry.real)
-        return sorted([*found, info], key=lambda r: (r.created, r.release_id))
+        return sorted([*found, info], key=release_order)
 
     def _release(self, geography: str, release: str) -> ReleaseInfo:
         for info in self.releases(geography):

@@ -91,7 +91,7 @@ def releases(out: Path) -> list[ReleaseInfo]:
     """Every online release of ``out``, oldest first.
 
     By creation time (to the second), then the time its manifest was written (two builds in
-    one second), then id.
+    one second), then id (``release_order``).
     """
     out = Path(out)
     current = current_path(out)
@@ -108,15 +108,16 @@ def releases(out: Path) -> list[ReleaseInfo]:
         info = _info(out, True)
         if info is not None and all(r.release_id != info.release_id for r in found):
             found.append(info)
-    return sorted(found, key=lambda r: (r.created, _written(r.path), r.release_id))
+    return sorted(found, key=release_order)
 
 
-def _written(path: Path) -> int:
-    """When a release's manifest was written (ns; 0 when unreadable)."""
+def release_order(info: ReleaseInfo) -> tuple[str, int, str]:
+    """Oldest first: creation time (to the second), manifest write time (ns), id."""
     try:
-        return (path / MANIFEST_FILE).stat().st_mtime_ns
+        written = (info.path / MANIFEST_FILE).stat().st_mtime_ns
     except OSError:
-        return 0
+        written = 0
+    return info.created, written, info.release_id
 
 
 def _unknown(out: Path, release_id: str, known: list[ReleaseInfo]) -> NotFoundError:
