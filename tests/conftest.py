@@ -170,7 +170,16 @@ def free_port() -> int:
 def serving(app: Any) -> Iterator[str]:
     """Serve an ASGI app with uvicorn in a thread on a free loopback port; yield its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    with serving_config(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                       log_level="warning")) as url:
+        yield url
+
+
+@contextmanager
+def serving_config(config: uvicorn.Config) -> Iterator[str]:
+    """Run a uvicorn configuration (loopback host and port set) in a thread; yield its URL."""
+    server = uvicorn.Server(config)
+    port = config.port
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -6,7 +6,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from conftest import ROOT, decode_tile, free_port
+from conftest import ROOT, decode_tile, free_port, serving_config
 from fastapi.testclient import TestClient
 
 from geo.release import TILES_FILE, read_build
@@ -43,18 +41,8 @@ def quartier_server(data: Path) -> Iterator[str]:
     config = server_config(create_app(settings), settings, host="127.0.0.1", port=port,
                            access_log=False)
     config.log_level = "warning"
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    try:
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving_config(config) as url:
+        yield url
 
 
 def _tile(build_dir: Path) -> tuple[int, int, int]:
