@@ -91,17 +91,19 @@ def _job_name(job: Any) -> str:
         z, (first, end) = job.args[1], job.args[4]
         return f"tiles z{z} (columns {first}–{end - 1})"
     return {"_write_gpkg": "GeoPackage + QGIS styles", "write_build": "CSV/JSON files",
-            "to_csv": "suppression log (CSV)"}.get(name, name)
+            "to_csv": "suppression log (CSV)", "_audit": "audit (outsider's view)",
+            "cross_release_gate": "audit of the union with earlier releases"}.get(name, name)
 
 
 def _child(folder: Path, out: Path, report: Path, workers: int) -> None:
     """Run the build, timing its stages and writing jobs; write the figures as JSON."""
     import geo.build as gb
+    import geo.pipeline as gp
 
     stages: list[tuple[str, float, float]] = []
     jobs: list[dict[str, Any]] = []
     marks: dict[str, float] = {}
-    plan_pmtiles, run_jobs, write_manifest = gb.plan_pmtiles, gb.run_jobs, gb.write_manifest
+    plan_pmtiles, run_jobs, write_manifest = gp.plan_pmtiles, gp.run_jobs, gp.write_manifest
 
     def timed(name: str, func: Any) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -127,9 +129,9 @@ def _child(folder: Path, out: Path, report: Path, workers: int) -> None:
             jobs.append({"name": _job_name(job), "wall": wall, "cpu": cpu})
         return [result for result, _, _ in results]
 
-    gb.plan_pmtiles = timed("plan", plan_pmtiles)  # type: ignore[assignment]
-    gb.run_jobs = run_measured  # type: ignore[assignment]
-    gb.write_manifest = timed("manifest", write_manifest)  # type: ignore[assignment]
+    gp.plan_pmtiles = timed("plan", plan_pmtiles)  # type: ignore[assignment]
+    gp.run_jobs = run_measured  # type: ignore[assignment]
+    gp.write_manifest = timed("manifest", write_manifest)  # type: ignore[assignment]
 
     def say(msg: str) -> None:
         if msg.startswith("["):  # the numbered stages, not warnings

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -13,19 +12,16 @@ from functools import partial
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
-from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, audit, protect
+from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, Protection, audit, protect
 from geo.errors import BuildError, CountsError, DisclosureError
-from geo.inputs.catalogue import Catalogue, load_catalogue
+from geo.inputs.catalogue import Catalogue, SumRule, load_catalogue
 from geo.inputs.counts import MAX_COUNT, read_counts_files
 from geo.inputs.geography import Geography, load_geography, load_manifest
 from geo.inputs.intake.provenance import attach_provenance, provenance_path
 from geo.inputs.periods import sorted_year_keys
+from geo.pipeline import write_release
 from geo.release import (
-    GPKG_FILE,
-    MANIFEST_FILE,
-    TILES_FILE,
     BuildParameters,
     PublishedBuild,
     file_hash,
@@ -36,16 +32,12 @@ from geo.release import (
     release_id,
     suppression_log_path,
     union,
-    write_build,
-    write_manifest,
 )
 from geo.release.audit import audit_build
-from geo.release.digests import Digests, cell_digests
+from geo.release.digests import cell_digests
 from geo.release.folder import build_folder, remove_stale, signals_held
-from geo.release.layout import release_dir, releases_dir
-from geo.render.gpkg import write_gpkg
-from geo.render.qgis import add_layer_styles
-from geo.render.tiles import WORKERS, plan_pmtiles, run_jobs
+from geo.release.layout import release_dir
+from geo.render.tiles import WORKERS
 from geo.render.words import STATUS
 from geo.stats.aggregate import aggregate
 from geo.stats.measures import aggregate_measures
@@ -155,27 +147,6 @@ def _input_hashes(
     return out
 
 
-def _write_gpkg(published: PublishedBuild, out: Path) -> None:
-    """Write the GeoPackage with a QGIS style per indicator (one job)."""
-    write_gpkg(published, out / GPKG_FILE)
-    add_layer_styles(out / GPKG_FILE, published)
-
-
-def _render(published: PublishedBuild, out: Path, *, workers: int = WORKERS,
-            also: tuple[Callable[[], object], ...] = ()) -> None:
-    """Write the release's files side by side on ``workers`` processes: GeoPackage with QGIS
-    styles, CSV/JSON, the vector tiles (a job per zoom) and ``also``."""
-    out.mkdir(parents=True, exist_ok=True)
-    tiles = plan_pmtiles(published, out / TILES_FILE)
-    # the longest jobs first, so both cores finish at about the same time
-    jobs: list[Callable[[], object]] = [
-        partial(_write_gpkg, published, out), partial(write_build, published, out), *also,
-        *tiles.jobs]
-    with tqdm(total=len(jobs), desc="Schreiben", unit="Teil", file=sys.stderr) as bar:
-        results = run_jobs(jobs, workers=workers, done=lambda _: bar.update())
-    tiles.write(results[len(jobs) - len(tiles.jobs):])
-
-
 def build(
     folder: Path,
     *,
@@ -270,20 +241,9 @@ def build(
     protected = protect(
         cells, geography.areas, catalogue, min_count=params.min_count,
         protection=params.protection, force_withheld=forced if forced.any() else None,
+        workers=workers,
     )
     say("[5/6] Prüfung aus Sicht eines Angreifers (Audit)")
-    gate = audit(
-        cells.assign(
-            value=cells["value"].where(protected.status == "published"),
-            status=protected.status,
-        ),
-        geography.areas,
-        catalogue.sums,
-        protected.log[protected.log["reason"] == "primary"],
-        protection=params.protection,
-    )
-    if not gate.ok:
-        raise DisclosureError(_refusal(gate))
     published = publish(
         geography,
         catalogue,
@@ -294,9 +254,16 @@ def build(
         measures=measures,
         provenance=provenance,
     )
-    log = _cross_release_gate(out, published, protected.log, new, earlier, say)
+    log, pattern = _cross_release_log(out, published, protected.log, new, earlier, say)
+    # nothing is published before the final rename: the audits run beside the writers
+    gates: list[Callable[[], object]] = [
+        partial(_audit, cells, protected, geography.areas, catalogue.sums, params.protection)]
+    if pattern is not None:
+        gates.append(partial(lineage.cross_release_gate, pattern, earlier))
     say(f"[6/6] Schreiben: {out}")
-    _write_release(published, log, out, digests, workers=workers)
+    gate = write_release(published, log, out, digests, workers=workers, gates=gates,
+                         accept=partial(_accept, out, pattern, earlier))[0]
+    assert isinstance(gate, AuditReport)
     counts_by_status = published.cells["status"].value_counts()
     say(
         "      fertig: "
@@ -318,17 +285,41 @@ def _reuse(out: Path, rid: str, say: Callable[[str], None]) -> BuildResult:
                        audit_build(info.path))
 
 
-def _cross_release_gate(
+def _audit(cells: pd.DataFrame, protected: Protection, areas: pd.DataFrame,
+           sums: Sequence[SumRule], protection: int) -> AuditReport:
+    """The outsider's audit of the protected cells (a job beside the writers)."""
+    return audit(
+        cells.assign(value=cells["value"].where(protected.status == "published"),
+                     status=protected.status),
+        areas, sums, protected.log[protected.log["reason"] == "primary"], protection=protection,
+    )
+
+
+def _accept(out: Path, pattern: union.Pattern | None, earlier: list[union.Pattern],
+            verdicts: list[object]) -> None:
+    """Refuse the release unless its audit and the audit of its union with the earlier
+    online releases (``lineage.cross_release_gate``'s failures) passed."""
+    gate = verdicts[0]
+    assert isinstance(gate, AuditReport)
+    if not gate.ok:
+        raise DisclosureError(_refusal(gate))
+    failures = verdicts[1] if pattern is not None else None
+    if failures:
+        raise DisclosureError(lineage.refusal(str(out), pattern, failures, earlier))  # type: ignore[arg-type]
+
+
+def _cross_release_log(
     out: Path, published: PublishedBuild, log: pd.DataFrame, new: history.ReleaseInfo,
     earlier: list[union.Pattern], say: Callable[[str], None],
-) -> pd.DataFrame:
-    """Refuse a build that gives too much away together with the online releases.
+) -> tuple[pd.DataFrame, union.Pattern | None]:
+    """The sign-off log among the online releases, and the new pattern their union audit
+    checks (``_accept`` refuses on its failures, after the build's own audit).
 
-    Returns the sign-off log with a ``revised`` row for each withheld cell whose old value an
-    earlier release of other counts published (said in the build output too).
+    The log gets a ``revised`` row for each withheld cell whose old value an earlier release
+    of other counts published (said in the build output too).
     """
     if not earlier:
-        return log
+        return log, None
     pattern = union.Pattern(new, published.cells, log.loc[log["reason"] == "primary", union.KEY],
                             published.areas, tuple(published.catalogue.sums))
     for group in lineage.joined_groups(pattern, earlier):
@@ -341,42 +332,10 @@ def _cross_release_gate(
         if widths < published.parameters.protection:
             say(f"      Hinweis / note: solange Release {others} online ist, gilt Schutzbreite "
                 f"{widths} / while it is online, the effective protection width is {widths}")
-    failures = lineage.cross_release_gate(pattern, earlier)
-    if failures:
-        raise DisclosureError(lineage.refusal(str(out), pattern, failures, earlier))
     revised = lineage.revised_public(published.cells, new, earlier)
     for line in lineage.revised_note(revised):
         say(f"      {line}")
     if not len(revised):
-        return log
+        return log, pattern
     rows = revised.drop_duplicates(union.KEY)[union.KEY].assign(reason="revised")
-    return pd.concat([log, rows], ignore_index=True)
-
-
-def _write_release(
-    published: PublishedBuild, log: pd.DataFrame, out: Path, digests: Digests, *,
-    workers: int = WORKERS,
-) -> None:
-    """Write into a hidden folder beside the releases, move it into place, make it current.
-
-    Until the last step (one atomic rename of the ``out`` link) the previous release serves;
-    a failure or a stop (SIGTERM, Ctrl-C) before it leaves nothing behind, and one during the
-    move into place waits for it.
-    """
-    root = releases_dir(out)
-    tmp = root / f".{published.release_id}.tmp-{os.getpid()}"
-    tmp_log = root / f".{published.release_id}.log-{os.getpid()}"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        _render(published, tmp, workers=workers,
-                also=(partial(log.to_csv, tmp_log, index=False, lineterminator="\n"),))
-        files = sorted(p.name for p in tmp.iterdir() if p.is_file())
-        write_manifest(published, tmp, [*files, MANIFEST_FILE], digests)
-        with signals_held():  # a stop waits until the release and its log are in place
-            history.add_release(out, tmp, tmp_log, published.release_id)
-    except OSError as exc:
-        raise BuildError(f"cannot write the build {out}: {exc.strerror or exc}") from None
-    finally:  # after success both have moved into place
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp_log.unlink(missing_ok=True)
+    return pd.concat([log, rows], ignore_index=True), pattern

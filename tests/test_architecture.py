@@ -20,7 +20,7 @@ STAGES = [
     ("geo.disclosure",),
     ("geo.release",),
     ("geo.render",),
-    ("geo.build",),
+    ("geo.build", "geo.pipeline"),
     ("geo.cli",),
     ("service",),
 ]

@@ -208,17 +208,26 @@ def test_manifest_cannot_confirm_a_guess_of_the_counts(
     assert not any(p.name == ".quartier-key" for p in out.iterdir())
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_failing_audit_publishes_nothing(
-    small_geography: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_geography: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    """The audit is the build's last gate: a pattern without secondaries is refused."""
+    """The audit is the build's last gate: a pattern without secondaries is refused.
+
+    The audit runs beside the writers (into a hidden folder); its refusal comes when they
+    are done, and the hidden folder goes: the previous release keeps serving.
+    """
     import geo.build
     from geo.disclosure import Protection
     from geo.errors import DisclosureError
+    from geo.release.layout import releases_dir
 
     out = _built(small_geography, tmp_path)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    real_protect = geo.build.protect
+    releases_before = sorted(p.name for p in releases_dir(out).iterdir())
+    current = read_build(out).release_id
+    real_protect, real_accept = geo.build.protect, geo.build._accept
+    written: list[str] = []
 
     def primary_only(cells: pd.DataFrame, *args: object, **kwargs: object) -> Protection:
         protected = real_protect(cells, *args, **kwargs)  # type: ignore[arg-type]
@@ -231,11 +240,19 @@ def test_failing_audit_publishes_nothing(
         log = protected.log[protected.log["reason"] == "primary"]
         return Protection(status=status, log=log)
 
+    def accept(*args: object) -> None:  # what the hidden folder holds at the verdict
+        written.extend(p.name for p in releases_dir(out).glob(".*tmp-*/*"))
+        real_accept(*args)  # type: ignore[arg-type]
+
     monkeypatch.setattr(geo.build, "protect", primary_only)
+    monkeypatch.setattr(geo.build, "_accept", accept)
     with pytest.raises(DisclosureError, match="nothing was published") as refused:
         # other parameters: the same inputs and parameters would be the same release again
-        build(small_geography, out=out, protection=4, say=lambda _: None)
+        build(small_geography, out=out, protection=4, say=lambda _: None, workers=workers)
+    assert {"cells.csv", "layers.gpkg", "tiles.pmtiles"} <= set(written)  # written alongside
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in releases_dir(out).iterdir()) == releases_before
+    assert read_build(out).release_id == current
     # the refusal names cells and widths, never bounds that could be the withheld value
     assert "quartier/11 auslaender 2023: width 0" in str(refused.value)
     assert "[" not in str(refused.value)
