@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from geo.errors import CatalogueError
@@ -121,18 +122,21 @@ def _source(catalogue: Catalogue) -> str:
     return path.name if path is not None else "indicators.toml"
 
 
+def _ranks(column: pd.Series, rank: dict[Any, int]) -> np.ndarray:
+    """Each value's place in ``rank`` (values not in it after all others), one lookup per
+    distinct value."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    return np.array([rank.get(u, len(rank)) for u in uniques], dtype=np.int64)[codes]
+
+
 def _ordered(cells: pd.DataFrame, geography: Geography, variables: list[str]) -> pd.DataFrame:
     """Sort cells deterministically: total, levels coarsest first, area, variable, year."""
-    level_rank = {lv: i for i, lv in enumerate(["total", *geography.level_ids])}
-    var_rank = {v: i for i, v in enumerate(variables)}
-    key = pd.DataFrame(
-        {
-            "l": cells["level"].map(level_rank),
-            "a": cells["area_id"],
-            "v": cells["variable"].map(var_rank),
-            "y": cells["year"].map({y: i for i, y in enumerate(
-                sorted(set(cells["year"]), key=year_sort_key))}),
-        }
-    )
-    order = key.sort_values(["l", "a", "v", "y"], kind="stable").index
-    return cells.loc[order, CELL_COLUMNS].reset_index(drop=True)
+    areas = pd.unique(cells["area_id"])
+    years = sorted(pd.unique(cells["year"]), key=year_sort_key)
+    order = np.lexsort((
+        _ranks(cells["year"], {y: i for i, y in enumerate(years)}),
+        _ranks(cells["variable"], {v: i for i, v in enumerate(variables)}),
+        _ranks(cells["area_id"], {a: i for i, a in enumerate(sorted(areas))}),
+        _ranks(cells["level"], {lv: i for i, lv in enumerate(["total", *geography.level_ids])}),
+    ))
+    return cells.iloc[order][CELL_COLUMNS].reset_index(drop=True)

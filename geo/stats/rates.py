@@ -161,35 +161,31 @@ def compute_values(
     """
     names = areas.set_index(["level", "area_id"])["name"]
     total_level = "total"
-    frames = []
+    frames, vs_total = [], []
     base_all = _base(cells, measures, catalogue)
+    base_all["name"] = names.reindex(
+        pd.MultiIndex.from_frame(base_all[["level", "area_id"]])).to_numpy()
     single = ~base_all["year"].map(is_period).to_numpy(dtype=bool)
+    is_total = (base_all["level"] == total_level).to_numpy(dtype=bool)
+    year_codes = pd.factorize(base_all["year"], use_na_sentinel=False)[0]
     locate = _locator(cells, base_all)
-    status_of = cells["status"].to_numpy(dtype=object)
+    # 0 published, 1 suppressed, 2 missing: a row takes the worse status of its two cells
+    status_of = _status_codes(cells["status"])
     value_of = cells["value"].to_numpy(dtype="float64", na_value=np.nan)
     for ind in catalogue.indicators:
         if ind.kind in ("value", "ratio"):
             frames.append(_measure_values(ind, base_all[single].reset_index(drop=True),
                                           measures))
+            vs_total.append(np.full(int(single.sum()), None, dtype=object))
             continue
         # every year, and the periods that pool both (pooled numerator / pooled denominator)
         at_num, at_den = locate(ind.numerator), locate(ind.denominator)
         keep = single | ((at_num >= 0) & (at_den >= 0))
         base = base_all[keep].reset_index(drop=True)
         at_num, at_den = at_num[keep], at_den[keep]
-        num_status, den_status = _take(status_of, at_num, None), _take(status_of, at_den, None)
+        code = np.maximum(_take(status_of, at_num, 2), _take(status_of, at_den, 2))
         num, den = _take(value_of, at_num, np.nan), _take(value_of, at_den, np.nan)
-        status = np.where(
-            pd.isna(num_status) | pd.isna(den_status)
-            | (num_status == "missing") | (den_status == "missing"),
-            "missing",
-            np.where(
-                (num_status == "suppressed") | (den_status == "suppressed"),
-                "suppressed",
-                "published",
-            ),
-        )
-        published = status == "published"
+        published = code == 0
         with np.errstate(invalid="ignore", divide="ignore"):
             ok = published & (den > 0)
             if ind.kind == "rate":
@@ -208,28 +204,44 @@ def compute_values(
         frame["rate"] = np.where(ok, np.round(rate * scale, DECIMALS), np.nan)
         frame["ci_low"] = np.where(ok, np.round(ci_lo * scale, DECIMALS), np.nan)
         frame["ci_high"] = np.where(ok, np.round(ci_hi * scale, DECIMALS), np.nan)
-        frame["status"] = status
+        frame["status"] = _STATUS[code]
         reliable = pd.array(np.where(published, den >= reliable_min, False), dtype="boolean")
         reliable[~published] = pd.NA
         frame["reliable"] = reliable
         frames.append(frame)
-    values = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=VALUE_COLUMNS)
-    values["vs_total"] = _compare_with_total(values, total_level)
-    values["name"] = names.reindex(
-        pd.MultiIndex.from_frame(values[["level", "area_id"]])
-    ).to_numpy()
+        vs_total.append(_compare_with_total(
+            frame["rate"].to_numpy(), frame["ci_low"].to_numpy(), frame["ci_high"].to_numpy(),
+            is_total[keep], year_codes[keep]))
+    if not frames:
+        values = pd.DataFrame(columns=VALUE_COLUMNS)
+        values["vs_total"] = pd.Series(dtype=object)
+        return values
+    values = pd.concat(frames, ignore_index=True)
+    values["vs_total"] = pd.Series(np.concatenate(vs_total), index=values.index)
     return values[VALUE_COLUMNS].reset_index(drop=True)
 
 
-def _compare_with_total(values: pd.DataFrame, total_level: str) -> pd.Series:
-    """Return higher/lower/similar: does the area's interval exclude the total's rate."""
-    totals = values[values["level"] == total_level].set_index(["indicator", "year"])["rate"]
-    ref = totals.reindex(pd.MultiIndex.from_frame(values[["indicator", "year"]])).to_numpy()
-    lo = values["ci_low"].to_numpy()
-    hi = values["ci_high"].to_numpy()
-    out = np.full(len(values), None, dtype=object)
-    valid = ~np.isnan(ref) & ~np.isnan(lo) & (values["level"].to_numpy() != total_level)
+_STATUS = np.array(["published", "suppressed", "missing"], dtype=object)
+
+
+def _status_codes(status: pd.Series) -> np.ndarray:
+    """0 published, 1 suppressed, 2 missing (or empty) per cell."""
+    codes, uniques = pd.factorize(status, use_na_sentinel=False)
+    table = np.array([2 if pd.isna(u) or u == "missing" else 1 if u == "suppressed" else 0
+                      for u in uniques], dtype=np.int8)
+    return table[codes] if len(uniques) else np.zeros(0, dtype=np.int8)
+
+
+def _compare_with_total(rate: np.ndarray, lo: np.ndarray, hi: np.ndarray, is_total: np.ndarray,
+                        year: np.ndarray) -> np.ndarray:
+    """higher/lower/similar (None: no comparison) for one indicator's rows: does the area's
+    interval exclude the total's rate of the same year."""
+    ref_of = np.full(int(year.max()) + 1 if len(year) else 0, np.nan)
+    ref_of[year[is_total]] = rate[is_total]
+    ref = ref_of[year]
+    out = np.full(len(rate), None, dtype=object)
+    valid = ~np.isnan(ref) & ~np.isnan(lo) & ~is_total
     out[valid] = "similar"
     out[valid & (lo > ref)] = "higher"
     out[valid & (hi < ref)] = "lower"
-    return pd.Series(out, index=values.index)
+    return out
