@@ -37,7 +37,7 @@ from geo.release.audit import audit_build
 from geo.release.digests import cell_digests
 from geo.release.folder import build_folder, remove_stale, signals_held
 from geo.release.layout import release_dir
-from geo.render.tiles import WORKERS
+from geo.render.tiles import WORKERS, Ahead, geography_geometry
 from geo.render.words import STATUS
 from geo.stats.aggregate import aggregate
 from geo.stats.measures import aggregate_measures
@@ -177,14 +177,24 @@ def build(
     params = BuildParameters(
         min_count=min_count, protection=protection, reliable_min=reliable_min, year=year
     )
-    folder = Path(folder)
+    with Ahead() as ahead:  # the tiles' geometry beside the stages that need the counts
+        return _build(Path(folder), params, ahead, counts, indicators, out, id_column,
+                      Path(data_dir), say, workers)
+
+
+def _build(
+    folder: Path, params: BuildParameters, ahead: Ahead, counts: Path | Sequence[Path] | None,
+    indicators: Path | None, out: Path | None, id_column: str | None, data_dir: Path,
+    say: Callable[[str], None], workers: int,
+) -> BuildResult:
     say(f"[1/6] Geografie laden: {folder}")
-    out = build_folder(out, Path(data_dir), load_manifest(folder).id)
+    out = build_folder(out, data_dir, load_manifest(folder).id)
     for done in remove_stale(out):
         say(f"      aufgeräumt / cleaned up: {done}")
     geography = load_geography(folder, progress=True)
     for finding in geography.report.warnings:
         say(f"      Warnung: {finding}")
+    ahead.start(partial(geography_geometry, geography), workers=workers)
     indicators = Path(indicators) if indicators else folder / INDICATORS_FILE
     if counts is None:
         counts_files = [folder / COUNTS_FILE]
@@ -262,7 +272,7 @@ def build(
         gates.append(partial(lineage.cross_release_gate, pattern, earlier))
     say(f"[6/6] Schreiben: {out}")
     gate = write_release(published, log, out, digests, workers=workers, gates=gates,
-                         accept=partial(_accept, out, pattern, earlier))[0]
+                         accept=partial(_accept, out, pattern, earlier), ahead=ahead)[0]
     assert isinstance(gate, AuditReport)
     counts_by_status = published.cells["status"].value_counts()
     say(

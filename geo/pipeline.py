@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from geo.release.folder import signals_held
 from geo.release.layout import releases_dir
 from geo.render.gpkg import write_gpkg
 from geo.render.qgis import add_layer_styles
-from geo.render.tiles import WORKERS, plan_pmtiles, run_jobs
+from geo.render.tiles import WORKERS, Ahead, LevelGeometry, plan_pmtiles, run_jobs
 
 Job = Callable[[], object]
 
@@ -46,11 +46,13 @@ def _write_gpkg(published: PublishedBuild, out: Path) -> None:
 
 
 def render(published: PublishedBuild, out: Path, *, workers: int = WORKERS,
-           also: Sequence[Job] = ()) -> list[object]:
+           also: Sequence[Job] = (), ahead: Mapping[str, LevelGeometry] | None = None,
+           ) -> list[object]:
     """Write the release's files side by side on ``workers`` processes: GeoPackage with QGIS
-    styles, CSV/JSON, the vector tiles (a job per zoom) and ``also``; ``also``'s results."""
+    styles, CSV/JSON, the vector tiles (a job per zoom, from the geometry ``ahead`` if
+    given) and ``also``; ``also``'s results."""
     out.mkdir(parents=True, exist_ok=True)
-    tiles = plan_pmtiles(published, out / TILES_FILE)
+    tiles = plan_pmtiles(published, out / TILES_FILE, ahead=ahead)
     # the longest jobs first, so both cores finish at about the same time
     jobs: list[Job] = [partial(_write_gpkg, published, out), partial(write_build, published, out),
                        *also, *tiles.jobs]
@@ -63,15 +65,16 @@ def render(published: PublishedBuild, out: Path, *, workers: int = WORKERS,
 def write_release(
     published: PublishedBuild, log: pd.DataFrame, out: Path, digests: Digests, *,
     workers: int = WORKERS, gates: Sequence[Job] = (),
-    accept: Callable[[list[object]], None] = lambda _: None,
+    accept: Callable[[list[object]], None] = lambda _: None, ahead: Ahead | None = None,
 ) -> list[object]:
     """Write into a hidden folder beside the releases, move it into place, make it current.
 
     The ``gates`` run beside the writers; ``accept`` gets their results (in order) once all
-    jobs are done and raises to refuse the release. Until the last step (one atomic rename
-    of the ``out`` link) the previous release serves; a refusal, a failure or a stop
-    (SIGTERM, Ctrl-C) before it leaves nothing behind, and one during the move into place
-    waits for it. Returns the gates' results.
+    jobs are done and raises to refuse the release; ``ahead`` may be computing the tiles'
+    geometry (``geography_geometry``) beside the earlier stages. Until the last step (one
+    atomic rename of the ``out`` link) the previous release serves; a refusal, a failure or
+    a stop (SIGTERM, Ctrl-C) before it leaves nothing behind, and one during the move into
+    place waits for it. Returns the gates' results.
     """
     root = releases_dir(out)
     tmp = root / f".{published.release_id}.tmp-{os.getpid()}"
@@ -80,7 +83,9 @@ def write_release(
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         write_log = partial(log.to_csv, tmp_log, index=False, lineterminator="\n")
-        results = render(published, tmp, workers=workers, also=(*gates, write_log))
+        geometry = ahead.result() if ahead is not None else None
+        results = render(published, tmp, workers=workers, also=(*gates, write_log),
+                         ahead=geometry)
         verdicts = results[:len(gates)]
         accept(verdicts)
         files = sorted(p.name for p in tmp.iterdir() if p.is_file())

@@ -193,6 +193,32 @@ def test_same_bytes_with_one_or_two_workers(mini_build: Path, tmp_path: Path) ->
     assert (tmp_path / "one.pmtiles").read_bytes() == (mini_build / TILES_FILE).read_bytes()
 
 
+def test_geometry_computed_ahead_gives_the_same_bytes(
+    mini_build: Path, small_geography: Path, tmp_path: Path
+) -> None:
+    """The levels projected and simplified from the geography alone, in a process started
+    before the counts are read (as a build does), are used and change no byte."""
+    from functools import partial
+
+    from geo.inputs.geography import load_geography
+    from geo.render.tiles import Ahead, geography_geometry, plan_pmtiles, run_jobs
+    from geo.render.tiles.tiling import prepare_levels
+
+    published = read_build(mini_build)
+    with Ahead() as ahead:
+        ahead.start(partial(geography_geometry, load_geography(small_geography)), workers=2)
+        geometry = ahead.result()
+    assert geometry is not None
+    assert all(level.simplified for level in prepare_levels(published, geometry))
+    plan = plan_pmtiles(published, tmp_path / "ahead.pmtiles", ahead=geometry)
+    plan.write(run_jobs(plan.jobs, workers=1))
+    write_pmtiles(published, tmp_path / "plain.pmtiles", workers=1)
+    assert (tmp_path / "ahead.pmtiles").read_bytes() == (tmp_path / "plain.pmtiles").read_bytes()
+    with Ahead() as single:  # one worker: nothing starts, the writer simplifies itself
+        single.start(partial(geography_geometry, load_geography(small_geography)), workers=1)
+        assert single.result() is None
+
+
 def test_varints_match_the_protobuf_encoding() -> None:
     """The vectorised varint packer writes what a one-at-a-time protobuf encoder writes."""
     rng = np.random.default_rng(3)

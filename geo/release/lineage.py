@@ -62,8 +62,10 @@ def forced_withheld(
     Also returns the ids of the releases the pattern starts from (part of the new release's
     identity: ``history.PATTERN_FROM``).
     """
-    keys = _keys(cells)
     mask = np.zeros(len(cells), dtype=bool)
+    if not earlier:
+        return pd.Series(mask, index=cells.index, name="force_withheld"), []
+    keys = _keys(cells)
     basis = []
     for pattern in earlier:
         pairs = [(y, v) for y in new.years for v in _variables(new, y)

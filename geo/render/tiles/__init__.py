@@ -14,9 +14,10 @@ Modules, in the order data flows through them:
 - ``features``: ``feature_properties``, what each area carries, from
   ``geo.release.wide_values``.
 - ``tiling``: per-zoom coverage simplification and ``encode_zoom`` (``iter_tiles`` for
-  one process).
+  one process); ``level_geometry``, the projection and simplification from the geography
+  alone, which a build computes ahead beside its disclosure control.
 - ``pool``: ``run_jobs``, independent jobs on forked worker processes (``WORKERS``, one per
-  core), results in job order.
+  core), results in job order; ``Ahead``, one job started early, its result taken later.
 - ``writer``: ``plan_pmtiles`` (the archive as jobs, a zoom each), ``write_pmtiles`` and
   ``tiles_metadata``, the archive on disk; the bytes do not depend on the number of workers.
 - ``archive``: ``PMTilesArchive``, the reader, and ``open_archive``, a small bounded cache
@@ -26,8 +27,13 @@ Modules, in the order data flows through them:
 from geo.render.tiles.archive import MAX_OPEN_ARCHIVES, PMTilesArchive, open_archive
 from geo.render.tiles.features import DETAIL_FIELDS, TILE_FIELDS, feature_properties
 from geo.render.tiles.mvt import EXTENT
-from geo.render.tiles.pool import WORKERS, run_jobs
-from geo.render.tiles.tiling import iter_tiles
+from geo.render.tiles.pool import WORKERS, Ahead, run_jobs
+from geo.render.tiles.tiling import (
+    LevelGeometry,
+    geography_geometry,
+    iter_tiles,
+    level_geometry,
+)
 from geo.render.tiles.writer import (
     TilesPlan,
     TilesSummary,
@@ -35,10 +41,11 @@ from geo.render.tiles.writer import (
     tiles_metadata,
     write_pmtiles,
 )
-from geo.render.tiles.zoom import ZoomRange, zoom_range
+from geo.render.tiles.zoom import ZoomRange, zoom_range, zoom_range_of
 
 __all__ = [
-    "DETAIL_FIELDS", "EXTENT", "MAX_OPEN_ARCHIVES", "TILE_FIELDS", "WORKERS", "PMTilesArchive",
-    "TilesPlan", "TilesSummary", "ZoomRange", "feature_properties", "iter_tiles",
-    "open_archive", "plan_pmtiles", "run_jobs", "tiles_metadata", "write_pmtiles", "zoom_range",
+    "DETAIL_FIELDS", "EXTENT", "MAX_OPEN_ARCHIVES", "TILE_FIELDS", "WORKERS", "Ahead",
+    "LevelGeometry", "PMTilesArchive", "TilesPlan", "TilesSummary", "ZoomRange",
+    "feature_properties", "geography_geometry", "iter_tiles", "level_geometry", "open_archive",
+    "plan_pmtiles", "run_jobs", "tiles_metadata", "write_pmtiles", "zoom_range", "zoom_range_of",
 ]

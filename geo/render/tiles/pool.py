@@ -25,6 +25,64 @@ WORKERS = os.cpu_count() or 1
 _JOBS: Sequence[Callable[[], Any]] = ()
 
 
+def _send(job: Callable[[], Any], conn: Any) -> None:
+    try:
+        conn.send(job())
+    except BaseException:  # noqa: BLE001 - the caller then does the work itself
+        conn.send(None)
+    finally:
+        conn.close()
+
+
+class Ahead:
+    """One job started early on a forked process, its result picked up later.
+
+    ``result()`` is the job's result, or None if it failed or never started (one worker,
+    no ``fork``): the caller then does the work itself, and its errors surface there.
+    ``close()`` (or leaving the ``with`` block) stops a job whose result nobody took.
+    """
+
+    def __init__(self) -> None:
+        self._process: Any = None
+        self._conn: Any = None
+
+    def start(self, job: Callable[[], Any], *, workers: int = WORKERS) -> None:
+        """Start ``job`` beside this process if there is more than one worker."""
+        if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe(duplex=False)
+        self._process = context.Process(target=_send, args=(job, child), daemon=True)
+        self._process.start()
+        child.close()
+
+    def result(self) -> Any:
+        """The job's result (waits for it), or None."""
+        if self._process is None:
+            return None
+        try:
+            return self._conn.recv()
+        except (EOFError, OSError):
+            return None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the job if it still runs; forget it."""
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process.join()
+            self._conn.close()
+            self._process = self._conn = None
+
+    def __enter__(self) -> Ahead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _run(index: int) -> Any:
     return _JOBS[index]()
 

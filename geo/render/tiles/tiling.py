@@ -14,19 +14,22 @@ feature at once, so the Python work per tile is a few joins of bytes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pmtiles.tile import tileid_to_zxy, zxy_to_tileid
 
 from geo.errors import BuildError
+from geo.inputs.geography import Geography
 from geo.release import TOTAL, PublishedBuild
 from geo.render.tiles.features import level_attributes
 from geo.render.tiles.geometry import polygon_commands
 from geo.render.tiles.mvt import EXTENT, LayerAttributes, encode_layers
-from geo.render.tiles.zoom import ZoomRange
+from geo.render.tiles.zoom import ZoomRange, zoom_range_of
 
 BUFFER = 64
 """Tile units drawn beyond each tile edge, so strokes do not end at tile seams."""
@@ -38,25 +41,68 @@ _WORLD = 2 * math.pi * _R / 2  # half the Web Mercator world width, metres
 
 @dataclass(frozen=True)
 class Level:
-    """One level's areas ready for tiling: Web Mercator geometry in attribute order."""
+    """One level's areas ready for tiling: Web Mercator geometry in attribute order, and
+    its simplification per zoom where computed ahead (``LevelGeometry``)."""
 
     name: str
     geometry: np.ndarray
     attrs: LayerAttributes
+    simplified: Mapping[int, np.ndarray] = field(default_factory=dict)
 
 
-def prepare_levels(published: PublishedBuild) -> list[Level]:
-    """The total and every level, projected and with their attributes encoded."""
+@dataclass(frozen=True)
+class LevelGeometry:
+    """A level's projected areas and their simplification per zoom, computed from the
+    geography alone (so before the counts are protected, beside that work)."""
+
+    area_ids: np.ndarray
+    geometry: np.ndarray
+    simplified: dict[int, np.ndarray]
+
+
+def _project(shapes: gpd.GeoDataFrame, area_ids: pd.Index, level: str) -> np.ndarray:
+    """The areas' geometry in Web Mercator, in the order of ``area_ids``."""
+    shapes = shapes.set_index("area_id").reindex(area_ids)
+    if shapes.geometry.isna().any():
+        missing = area_ids[shapes.geometry.isna().to_numpy()].tolist()
+        raise BuildError(f"tiles: level '{level}' has areas without geometry: {missing[:5]}")
+    geoms = shapes.geometry.to_crs(3857).to_numpy()
+    return np.asarray(shapely.make_valid(shapely.force_2d(geoms)))
+
+
+def level_geometry(areas: pd.DataFrame, shapes: Mapping[str, gpd.GeoDataFrame],
+                   levels: Sequence[str], zooms: ZoomRange) -> dict[str, LevelGeometry]:
+    """Every level projected (areas in the order of ``areas``, as the attributes are) and
+    simplified at each zoom of ``zooms``."""
+    out = {}
+    for level in levels:
+        ids = pd.Index(areas.loc[areas["level"] == level, "area_id"])
+        geoms = _project(shapes[level], ids, level)
+        simplified = {z: _simplify(geoms, z) for z in range(zooms.minzoom, zooms.maxzoom + 1)}
+        out[level] = LevelGeometry(ids.to_numpy(), geoms, simplified)
+    return out
+
+
+def geography_geometry(geography: Geography) -> dict[str, LevelGeometry]:
+    """``level_geometry`` of every level of a geography at the zooms ``zoom_range`` chooses
+    (what a build's archive holds), areas in the geography's order."""
+    zooms = zoom_range_of(geography.shapes, geography.level_ids[-1])
+    return level_geometry(geography.areas, geography.shapes, [TOTAL, *geography.level_ids], zooms)
+
+
+def prepare_levels(published: PublishedBuild,
+                   ahead: Mapping[str, LevelGeometry] | None = None) -> list[Level]:
+    """The total and every level, projected and with their attributes encoded; the
+    geometry ``ahead`` is used where its areas are the attributes' areas, in their order."""
     levels = []
     for level in [TOTAL, *published.geography.level_ids]:
         area_ids, attrs = level_attributes(published, level)
-        shapes = published.shapes[level].set_index("area_id").reindex(area_ids)
-        if shapes.geometry.isna().any():
-            missing = area_ids[shapes.geometry.isna().to_numpy()].tolist()
-            raise BuildError(f"tiles: level '{level}' has areas without geometry: {missing[:5]}")
-        geoms = shapes.geometry.to_crs(3857).to_numpy()
-        geoms = shapely.make_valid(shapely.force_2d(geoms))
-        levels.append(Level(level, np.asarray(geoms), attrs))
+        known = (ahead or {}).get(level)
+        if known is not None and np.array_equal(known.area_ids, area_ids.to_numpy()):
+            levels.append(Level(level, known.geometry, attrs, known.simplified))
+        else:
+            geoms = _project(published.shapes[level], area_ids, level)
+            levels.append(Level(level, geoms, attrs))
     return levels
 
 
@@ -132,7 +178,9 @@ def encode_zoom(levels: list[Level], z: int, *, detail: bool,
     scale = EXTENT / size
     parts: dict[int, list[bytes]] = {}
     for level in levels:
-        geoms = _simplify(level.geometry, z)
+        geoms = level.simplified.get(z)
+        if geoms is None:
+            geoms = _simplify(level.geometry, z)
         for t, layer in _level_layers(level, geoms, box, left, top, scale, detail).items():
             parts.setdefault(t, []).append(layer)
     return {zxy_to_tileid(z, int(xs[t]), int(ys[t])): b"".join(layers)

@@ -37,7 +37,14 @@ from geo.errors import BuildError
 from geo.release import TOTAL, PublishedBuild
 from geo.render.tiles.features import field_types
 from geo.render.tiles.pool import WORKERS, run_jobs
-from geo.render.tiles.tiling import Level, encode_zoom, levels_bounds, prepare_levels, tile_range
+from geo.render.tiles.tiling import (
+    Level,
+    LevelGeometry,
+    encode_zoom,
+    levels_bounds,
+    prepare_levels,
+    tile_range,
+)
 from geo.render.tiles.zoom import ZoomRange, zoom_range
 
 GZIP_LEVEL = 6
@@ -187,16 +194,18 @@ def plan_pmtiles(
     *,
     minzoom: int | None = None,
     maxzoom: int | None = None,
+    ahead: Mapping[str, LevelGeometry] | None = None,
 ) -> TilesPlan:
     """Prepare the levels once (projected, attributes encoded) and split the archive into
     jobs, the longest first: a job per zoom, a zoom of more than ``TILES_PER_JOB`` tiles in
-    strips of columns."""
+    strips of columns. ``ahead``: the levels' geometry computed before (``level_geometry``);
+    the bytes are the same with or without it."""
     auto = zoom_range(published)
     zooms = ZoomRange(auto.minzoom if minzoom is None else minzoom,
                       auto.maxzoom if maxzoom is None else maxzoom)
     if not 0 <= zooms.minzoom <= zooms.maxzoom <= 22:
         raise BuildError(f"tiles: bad zoom range {zooms.minzoom}..{zooms.maxzoom}")
-    levels = prepare_levels(published)
+    levels = prepare_levels(published, ahead)
     bounds = levels_bounds(levels)
     sized = []
     for z in range(zooms.maxzoom, zooms.minzoom - 1, -1):

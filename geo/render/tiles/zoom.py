@@ -8,8 +8,10 @@ Sizes come from a local approximation of degrees, so no projection is needed.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import shapely
 
@@ -57,13 +59,18 @@ def zoom_range(published: PublishedBuild) -> ZoomRange:
     4,000 tile units (street level is overzoomed from there), within MAX_ZOOM_FLOOR..CEILING
     and at most MAX_TILES_AT_MAXZOOM tiles of bounding box.
     """
-    total = published.shapes[TOTAL]
+    return zoom_range_of(published.shapes, published.geography.level_ids[-1])
+
+
+def zoom_range_of(shapes: Mapping[str, gpd.GeoDataFrame], finest_level: str) -> ZoomRange:
+    """``zoom_range`` from the shapes of the total and the finest level (EPSG:4326)."""
+    total = shapes[TOTAL]
     minx, miny, maxx, maxy = total.total_bounds
     lat = (miny + maxy) / 2
     world_km = 40075.0 * _lat_factor(lat)
     width_km = max((maxx - minx) / 360 * 40075.0 * _lat_factor(lat), (maxy - miny) / 360 * 40075.0)
     minzoom = int(math.floor(math.log2(world_km / max(width_km, 0.01)))) - 1
-    finest = published.shapes[published.geography.level_ids[-1]]
+    finest = shapes[finest_level]
     # median area in km² from a local approximation of degrees (no projection needed)
     km2 = shapely.area(finest.geometry.to_numpy()) * (111.32**2) * _lat_factor(lat)
     side_km = math.sqrt(float(np.median(km2))) if len(km2) else width_km
