@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, Protection, audit, protect
@@ -61,17 +62,26 @@ class BuildResult:
 
 def _check_proportions(cells: pd.DataFrame, catalogue: Catalogue) -> None:
     """A proportion's numerator may not exceed its denominator (names areas, never values)."""
+    proportions = [ind for ind in catalogue.indicators if ind.kind == "proportion"]
+    if not proportions:
+        return
+    # one integer per (level, area, year): the numerator's and denominator's cells meet on it
+    where = np.zeros(len(cells), dtype=np.int64)
+    for col in ("level", "area_id", "year"):
+        codes, uniques = pd.factorize(cells[col], use_na_sentinel=False)
+        where = where * len(uniques) + codes
+    variable, names = pd.factorize(cells["variable"], use_na_sentinel=False)
+    code = {name: i for i, name in enumerate(names)}
+    value = cells["value"].to_numpy(dtype="float64", na_value=np.nan)
     problems = []
-    keyed = cells.set_index(["level", "area_id", "variable", "year"])["value"]
-    for ind in catalogue.indicators:
-        if ind.kind != "proportion":
-            continue
-        num = keyed.xs(ind.numerator, level="variable")
-        den = keyed.xs(ind.denominator, level="variable")
-        den = den.reindex(num.index)
-        bad = (num > den).fillna(False)
-        bad = bad[bad]
-        for level, area_id, year in bad.index[:5]:
+    for ind in proportions:
+        num = np.flatnonzero(variable == code.get(ind.numerator, -1))
+        den = np.flatnonzero(variable == code.get(ind.denominator, -1))
+        at = pd.Index(where[den]).get_indexer(where[num])
+        den_value = np.full(len(num), np.nan)
+        den_value[at >= 0] = value[den][at[at >= 0]]
+        for row in num[value[num] > den_value][:5].tolist():
+            level, area_id, year = cells.iloc[row][["level", "area_id", "year"]]
             problems.append(
                 f"indicator '{ind.id}' is a proportion but '{ind.numerator}' exceeds "
                 f"'{ind.denominator}' in {level} '{area_id}', year {year} "

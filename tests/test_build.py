@@ -144,6 +144,18 @@ def test_manifest_counts_and_inputs(small_geography: Path, tmp_path: Path) -> No
     assert manifest["parameters"]["min_count"] == 3
 
 
+def test_numerator_above_denominator_is_refused(tmp_path: Path) -> None:
+    """A proportion's numerator above its denominator names the indicator, area and year."""
+    from conftest import COUNTS, write_small_geography
+
+    folder = write_small_geography(tmp_path / "geo", {**COUNTS, "20": (40, 60, 25)})
+    with pytest.raises(CountsError) as refused:
+        build(folder, out=tmp_path / "data" / "mini", say=lambda _: None)
+    assert refused.value.problems == [
+        "indicator 'auslaenderanteil' is a proportion but 'auslaender' exceeds 'einwohner' in "
+        'quartier \'20\', year 2023 (check the counts, or declare kind = "rate")']
+
+
 def test_failed_build_leaves_the_previous_release(small_geography: Path, tmp_path: Path) -> None:
     """Bad counts fail the build and the old folder and log stay exactly as they were."""
     out = _built(small_geography, tmp_path)
