@@ -238,6 +238,10 @@ class LayerAttributes:
 # --- layers --------------------------------------------------------------------------------------
 
 
+_DENSE_RENUMBER = 1 << 23
+"""Up to this many (tile, id) pairs ``_renumber`` marks them in an array instead of sorting."""
+
+
 def _renumber(tile: np.ndarray, ids: np.ndarray, count: int, tiles: int
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per tile, the ids used (sorted) and each id's rank among them.
@@ -245,7 +249,13 @@ def _renumber(tile: np.ndarray, ids: np.ndarray, count: int, tiles: int
     Returns the used ids, their tile, and the rank of every input id within its tile.
     """
     combined = tile * count + ids
-    used, inverse = np.unique(combined, return_inverse=True)
+    if tiles * count <= _DENSE_RENUMBER:  # a mark per (tile, id) instead of a sort
+        present = np.zeros(tiles * count, dtype=bool)
+        present[combined] = True
+        used = np.flatnonzero(present)
+        inverse = (np.cumsum(present) - 1)[combined]
+    else:
+        used, inverse = np.unique(combined, return_inverse=True)
     first = np.searchsorted(used, np.arange(tiles, dtype=np.int64) * count)
     return used % count, used // count, inverse - first[tile]
 

@@ -53,6 +53,10 @@ TILES_PER_JOB = 4096
 """Zooms with more tiles than this (by bounding box) are split into strips of columns, which
 bounds a job's memory; each strip simplifies the zoom's levels again, so strips are rare
 (the automatic zoom range keeps maxzoom within MAX_TILES_AT_MAXZOOM = 4096)."""
+TILES_PER_STRIP = 1024
+"""A zoom whose levels were simplified ahead (``LevelGeometry``) is split into strips of
+about this many tiles: a strip then costs only its share, and the largest zoom no longer
+runs alone on one core at the end."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,8 @@ def plan_pmtiles(
     for z in range(zooms.maxzoom, zooms.minzoom - 1, -1):
         x0, y0, x1, y1 = tile_range(bounds, z)
         count = (x1 - x0 + 1) * (y1 - y0 + 1)
-        strips = max(1, math.ceil(count / TILES_PER_JOB))
+        ahead_z = all(z in level.simplified for level in levels)
+        strips = max(1, math.ceil(count / (TILES_PER_STRIP if ahead_z else TILES_PER_JOB)))
         edges = [x0 + (x1 + 1 - x0) * i // strips for i in range(strips + 1)]
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             if hi > lo:
