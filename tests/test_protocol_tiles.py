@@ -187,3 +187,21 @@ def test_access_log_sends_every_tile_through_the_app(mini_data: Path) -> None:
     with serving_config(config):
         [reply], _ = _exchange(port, [("GET", f"/tiles/mini/{z}/{x}/{y}.mvt", {})])
     assert reply.body == data and app.seen == [f"GET /tiles/mini/{z}/{x}/{y}.mvt"]
+
+
+def test_a_head_in_pieces_and_http_1_0(mini_data: Path, served: Served) -> None:
+    """A request head arriving in several reads is answered once it is complete; HTTP/1.0
+    (no keep-alive by default) goes to the app, which closes the connection after it."""
+    z, x, y, data = _tiles(mini_data / "mini")[0]
+    tile = f"/tiles/mini/{z}/{x}/{y}.mvt"
+    raw = _request("GET", tile)
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        for i in range(0, len(raw), 7):
+            sock.sendall(raw[i:i + 7])
+        assert _read(sock.makefile("rb"), "GET").body == data
+    served.app.seen.clear()
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(f"GET {tile} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        stream = sock.makefile("rb")
+        assert _read(stream, "GET").body == data and stream.read(1) == b""
+    assert served.app.seen == [f"GET {tile}"]
