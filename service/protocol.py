@@ -18,13 +18,15 @@ paused), HTTP/1.0, an access log or a root path: the app, as before.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from service.fastpath import TileAnswers
+if TYPE_CHECKING:  # not at run time: each worker process unpickles this class before it
+    # answers uvicorn's health check, so importing it must stay as light as uvicorn
+    from service.fastpath import TileAnswers
 
 REFUSED = (b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
            b"content-type: text/plain; charset=utf-8\r\ncontent-length: 32\r\n"
@@ -140,8 +142,8 @@ def _tile_answers(app: Any) -> TileAnswers | None:
     """The ``TileAnswers`` of the app uvicorn serves (inside its wrappers), if it has one."""
     for _ in range(8):
         found = getattr(getattr(app, "state", None), "tile_answers", None)
-        if isinstance(found, TileAnswers):
-            return found
+        if found is not None:
+            return found  # type: ignore[no-any-return]
         app = getattr(app, "app", None)
         if app is None:
             break
