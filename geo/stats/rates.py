@@ -86,19 +86,40 @@ def _base(cells: pd.DataFrame, measures: pd.DataFrame | None,
     return base.reset_index(drop=True)
 
 
-def _locator(cells: pd.DataFrame, base: pd.DataFrame) -> Callable[[str], np.ndarray]:
-    """For a variable, the row of ``cells`` holding each row of ``base`` (-1: none); one
-    integer key per (level, area_id, year, variable) instead of a MultiIndex per lookup."""
-    keys = ["level", "area_id", "year"]
-    both = pd.concat([cells[keys], base[keys]], ignore_index=True)
-    codes = np.zeros(len(both), dtype=np.int64)
-    for col in keys:
-        found, uniques = pd.factorize(both[col], use_na_sentinel=False)
+_KEYS = ["level", "area_id", "year"]
+
+
+def _codes(frame: pd.DataFrame) -> np.ndarray:
+    """One integer per (level, area_id, year) of ``frame``."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for col in _KEYS:
+        found, uniques = pd.factorize(frame[col], use_na_sentinel=False)
         codes = codes * len(uniques) + found
+    return codes
+
+
+def _base_and_locator(cells: pd.DataFrame, measures: pd.DataFrame | None, catalogue: Catalogue
+                      ) -> tuple[pd.DataFrame, Callable[[str], np.ndarray]]:
+    """``_base`` and a ``_locator`` into it; without measures both come from the cells' keys
+    (the base is their first occurrences, as ``drop_duplicates`` keeps them)."""
+    if measures is not None and len(measures):
+        base = _base(cells, measures, catalogue)
+        both = _codes(pd.concat([cells[_KEYS], base[_KEYS]], ignore_index=True))
+        return base, _locator(cells, both[:len(cells)], both[len(cells):])
+    codes = _codes(cells)
+    first = np.sort(np.unique(codes, return_index=True)[1])
+    return cells[_KEYS].iloc[first].reset_index(drop=True), _locator(cells, codes, codes[first])
+
+
+def _locator(cells: pd.DataFrame, cell_keys: np.ndarray, base_keys: np.ndarray
+             ) -> Callable[[str], np.ndarray]:
+    """For a variable, the row of ``cells`` holding each base row (-1: none), given both as
+    ``_codes``; one integer key per (level, area_id, year, variable) instead of a
+    MultiIndex per lookup."""
     variables, names = pd.factorize(cells["variable"], use_na_sentinel=False)
     width = max(len(names), 1)
-    index = pd.Index(codes[: len(cells)] * width + variables)
-    wanted = codes[len(cells):] * width
+    index = pd.Index(cell_keys * width + variables)
+    wanted = base_keys * width
     where = {name: i for i, name in enumerate(names)}
 
     def locate(variable: str) -> np.ndarray:
@@ -162,13 +183,12 @@ def compute_values(
     names = areas.set_index(["level", "area_id"])["name"]
     total_level = "total"
     frames, vs_total = [], []
-    base_all = _base(cells, measures, catalogue)
+    base_all, locate = _base_and_locator(cells, measures, catalogue)
     base_all["name"] = names.reindex(
         pd.MultiIndex.from_frame(base_all[["level", "area_id"]])).to_numpy()
     single = ~base_all["year"].map(is_period).to_numpy(dtype=bool)
     is_total = (base_all["level"] == total_level).to_numpy(dtype=bool)
     year_codes = pd.factorize(base_all["year"], use_na_sentinel=False)[0]
-    locate = _locator(cells, base_all)
     # 0 published, 1 suppressed, 2 missing: a row takes the worse status of its two cells
     status_of = _status_codes(cells["status"])
     value_of = cells["value"].to_numpy(dtype="float64", na_value=np.nan)
