@@ -57,18 +57,33 @@ def _float_safe(values: np.ndarray) -> bool:
     return not bool(np.any((values == 0) & np.signbit(values)))
 
 
+def _text_codes(objects: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of a text column; sorted tables repeat a value over many rows (level, area,
+    indicator), so only the first row of each run is hashed where runs are long."""
+    if missing.any():  # compared as None (pd.NA cannot say whether it equals itself)
+        objects = np.where(missing, None, objects)
+    if len(objects) > 1:
+        starts = np.flatnonzero(np.concatenate(([True], objects[1:] != objects[:-1])))
+        if len(starts) <= len(objects) // 4:
+            codes, uniques = pd.factorize(objects[starts], sort=False, use_na_sentinel=True)
+            lengths = np.diff(np.append(starts, len(objects)))
+            return np.repeat(codes, lengths), np.asarray(uniques, dtype=object)
+    codes, uniques = pd.factorize(objects, sort=False, use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
 def _codes(series: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Row codes (-1 = missing) into the column's distinct values."""
     if isinstance(series.dtype, pd.StringDtype):
-        codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
-        return codes, np.asarray(uniques, dtype=object)
+        objects = series.to_numpy(dtype=object)
+        return _text_codes(objects, pd.isna(objects))
     if pd.api.types.is_object_dtype(series.dtype):
         # one kind of value besides text: 1, 1.0 and True would count as one
         objects = series.to_numpy()
-        kinds = set(map(type, objects[~pd.isna(objects)])) - {str}
+        missing = pd.isna(objects)
+        kinds = set(map(type, objects[~missing])) - {str}
         if len(kinds) <= 1 and not any(issubclass(k, (float, np.floating)) for k in kinds):
-            codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
-            return codes, np.asarray(uniques, dtype=object)
+            return _text_codes(objects, missing)
     elif kind != "float" or _float_safe(series.to_numpy()):
         codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
         return codes, np.asarray(uniques)
@@ -92,8 +107,12 @@ def _column(series: pd.Series, sep: str, end: str, *, text: bool) -> _Field:
         is_str = np.array([isinstance(v, str) for v in values.astype(object)], dtype=bool)
         shown[is_str] = [neutralise(s) for s in shown[is_str]]
     fields = np.empty(len(shown) + 1, dtype=object)
-    special = _SPECIAL.union(sep, end)
-    fields[:-1] = [_csv_field(s, sep, end, special) for s in shown]
+    if _is_text(series) or sep not in ",;\t" or end not in ("\n", "\r\n"):
+        # numbers and booleans are never quoted with these separators
+        special = _SPECIAL.union(sep, end)
+        fields[:-1] = [_csv_field(s, sep, end, special) for s in shown]
+    else:
+        fields[:-1] = shown
     fields[-1] = ""  # missing
     return np.where(codes < 0, len(shown), codes), fields
 
