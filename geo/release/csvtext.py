@@ -61,7 +61,8 @@ def _text_codes(objects: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, n
     """Codes of a text column; sorted tables repeat a value over many rows (level, area,
     indicator), so only the first row of each run is hashed where runs are long."""
     if missing.any():  # compared as None (pd.NA cannot say whether it equals itself)
-        objects = np.where(missing, None, objects)
+        objects = objects.copy()
+        objects[missing] = None
     if len(objects) > 1:
         starts = np.flatnonzero(np.concatenate(([True], objects[1:] != objects[:-1])))
         if len(starts) <= len(objects) // 4:
