@@ -83,7 +83,7 @@ def _sql_values(series: pd.Series) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series.dtype):
         out = series.to_numpy(dtype=bool, na_value=False).astype(np.int64).astype(object)
     elif pd.api.types.is_string_dtype(series.dtype):
-        out = series.to_numpy(dtype=object, na_value=None, copy=True)
+        out = series.to_numpy(dtype=object, copy=True)  # missing ones replaced below
     else:  # int64, Int64 or float64: Python ints and floats
         numbers = np.float64 if series.dtype == np.float64 else np.int64
         out = series.to_numpy(dtype=numbers, na_value=0).astype(object)
