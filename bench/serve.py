@@ -3,8 +3,9 @@
 The nrw-demo build's ``tiles.pmtiles`` is served on loopback by
 
 - ``quartier serve`` as ``make run`` starts it (its defaults) and with the steps of issue 13
-  taken back one by one (one process; tiles through the routes, ``QUARTIER_FAST_TILES=0``;
-  the access log), to record what each step bought;
+  taken back one by one (the other number of processes; tiles on the ASGI fast path instead
+  of in the protocol, ``QUARTIER_PROTOCOL_TILES=0``; tiles through the routes,
+  ``QUARTIER_FAST_TILES=0``; the access log), to record what each step bought;
 - tileserver-gl-light (npm, installed into a cache folder outside the repository), the peer;
 - nginx (Debian package) serving the archive's stored tile bytes as files with
   ``Content-Encoding: gzip``: the ceiling of a static server here.
@@ -37,6 +38,7 @@ from pathlib import Path
 from geo.build import build
 from geo.release import TILES_FILE
 from geo.render.tiles import PMTilesArchive
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVE_GEOGRAPHY = "nrw-demo"
@@ -47,10 +49,15 @@ WRK_THREADS = 2
 WRK_CONNECTIONS = 64
 MANY_CONNECTIONS = 256
 ROUNDS = 2
+_DEFAULT_WORKERS: int = Settings.model_fields["workers"].default
+_OTHER_WORKERS = 1 if _DEFAULT_WORKERS != 1 else 2
 QUARTIER_RUNS: tuple[tuple[str, list[str], dict[str, str]], ...] = (
-    ("quartier serve, defaults (as `make run` starts it: 2 processes, fast path, no access log)",
+    (f"quartier serve, defaults (as `make run` starts it: {_DEFAULT_WORKERS} "
+     f"process{'es' if _DEFAULT_WORKERS > 1 else ''}, tiles in the protocol, no access log)",
      [], {}),
-    ("quartier serve --workers 1", ["--workers", "1"], {}),
+    (f"quartier serve --workers {_OTHER_WORKERS}", ["--workers", str(_OTHER_WORKERS)], {}),
+    ("quartier serve --workers 1, QUARTIER_PROTOCOL_TILES=0 (tiles on the ASGI fast path)",
+     ["--workers", "1"], {"QUARTIER_PROTOCOL_TILES": "0"}),
     ("quartier serve --workers 1, QUARTIER_FAST_TILES=0 (tiles through the routes)",
      ["--workers", "1"], {"QUARTIER_FAST_TILES": "0"}),
     ("quartier serve --workers 1 --access-log, QUARTIER_FAST_TILES=0 (the defaults before "
@@ -70,6 +77,8 @@ class Load:
     """Non-2xx/3xx answers plus socket errors (connect, read, write, timeout)."""
     kinds: str
     """The errors by kind, e.g. ``timeout 12`` (wrk's timeout: no answer within 2 s)."""
+    cpu_us: float = float("nan")
+    """CPU time (user + system) the server's processes spent per request answered."""
 
 
 @dataclass
@@ -82,6 +91,23 @@ class Server:
     paths: list[str]
     unpack: bool = False
     """Compare unpacked bytes (the server re-compresses each tile)."""
+
+
+def _session_cpu(session: int) -> float:
+    """CPU seconds (user + system) used so far by the living processes of a session (each
+    server runs in a session of its own: workers, nginx's worker processes, node)."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:  # after the name: state ppid pgrp session ...
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -196,10 +222,13 @@ def _wrk(server: Server, tmp: Path, connections: int = WRK_CONNECTIONS) -> Load:
             "request = function()\n  i = i % #paths + 1\n"
             '  return wrk.format("GET", paths[i], {["Accept-Encoding"] = "gzip"})\nend\n',
             encoding="utf-8")
+    cpu = _session_cpu(server.proc.pid)
     out = subprocess.run(
         ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency",
          "-s", str(script), server.base],
         check=True, capture_output=True, text=True, timeout=WRK_SECONDS + 60).stdout
+    cpu = _session_cpu(server.proc.pid) - cpu
+    answered = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
     assert rps is not None and p99 is not None, out
@@ -212,7 +241,8 @@ def _wrk(server: Server, tmp: Path, connections: int = WRK_CONNECTIONS) -> Load:
         kinds.update(zip(("connect", "read", "write", "timeout"),
                          (int(n) for n in sockets.groups()), strict=True))
     return Load(float(rps.group(1)), float(p99.group(1)) * scale, sum(kinds.values()),
-                ", ".join(f"{kind} {n}" for kind, n in kinds.items() if n))
+                ", ".join(f"{kind} {n}" for kind, n in kinds.items() if n),
+                cpu * 1e6 / int(answered.group(1)) if answered else float("nan"))
 
 
 def _unpacked(data: bytes) -> bytes:
@@ -285,15 +315,20 @@ def serve_section(data: Path, tmp: Path) -> list[str]:
         "`Accept-Encoding: gzip`; Quartier and nginx send the stored gzip bytes, "
         "tileserver-gl-light unpacks and re-compresses each tile. *Same bytes*: tiles answered "
         "with the archive's bytes (tileserver-gl-light: once unpacked). *Errors*: non-2xx "
-        "answers plus socket errors (*timeout*: no answer within wrk's 2 s).",
+        "answers plus socket errors (*timeout*: no answer within wrk's 2 s). *CPU µs per "
+        "request*: user + system time of the server's processes during the run over the "
+        "requests answered (what a request costs, little affected by other jobs on the "
+        "machine).",
         "",
-        "| server | requests/s | p99 latency ms | errors | same bytes | requests/s × peer |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| server | requests/s | p99 latency ms | CPU µs per request | errors | same bytes "
+        "| requests/s × peer |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, load, identical in rows:
         ratio = f"{load.rps / peer_rps:.1f}×" if peer_rps else "–"
         errors = f"{load.errors} ({load.kinds})" if load.errors else "0"
-        lines.append(f"| {label} | {load.rps:.0f} | {load.p99_ms:.1f} | {errors} "
+        lines.append(f"| {label} | {load.rps:.0f} | {load.p99_ms:.1f} | {load.cpu_us:.0f} "
+                     f"| {errors} "
                      f"| {identical}/{len(tiles)} | {ratio} |")
     return [*lines, "", *notes, ""] if notes else [*lines, ""]
 

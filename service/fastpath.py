@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE
 
 from geo.errors import BuildError, NotFoundError
 from geo.release import TILES_FILE
@@ -51,6 +52,13 @@ _PUBLIC = [(k.lower().encode(), v.encode()) for k, v in {
 of it)."""
 
 
+class _Head(NamedTuple):
+    """Headers shared by a kind of answer, as ASGI pairs and as HTTP/1.1 lines."""
+
+    items: list[tuple[bytes, bytes]]
+    raw: bytes
+
+
 class _Tile(NamedTuple):
     offset: int
     length: int
@@ -67,9 +75,9 @@ class _Index:
     release: str
     tiles: dict[str, _Tile] | None
     """``"z/x/y"`` -> tile; None when the archive is too large to index flat."""
-    ok: dict[bool, list[tuple[bytes, bytes]]]
+    ok: dict[bool, _Head]
     """Headers of a 200, by ``immutable``."""
-    empty: dict[bool, list[tuple[bytes, bytes]]]
+    empty: dict[bool, _Head]
     """Headers of a 204 or 304, by ``immutable``."""
 
     def tile(self, zxy: str) -> _Tile | None:
@@ -93,9 +101,13 @@ class _Index:
         return _Tile(0, 0, etag.encode(), etag, b"0")
 
 
-def _headers(cache: str, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
+def _headers(cache: str, extra: dict[str, str]) -> _Head:
     merged = {**extra, "Cache-Control": cache}
-    return [(k.lower().encode(), v.encode("latin-1")) for k, v in merged.items()] + _PUBLIC
+    items = [(k.lower().encode(), v.encode("latin-1")) for k, v in merged.items()] + _PUBLIC
+    for name, value in items:  # what uvicorn checks on every answer, checked once here
+        if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
+            raise ValueError(f"not an HTTP header: {name!r}: {value!r}")
+    return _Head(items, b"".join(b"%s: %s\r\n" % pair for pair in items))
 
 
 def _index(arc: PMTilesArchive, release: str, short: str) -> _Index:
@@ -145,27 +157,42 @@ def _query(query: bytes) -> tuple[str | None, str | None] | None:
     return v, release
 
 
-class TileFastPath:
-    """ASGI middleware answering plain tile requests itself; every other request goes on."""
+class TileAnswer(NamedTuple):
+    """The answer to a plain tile request: status, headers and body."""
 
-    def __init__(self, app: ASGIApp, *, store: BuildStore, settings: Settings) -> None:
-        self.app = app
+    status: int
+    head: _Head
+    """The headers every answer of this kind from this archive shares."""
+    etag: bytes
+    length: bytes | None
+    """``Content-Length`` of a 200 (also for HEAD), None for 204 and 304."""
+    body: bytes
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Every header, as an ASGI ``http.response.start`` carries them."""
+        tail = [(b"etag", self.etag)]
+        if self.length is not None:
+            tail.append((b"content-length", self.length))
+        return [*self.head.items, *tail]
+
+    def raw(self) -> bytes:
+        """Every header as HTTP/1.1 lines (without the status line), the empty line, the body."""
+        length = b"" if self.length is None else b"content-length: " + self.length + b"\r\n"
+        return b"".join((self.head.raw, b"etag: ", self.etag, b"\r\n", length, b"\r\n",
+                         self.body))
+
+
+class TileAnswers:
+    """Plain tile requests answered from flat archive indexes (no ASGI, no I/O but a read of
+    the mapped archive); None for every request the app should answer."""
+
+    def __init__(self, store: BuildStore, settings: Settings) -> None:
         self.store = store
         self.check_seconds = settings.reload_check_seconds
         self.short = f"public, max-age={settings.cache_seconds}"
         self.archives = FileCache(PMTilesArchive, settings.cache_entries, noun="tiles")
         self._served: dict[tuple[str, str | None], _Served] = {}
         self._queries: dict[bytes, tuple[str | None, str | None] | None] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer a plain tile request, or pass the request on."""
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            if path.startswith("/tiles/") and path.endswith(".mvt") and (
-                    scope["method"] == "GET" or scope["method"] == "HEAD"):
-                if await self._tile(scope, path, send):
-                    return
-        await self.app(scope, receive, send)
 
     def _resolve(self, geography: str, pinned: str | None) -> _Index | None:
         """The archive serving ``geography`` (``release=pinned``), checked against the store
@@ -193,10 +220,11 @@ class TileFastPath:
         self._served[key] = _Served(index, now)
         return index
 
-    async def _tile(self, scope: Scope, path: str, send: Send) -> bool:
-        """Send the answer and return True, or False to leave the request to the app."""
+    def answer(self, method: str, path: str, query: bytes,
+               if_none_match: bytes | None) -> TileAnswer | None:
+        """The answer to ``method path?query`` (``GET`` or ``HEAD`` of a path below
+        ``/tiles/`` ending in ``.mvt``), or None to leave the request to the app."""
         geography, _, zxy = path[7:-4].partition("/")
-        query: bytes = scope["query_string"]
         v = pinned = None
         if query:
             if query in self._queries:
@@ -207,37 +235,57 @@ class TileFastPath:
                     self._queries.clear()
                 self._queries[query] = parsed
             if parsed is None:
-                return False
+                return None
             v, pinned = parsed
         index = self._resolve(geography, pinned)
         if index is None:
-            return False
+            return None
         tile = index.tile(zxy)
         if tile is None:
-            return False
+            return None
         immutable = pinned is not None or v == index.release
-        for name, value in scope["headers"]:
-            if name == b"if-none-match":
-                if etag_matches(value.decode("latin-1"), tile.etag_text):
-                    await _answer(send, 304, [*index.empty[immutable], (b"etag", tile.etag)])
-                    return True
-                break
+        if if_none_match is not None and etag_matches(if_none_match.decode("latin-1"),
+                                                      tile.etag_text):
+            return TileAnswer(304, index.empty[immutable], tile.etag, None, b"")
         if not tile.length:
-            await _answer(send, 204, [*index.empty[immutable], (b"etag", tile.etag)])
-            return True
-        if scope["method"] == "HEAD":
+            return TileAnswer(204, index.empty[immutable], tile.etag, None, b"")
+        if method == "HEAD":
             body = b""
         elif tile.offset < 0:
             z, x, y = (int(p) for p in zxy.split("/"))
             body = index.archive.get(z, x, y) or b""
         else:
             body = index.archive.read(tile.offset, tile.length)
-        await _answer(send, 200, [*index.ok[immutable], (b"etag", tile.etag),
-                                  (b"content-length", tile.content_length)], body)
-        return True
+        return TileAnswer(200, index.ok[immutable], tile.etag, tile.content_length, body)
 
 
-async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]],
-                  body: bytes = b"") -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+class TileFastPath:
+    """ASGI middleware answering plain tile requests itself; every other request goes on."""
+
+    def __init__(self, app: ASGIApp, *, answers: TileAnswers) -> None:
+        self.app = app
+        self.answers = answers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a plain tile request, or pass the request on."""
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            method: str = scope["method"]
+            if path.startswith("/tiles/") and path.endswith(".mvt") and (
+                    method == "GET" or method == "HEAD"):
+                found = self.answers.answer(method, path, scope["query_string"],
+                                            _if_none_match(scope["headers"]))
+                if found is not None:
+                    await send({"type": "http.response.start", "status": found.status,
+                                "headers": found.headers()})
+                    await send({"type": "http.response.body", "body": found.body})
+                    return
+        await self.app(scope, receive, send)
+
+
+def _if_none_match(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The first ``If-None-Match`` header's value."""
+    for name, value in headers:
+        if name == b"if-none-match":
+            return value
+    return None

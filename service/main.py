@@ -7,7 +7,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from geo import __version__
 from service.errors import add_exception_handlers, reject_unknown_query
-from service.fastpath import TileFastPath
+from service.fastpath import TileAnswers, TileFastPath
 from service.headers import page_policy, script_hashes, url_source
 from service.middleware import HeadAsGet, PublicHeaders
 from service.routers import api, docs, downloads, maps, ogc, pages, profiles, tiles
@@ -64,5 +64,8 @@ def create_app(settings: Settings | None = None, store: BuildStore | None = None
     app.add_middleware(HeadAsGet, routes=app.router.routes)
     app.add_middleware(PublicHeaders, default_csp=_viewer_policy(settings))
     if settings.fast_tiles:  # added last: outermost, ahead of every other middleware
-        app.add_middleware(TileFastPath, store=store, settings=settings)
+        answers = TileAnswers(store, settings)
+        if settings.protocol_tiles:  # the same answers in the protocol of ``quartier serve``
+            app.state.tile_answers = answers
+        app.add_middleware(TileFastPath, answers=answers)
     return app

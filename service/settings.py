@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     fast_tiles: bool = True
     """Answer plain tile requests ahead of routing (``service.fastpath``); off, every tile
     goes through the normal route (to compare the two)."""
+    protocol_tiles: bool = True
+    """With ``fast_tiles``: ``quartier serve`` answers plain tile requests in its HTTP protocol,
+    before any ASGI (``service.protocol``); off, they take the ASGI fast path."""
     workers: Annotated[int, Field(ge=1)] = 2
     """Processes ``quartier serve`` starts (each loads the builds and follows rebuilds on its
     own); 2 served tiles best on the 2 cores measured (docs/BENCHMARKS.md)."""

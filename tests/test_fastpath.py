@@ -15,7 +15,7 @@ from geo.release import TILES_FILE, read_build
 from geo.release.history import rollback
 from geo.release.layout import release_dir
 from geo.render.tiles import PMTilesArchive
-from service.fastpath import TileFastPath
+from service.fastpath import TileAnswers, TileFastPath
 from service.headers import NOSNIFF
 from service.main import create_app
 from service.settings import Settings
@@ -196,7 +196,7 @@ def test_plain_requests_never_reach_the_app(mini_data: Path) -> None:
     goes on to the app, whose rules (422, 404) apply."""
     inner = _Inner()
     store = BuildStore(mini_data, check_seconds=0)
-    app = TileFastPath(inner, store=store, settings=Settings(data=mini_data))
+    app = TileFastPath(inner, answers=TileAnswers(store, Settings(data=mini_data)))
     z, x, y, data = _tiles(mini_data / "mini")[0]
     release = read_build(mini_data / "mini").release_id
     tile = f"/tiles/mini/{z}/{x}/{y}.mvt"

@@ -98,6 +98,12 @@ def test_intake_counts_build_with_provenance(intake_folder: Path, tmp_path: Path
     assert "provenance" not in variables["einwohner"]
     provenance = json.loads((out / "PROVENANCE.json").read_text("utf-8"))
     assert set(provenance) == {"kitas_counts.csv", "ost.csv"}
+    # the office's folders stay with the office: file names only, in the command too
+    for published in ("PROVENANCE.json", "indicators.json"):
+        text = (out / published).read_text("utf-8")
+        assert str(tmp_path) not in text and str(intake_folder) not in text, published
+    assert provenance["ost.csv"]["inputs"][0]["file"] == "ost.tif"
+    assert "ost.tif" in provenance["ost.csv"]["command"].split()
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     assert "PROVENANCE.json" in manifest["files"]
     assert any(name.endswith("ost.csv.provenance.json") for name in manifest["inputs"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from conftest import free_port
+from conftest import ROOT, free_port
 
 from service.cli import server_config
 from service.main import create_app
@@ -108,3 +110,15 @@ def test_a_head_past_the_limit_is_refused_and_the_connection_closed(
     with socket.create_connection(address) as sock:
         sock.sendall(_request("/api/geographies", close=True))
         assert _read_all(sock).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_the_protocol_module_stays_light() -> None:
+    """``quartier serve --workers N`` starts each worker by unpickling its configuration,
+    protocol class included, before the worker answers uvicorn's health check (5 s): the
+    module must not pull in the data stack (it did once, and loaded workers were killed and
+    restarted over and over)."""
+    code = ("import sys, service.protocol; print(sorted(m for m in ('pandas', 'geopandas', "
+            "'numpy', 'shapely', 'pyogrio', 'fastapi', 'geo') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -137,6 +138,38 @@ def read_provenance(counts: Path) -> dict[str, Any] | None:
     return data
 
 
+def _names(value: Any) -> Any:
+    """``value`` with every ``"file"`` entry reduced to its file name, at any depth."""
+    if isinstance(value, dict):
+        return {k: Path(v).name if k == "file" and isinstance(v, str) else _names(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_names(v) for v in value]
+    return value
+
+
+def _word(word: str) -> str:
+    """A word of a command, a path (also in ``--option=path``) reduced to its file name."""
+    option, eq, rest = word.partition("=")
+    if word.startswith("--") and eq:
+        return f"{option}={_word(rest)}"
+    return Path(word).name if "/" in word and not word.startswith("-") else word
+
+
+def public(data: dict[str, Any]) -> dict[str, Any]:
+    """A provenance as a release publishes it: every input file and every path in the
+    command reduced to its file name (where the office keeps its files is its own business)."""
+    out: dict[str, Any] = _names(data)
+    command = data.get("command")
+    if isinstance(command, str):
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = command.split()
+        out["command"] = shlex.join(_word(w) for w in words)
+    return out
+
+
 def summary(data: dict[str, Any], name: str) -> dict[str, Any]:
     """The short form shown per variable in ``indicators.json``."""
     return {
@@ -169,6 +202,7 @@ def attach_provenance(
         data = read_provenance(path)
         if data is None:
             continue
+        data = public(data)
         name = provenance_path(path).name
         found[Path(path).name] = data
         for var in data["variables"]:
