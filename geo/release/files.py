@@ -16,7 +16,8 @@ from geo.errors import BuildError
 from geo.inputs.catalogue import Catalogue
 from geo.inputs.geography import TOTAL
 from geo.inputs.periods import sorted_year_keys, year_column
-from geo.release.formulas import neutralise_frame, restore_frame
+from geo.release.csvtext import frame_csv
+from geo.release.formulas import restore_frame
 from geo.release.layout import (
     AREAS_FILE,
     ATTRIBUTION_FILE,
@@ -77,7 +78,7 @@ def attribution_text(published: PublishedBuild) -> str:
 
 def _write_csv(frame: pd.DataFrame, path: Path, text: Collection[str] | None = None) -> None:
     # users open these files in spreadsheets: no text cell may start a formula
-    neutralise_frame(frame, text).to_csv(path, index=False, lineterminator="\n")
+    path.write_bytes(frame_csv(frame, text).encode("utf-8"))
 
 
 def _text_columns(types: dict[str, object]) -> list[str]:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from geo.inputs.periods import YearKey
 from geo.release import TOTAL, PublishedBuild
+from geo.release.csvtext import frame_csv
 from geo.release.formulas import neutralise_frame
 from geo.render import words
 from geo.render.change import change_rows, german_change
@@ -33,16 +34,14 @@ def _german_words(frame: pd.DataFrame, published: PublishedBuild) -> pd.DataFram
 
 def _csv_bytes(frame: pd.DataFrame, *, german: bool) -> bytes:
     # made for spreadsheets: no text cell (an area's name, say) may start a formula
-    frame = neutralise_frame(frame)
+    if not german:  # frame_csv neutralises while it writes
+        frame = frame.copy()
+        frame["reliable"] = frame["reliable"].map({True: "true", False: "false"}).astype(object)
+        return frame_csv(frame).encode("utf-8")
+    # Excel opens this directly: semicolons, decimal comma, a BOM so it reads UTF-8
     buf = io.StringIO()
-    if german:
-        # Excel opens this directly: semicolons, decimal comma, a BOM so it reads UTF-8
-        frame.to_csv(buf, index=False, sep=";", decimal=",", lineterminator="\r\n")
-        return buf.getvalue().encode("utf-8-sig")
-    frame = frame.copy()
-    frame["reliable"] = frame["reliable"].map({True: "true", False: "false"}).astype(object)
-    frame.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
+    neutralise_frame(frame).to_csv(buf, index=False, sep=";", decimal=",", lineterminator="\r\n")
+    return buf.getvalue().encode("utf-8-sig")
 
 
 def values_csv(published: PublishedBuild, level: str, indicator: str | None = None,
@@ -70,10 +69,9 @@ def table_csv(frame: pd.DataFrame, *, german: bool = True) -> bytes:
     for column in out.columns:
         if pd.api.types.is_bool_dtype(out[column]):
             out[column] = out[column].map({True: "true", False: "false"}).astype(object)
+    if not german:
+        return frame_csv(out).encode("utf-8")
     out = neutralise_frame(out)
     buf = io.StringIO()
-    if german:
-        out.to_csv(buf, index=False, sep=";", decimal=",", lineterminator="\r\n")
-        return buf.getvalue().encode("utf-8-sig")
-    out.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
+    out.to_csv(buf, index=False, sep=";", decimal=",", lineterminator="\r\n")
+    return buf.getvalue().encode("utf-8-sig")

@@ -20,6 +20,7 @@ import pandas as pd
 import pyogrio
 
 from geo.release import TOTAL, WIDE_FIELDS, PublishedBuild, indicator_rows, resolve_year
+from geo.release.tables import memoised
 from geo.render.classes import (
     DEFAULT_METHOD,
     WITHHELD_COLOR,
@@ -123,7 +124,7 @@ def layer_qml(published: PublishedBuild, level: str, indicator: str | None = Non
                    "discrete": "0", "rampType": "gradient", "stops": stops})
     unit = f" ({ind.unit})" if ind.unit else ""
     title = f"{ind.name}{unit}, {year}"
-    aliases = _aliases(published)
+    aliases = memoised(published, ("qgis-aliases",), lambda: _aliases(published))
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
         f'<qgis version="{QGIS_VERSION}" styleCategories="Symbology|Fields|Legend">'
