@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## Build every bundled geography into $(DATA)/ and serve on http://$(HOST):$(PORT) with serve's
-## defaults, the ones that serve best (2 worker processes, no access log; docs/BENCHMARKS.md)
+## defaults, the ones that serve best (a process per core but one, no access log; docs/BENCHMARKS.md)
 run: build
 	$(BIN)/quartier serve --data $(DATA) --host $(HOST) --port $(PORT)
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from geo.build import build
 from geo.release import TILES_FILE
 from geo.render.tiles import PMTilesArchive
-from service.settings import Settings
+from service.settings import default_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVE_GEOGRAPHY = "nrw-demo"
@@ -49,7 +49,7 @@ WRK_THREADS = 2
 WRK_CONNECTIONS = 64
 MANY_CONNECTIONS = 256
 ROUNDS = 2
-_DEFAULT_WORKERS: int = Settings.model_fields["workers"].default
+_DEFAULT_WORKERS = default_workers()
 _OTHER_WORKERS = 1 if _DEFAULT_WORKERS != 1 else 2
 QUARTIER_RUNS: tuple[tuple[str, list[str], dict[str, str]], ...] = (
     (f"quartier serve, defaults (as `make run` starts it: {_DEFAULT_WORKERS} "

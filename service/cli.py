@@ -66,7 +66,8 @@ def add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=_workers, default=None,
-                   help="processes serving requests (default: QUARTIER_WORKERS, else 2)")
+                   help="processes serving requests (default: QUARTIER_WORKERS, else the "
+                        "cores but one, at least 1)")
     s.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None,
                    help="log every request (default: QUARTIER_ACCESS_LOG, else off)")
     s.set_defaults(func=_cmd_serve)

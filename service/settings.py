@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_workers() -> int:
+    """``quartier serve``'s processes when none are asked for: the cores but one, at least 1."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 class Settings(BaseSettings):
@@ -35,9 +41,11 @@ class Settings(BaseSettings):
     protocol_tiles: bool = True
     """With ``fast_tiles``: ``quartier serve`` answers plain tile requests in its HTTP protocol,
     before any ASGI (``service.protocol``); off, they take the ASGI fast path."""
-    workers: Annotated[int, Field(ge=1)] = 2
+    workers: Annotated[int, Field(ge=1)] = Field(default_factory=default_workers)
     """Processes ``quartier serve`` starts (each loads the builds and follows rebuilds on its
-    own); 2 served tiles best on the 2 cores measured (docs/BENCHMARKS.md)."""
+    own). Default: one per core but one, which is left to the clients, nginx and builds on the
+    same machine (on 2 cores: 1; with 2 processes there, the tail latency of tiles grew
+    sevenfold as they and the client took turns on the cores, docs/BENCHMARKS.md)."""
     access_log: bool = False
     """Log every request (uvicorn's access log): off by default, as it halves the tiles served
     per second (docs/BENCHMARKS.md); nginx in front keeps its own (docs/DEPLOY.md)."""
