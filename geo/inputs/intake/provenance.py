@@ -161,12 +161,14 @@ def public(data: dict[str, Any]) -> dict[str, Any]:
     command reduced to its file name (where the office keeps its files is its own business)."""
     out: dict[str, Any] = _names(data)
     command = data.get("command")
-    if isinstance(command, str):
+    if isinstance(command, str):  # the paths replaced, every other character kept
         try:
             words = shlex.split(command)
         except ValueError:
             words = command.split()
-        out["command"] = shlex.join(_word(w) for w in words)
+        for word in sorted({w for w in words if _word(w) != w}, key=len, reverse=True):
+            command = command.replace(word, _word(word))
+        out["command"] = command
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -24,8 +25,15 @@ WORKERS = os.cpu_count() or 1
 
 _JOBS: Sequence[Callable[[], Any]] = ()
 
+_STOP = {signal.SIGTERM, signal.SIGINT}
+"""Signals the build turns into exceptions (``geo.cli``); a forked copy must simply die."""
+
 
 def _send(job: Callable[[], Any], conn: Any) -> None:
+    # a copy of the build: its handlers would raise into the build's copied stack
+    for sig in _STOP:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP)
     try:
         conn.send(job())
     except BaseException:  # noqa: BLE001 - the caller then does the work itself
@@ -53,7 +61,14 @@ class Ahead:
         context = multiprocessing.get_context("fork")
         self._conn, child = context.Pipe(duplex=False)
         self._process = context.Process(target=_send, args=(job, child), daemon=True)
-        self._process.start()
+        # blocked until the copy has reset its handlers: a signal arriving right after the
+        # fork must not run the build's handler in the copy (it raised there, and the copy
+        # went on with the caller's code)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child.close()
 
     def result(self) -> Any:
@@ -71,7 +86,7 @@ class Ahead:
         """Stop the job if it still runs; forget it."""
         if self._process is not None:
             if self._process.is_alive():
-                self._process.terminate()
+                self._process.kill()  # computes only: nothing to clean up
             self._process.join()
             self._conn.close()
             self._process = self._conn = None
