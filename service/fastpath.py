@@ -2,8 +2,10 @@
 answered as raw ASGI, at nearly the speed of the server itself.
 
 Through the app, a tile spends most of its time in routing, parameter validation and
-middleware, not in finding its bytes. ``TileFastPath`` is the app's outermost middleware: it
-answers the requests a map makes from a flat index of each archive (``"z/x/y"`` -> position
+middleware, not in finding its bytes. ``TileAnswers`` answers the requests a map makes
+without any of that: ``quartier serve``'s HTTP protocol calls it directly (``service.protocol``),
+and ``TileFastPath``, the app's outermost middleware, calls it in any other ASGI server. It
+answers from a flat index of each archive (``"z/x/y"`` -> position
 of the stored bytes, ETag, length) with header lists built once per release, and passes
 everything else on to the app unchanged. Whatever it does not recognise goes on: another
 method or path, an unknown geography or release, a query other than one ``v=`` and one
