@@ -5,14 +5,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, serving_config
 
 from service.cli import server_config
 from service.main import create_app
@@ -31,16 +29,8 @@ def address(mini_data: Path) -> Iterator[tuple[str, int]]:
                            access_log=False)
     config.log_level = "warning"
     assert config.http is BoundedHttpTools
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield "127.0.0.1", port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_config(config):
+        yield "127.0.0.1", port
 
 
 def _read_all(sock: socket.socket) -> bytes:
