@@ -41,6 +41,7 @@ from geo.release.layout import release_dir
 from geo.render.tiles import WORKERS, Ahead, geography_geometry
 from geo.render.words import STATUS
 from geo.stats.aggregate import aggregate
+from geo.stats.codes import combined, factorize
 from geo.stats.measures import aggregate_measures
 from geo.stats.rates import RELIABLE_MIN
 
@@ -66,11 +67,8 @@ def _check_proportions(cells: pd.DataFrame, catalogue: Catalogue) -> None:
     if not proportions:
         return
     # one integer per (level, area, year): the numerator's and denominator's cells meet on it
-    where = np.zeros(len(cells), dtype=np.int64)
-    for col in ("level", "area_id", "year"):
-        codes, uniques = pd.factorize(cells[col], use_na_sentinel=False)
-        where = where * len(uniques) + codes
-    variable, names = pd.factorize(cells["variable"], use_na_sentinel=False)
+    where = combined(cells, ["level", "area_id", "year"])
+    variable, names = factorize(cells["variable"])
     code = {name: i for i, name in enumerate(names)}
     value = cells["value"].to_numpy(dtype="float64", na_value=np.nan)
     problems = []

@@ -25,6 +25,7 @@ from geo.inputs.geography import TOTAL
 from geo.inputs.periods import YearKey, is_period, parse_year_key, sorted_year_keys, year_label
 from geo.release.identity import release_id
 from geo.release.parameters import BuildParameters
+from geo.stats.codes import factorize
 from geo.stats.rates import compute_values
 
 if TYPE_CHECKING:
@@ -130,9 +131,18 @@ class PublishedBuild:
 
     @cached_property
     def _latest_years(self) -> dict[str, int]:
-        rows = self.values[self.values["status"] != "missing"]
-        rows = rows[[not is_period(y) for y in rows["year"]]]
-        return {str(k): int(v) for k, v in rows.groupby("indicator")["year"].max().items()}
+        """Per indicator, the latest single year of a row that is not missing."""
+        values = self.values
+        status_code, statuses = factorize(values["status"])
+        year_code, years = factorize(values["year"])
+        indicator, names = factorize(values["indicator"])
+        year_of = np.array([-1 if is_period(y) else int(y) for y in years], dtype=np.int64)
+        shown = (statuses != "missing")[status_code] & (year_of >= 0)[year_code]
+        latest = np.full(len(names), -1, dtype=np.int64)
+        np.maximum.at(latest, indicator[shown], year_of[year_code[shown]])
+        found = {str(n): int(y) for n, y in zip(names, latest, strict=True)
+                 if y >= 0 and not pd.isna(n)}
+        return dict(sorted(found.items()))
 
     @property
     def single_years(self) -> tuple[int, ...]:
