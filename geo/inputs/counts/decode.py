@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -93,14 +94,53 @@ def _check_size(fields: np.ndarray, width: int, header: int, fname: str) -> None
     )
 
 
+@dataclass(frozen=True)
+class Table:
+    """Cell texts by column: each row's code into the column's distinct texts."""
+
+    codes: list[np.ndarray]
+    texts: list[np.ndarray]
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    def column(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and distinct texts of one column."""
+        return self.codes[j], self.texts[j]
+
+    def cells(self, columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and texts of the cells of ``columns``, row by row (as ``ravel``)."""
+        if not columns:
+            return np.zeros(0, dtype=np.intp), np.empty(0, dtype=object)
+        offsets = np.cumsum([0] + [len(self.texts[j]) for j in columns])
+        codes = np.stack([self.codes[j] + offsets[i] for i, j in enumerate(columns)], axis=1)
+        return codes.ravel(), np.concatenate([self.texts[j] for j in columns])
+
+    def head(self, n: int) -> np.ndarray:
+        """The texts of the first ``n`` rows as a matrix."""
+        columns = [t[c[:n]] for c, t in zip(self.codes, self.texts, strict=True)]
+        return np.stack(columns, axis=1) if columns else np.empty((min(n, len(self)), 0), object)
+
+    def filled(self, j: int) -> np.ndarray:
+        """Which rows have text in column ``j``."""
+        empty = np.flatnonzero(self.texts[j] == "")
+        return self.codes[j] != (empty[0] if len(empty) else -1)
+
+    def rows(self, keep: np.ndarray, width: int) -> Table:
+        """The rows ``keep`` of the first ``width`` columns."""
+        return Table([c[keep] for c in self.codes[:width]], self.texts[:width],
+                     int(np.count_nonzero(keep)))
+
+
 def _read_table(
     path: Path,
     problems: _Problems,
     *,
     max_bytes: int = MAX_FILE_BYTES,
     max_line_bytes: int = MAX_LINE_BYTES,
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Parse the file into header names, a data matrix and each data row's line number.
+) -> tuple[list[str], Table, np.ndarray]:
+    """Parse the file into header names, a table of cell texts and each data row's line number.
 
     Blank rows and rows with the wrong number of fields are reported or dropped here. An Excel
     ``sep=;`` first line sets the separator; line numbers stay those of the file.
@@ -133,39 +173,48 @@ def _read_table(
     seps, fields_minus_one = _separators_per_line(data, sep)
     _check_size(seps + 1, int(fields_minus_one[0]) + 1, problems.header, fname)
     try:
+        # categories: the parser hashes each field's bytes, no Python string per cell
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(text.encode("utf-8")),
             sep=sep,
             header=None,
             names=range(int(seps.max()) + 1),
-            dtype=object,
+            dtype="category",
             na_filter=False,
             skip_blank_lines=False,
             engine="c",
+            encoding="utf-8",
+            low_memory=False,
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise CountsError(f"{fname}: cannot read as CSV: {exc}") from None
-    table = frame.to_numpy(dtype=object)
+    codes = [frame[c].cat.codes.to_numpy().astype(np.intp) for c in frame.columns]
+    texts = [np.asarray(frame[c].cat.categories, dtype=object) for c in frame.columns]
+    rows = len(frame)
 
     # a quoted field spanning lines shifts the line numbers of every later row
-    line = np.arange(1, len(table) + 1)
-    embedded = np.zeros(len(table), dtype=np.int64)
-    if len(table) != len(seps):
-        embedded = np.array([sum(str(v).count("\n") for v in row) for row in table])
+    line = np.arange(1, rows + 1)
+    embedded = np.zeros(rows, dtype=np.int64)
+    if rows != len(seps):
+        for code, text_of in zip(codes, texts, strict=True):
+            embedded += np.array([t.count("\n") for t in text_of], dtype=np.int64)[code]
         line = line + np.concatenate([[0], np.cumsum(embedded)[:-1]])
 
-    header = [str(v).strip() for v in table[0]]
+    header = [str(t[c[0]]).strip() for c, t in zip(codes, texts, strict=True)]
     width = len(header)
     while width and not header[width - 1]:
         width -= 1
     names = header[:width]
-    body, line = table[1:], line[1:]
+    body = Table([c[1:] for c in codes], texts, rows - 1)
+    line = line[1:]
     embedded_body, body_lines = embedded[1:], line
     shift = problems.header - 1  # table lines to file lines
 
-    blank = (body == "").all(axis=1) if body.size else np.zeros(len(body), dtype=bool)
+    filled = [body.filled(j) for j in range(len(codes))]
+    blank = ~np.logical_or.reduce(filled) if filled else np.zeros(len(body), dtype=bool)
     too_long = (
-        (body[:, width:] != "").any(axis=1) if body.shape[1] > width else np.zeros(len(body), bool)
+        np.logical_or.reduce(filled[width:]) if len(filled) > width
+        else np.zeros(len(body), bool)
     )
     nfields = fields_minus_one[body_lines - 1] + 1
     too_short = (embedded_body == 0) & (nfields < width) & ~blank
@@ -175,4 +224,4 @@ def _read_table(
             f"has {'more' if too_long[i] else 'fewer'} fields than the header ({width})",
         )
     keep = ~(blank | too_long | too_short)
-    return names, body[keep, :width], body_lines[keep] + shift
+    return names, body.rows(keep, width), body_lines[keep] + shift

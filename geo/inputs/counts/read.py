@@ -26,12 +26,14 @@ from geo.inputs.counts.source import MAX_FILE_BYTES, MAX_LINE_BYTES
 YEAR_MIN, YEAR_MAX = 1900, 2100
 COLUMNS = ["area_id", "year", "variable", "value"]
 """Columns of the frame ``read_counts`` returns (and of the long form)."""
+_LAYOUT_ROWS = 2000
+"""Rows ``_layout`` looks at to tell the area id column."""
 
 
-def _factorize_stripped(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Codes and uniques of the stripped texts (one Python call per distinct text)."""
-    codes, uniques = pd.factorize(values)
-    stripped = [str(u).strip() for u in uniques]
+def _factorize_stripped(codes: np.ndarray, texts: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes and uniques of the stripped texts, given codes into the distinct raw texts (one
+    Python call per distinct text)."""
+    stripped = [str(u).strip() for u in texts]
     canon, canon_uniques = pd.factorize(np.array(stripped, dtype=object))
     return canon[codes], [str(u) for u in canon_uniques]
 
@@ -87,10 +89,12 @@ def _area_messages(
 
 
 def _check_years(
-    column: np.ndarray, lines: np.ndarray, year: int | None, problems: _Problems
+    column: tuple[np.ndarray, np.ndarray], lines: np.ndarray, year: int | None,
+    problems: _Problems,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Parse a year column: the years (0 where invalid) and which rows are valid."""
-    code, uniques = _factorize_stripped(column)
+    """Parse a year column (codes, texts): the years (0 where invalid) and which rows are
+    valid."""
+    code, uniques = _factorize_stripped(*column)
     parsed = [_parse_year(u) for u in uniques]
     values = np.array([y or 0 for y in parsed], dtype=np.int64)[code]
     valid = np.array([y is not None for y in parsed], dtype=bool)[code]
@@ -112,10 +116,13 @@ def _check_years(
 def _duplicates(key: np.ndarray, valid: np.ndarray) -> list[tuple[int, int]]:
     """(row, first row with the same key) for every repeated key among the valid rows."""
     idx = np.flatnonzero(valid)
-    key_code, _ = pd.factorize(key[idx])
-    _, first = np.unique(key_code, return_index=True)
-    first_of = idx[first[key_code]]
-    return [(int(idx[j]), int(first_of[j])) for j in np.flatnonzero(first_of != idx)]
+    order = idx[np.argsort(key[idx], kind="stable")]
+    new = np.empty(len(order), dtype=bool)
+    new[:1] = True
+    np.not_equal(key[order][1:], key[order][:-1], out=new[1:])
+    first = order[new][np.cumsum(new) - 1]  # the group's first row (the sort is stable)
+    repeated = np.flatnonzero(first != order)
+    return sorted((int(order[j]), int(first[j])) for j in repeated)
 
 
 def _rank(uniques: list[str]) -> np.ndarray:
@@ -203,7 +210,7 @@ def read_counts(
     )
     layout = _layout(
         names,
-        rows,
+        rows.head(_LAYOUT_ROWS),
         variables=variables,
         known_areas=known_areas,
         year=year,
@@ -218,7 +225,7 @@ def read_counts(
     assert layout.area is not None
 
     # rows: area and year
-    area_code, area_uniques = _factorize_stripped(rows[:, layout.area])
+    area_code, area_uniques = _factorize_stripped(*rows.column(layout.area))
     area_known = np.array([a in known_areas for a in area_uniques], dtype=bool)
     row_ok = area_known[area_code]
     area_messages = _area_messages(area_uniques, area_known, known_areas, level_name)
@@ -226,7 +233,7 @@ def read_counts(
         problems.add(int(lines[i]), area_messages[area_code[i]])
 
     if layout.year is not None:
-        year_values, year_valid = _check_years(rows[:, layout.year], lines, year, problems)
+        year_values, year_valid = _check_years(rows.column(layout.year), lines, year, problems)
         row_ok &= year_valid
     else:
         year_values = np.full(len(rows), year, dtype=np.int64)
@@ -235,7 +242,7 @@ def read_counts(
     if layout.long:
         assert layout.variable is not None and layout.value is not None
         cell_row = np.arange(len(rows))
-        var_code, var_uniques = _factorize_stripped(rows[:, layout.variable])
+        var_code, var_uniques = _factorize_stripped(*rows.column(layout.variable))
         var_known = np.array([v in known_vars for v in var_uniques], dtype=bool)
         for i in np.flatnonzero(~var_known[var_code]):
             text = var_uniques[var_code[i]]
@@ -246,7 +253,7 @@ def read_counts(
                 if text
                 else "the variable is empty",
             )
-        cell_raw = rows[:, layout.value]
+        cell_raw = rows.column(layout.value)
         var_names = var_uniques
     else:
         columns = list(layout.variables)
@@ -254,9 +261,9 @@ def read_counts(
         var_code = np.tile(np.arange(len(columns)), len(rows))
         var_names = [layout.variables[c] for c in columns]
         var_known = np.ones(len(columns), dtype=bool)
-        cell_raw = rows[:, columns].ravel()
+        cell_raw = rows.cells(columns)
 
-    value_code, value_uniques = _factorize_stripped(cell_raw)
+    value_code, value_uniques = _factorize_stripped(*cell_raw)
     parsed_values = [_parse_count(u) for u in value_uniques]
     unique_values = np.array([v for v, _ in parsed_values], dtype=np.int64)
     unique_kinds = np.array([k for _, k in parsed_values], dtype=np.int64)
