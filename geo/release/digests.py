@@ -48,7 +48,8 @@ def cell_digests(cells: pd.DataFrame, key: bytes) -> Digests:
     prefixes = np.array([f"{level_names[p // width]}\t{id_names[p % width]}\t"
                          for p in pairs.tolist()], dtype=object)
     text = _texts(cells, rows)
-    used = [*level_names[np.unique(levels)], *id_names[np.unique(ids)]]
+    used = [*level_names[np.bincount(levels, minlength=len(level_names)) > 0],
+            *id_names[np.bincount(ids, minlength=len(id_names)) > 0]]
     if any("\t" in str(name) for name in used):
         # a tab inside an id: order by the whole lines, not by level and id
         place, prefixes = pd.factorize(prefixes[place] + text)
