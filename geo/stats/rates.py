@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.stats import chi2
 
 from geo.inputs.periods import is_period
+from geo.stats.codes import combined, factorize
 
 if TYPE_CHECKING:
     from geo.inputs.catalogue import Catalogue
@@ -91,11 +92,20 @@ _KEYS = ["level", "area_id", "year"]
 
 def _codes(frame: pd.DataFrame) -> np.ndarray:
     """One integer per (level, area_id, year) of ``frame``."""
-    codes = np.zeros(len(frame), dtype=np.int64)
-    for col in _KEYS:
-        found, uniques = pd.factorize(frame[col], use_na_sentinel=False)
-        codes = codes * len(uniques) + found
-    return codes
+    return combined(frame, _KEYS)
+
+
+def _dense(keys: np.ndarray, *more: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``keys`` (and ``more`` of the same kind) renumbered into 0..n-1 (n: distinct keys)."""
+    every = np.concatenate([keys, *more])
+    if len(every) and every.max() > 4 * len(every) + 2**20:
+        codes = pd.factorize(every)[0]
+    else:
+        slot = np.zeros(int(every.max()) + 1 if len(every) else 0, dtype=np.int64)
+        slot[every] = 1
+        codes = (np.cumsum(slot) - 1)[every]
+    bounds = np.cumsum([len(keys), *(len(m) for m in more)])
+    return tuple(np.split(codes, bounds[:-1]))
 
 
 def _base_and_locator(cells: pd.DataFrame, measures: pd.DataFrame | None, catalogue: Catalogue
@@ -106,26 +116,33 @@ def _base_and_locator(cells: pd.DataFrame, measures: pd.DataFrame | None, catalo
         base = _base(cells, measures, catalogue)
         both = _codes(pd.concat([cells[_KEYS], base[_KEYS]], ignore_index=True))
         return base, _locator(cells, both[:len(cells)], both[len(cells):])
-    codes = _codes(cells)
-    first = np.sort(np.unique(codes, return_index=True)[1])
+    codes = _dense(_codes(cells))[0]
+    first = np.full(int(codes.max()) + 1 if len(codes) else 0, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    first = np.sort(first)
     return cells[_KEYS].iloc[first].reset_index(drop=True), _locator(cells, codes, codes[first])
 
 
 def _locator(cells: pd.DataFrame, cell_keys: np.ndarray, base_keys: np.ndarray
              ) -> Callable[[str], np.ndarray]:
     """For a variable, the row of ``cells`` holding each base row (-1: none), given both as
-    ``_codes``; one integer key per (level, area_id, year, variable) instead of a
-    MultiIndex per lookup."""
-    variables, names = pd.factorize(cells["variable"], use_na_sentinel=False)
-    width = max(len(names), 1)
-    index = pd.Index(cell_keys * width + variables)
-    wanted = base_keys * width
+    ``_codes``; one table of rows per base row and variable instead of a lookup per call."""
+    variables, names = factorize(cells["variable"])
+    cell_at, base_at = _dense(cell_keys, base_keys)
+    # keys of cells that no base row has get a row of their own, never looked at
+    rows = int(max(cell_at.max(initial=-1), base_at.max(initial=-1))) + 1
+    table = np.full((rows, max(len(names), 1)), -1, dtype=np.intp)
+    flat = cell_at * table.shape[1] + variables
+    if len(flat) and np.bincount(flat, minlength=table.size).max() > 1:
+        raise pd.errors.InvalidIndexError("Reindexing only valid with uniquely valued Index "
+                                          "objects")
+    table.reshape(-1)[flat] = np.arange(len(cells))
     where = {name: i for i, name in enumerate(names)}
 
     def locate(variable: str) -> np.ndarray:
         if variable not in where:
-            return np.full(len(wanted), -1, dtype=np.intp)
-        return index.get_indexer(wanted + where[variable])
+            return np.full(len(base_at), -1, dtype=np.intp)
+        return table[base_at, where[variable]]
 
     return locate
 
@@ -139,7 +156,18 @@ def _take(values: np.ndarray, at: np.ndarray, missing: Any) -> np.ndarray:
     return out
 
 
-def _measure_values(ind: Any, base: pd.DataFrame, measures: pd.DataFrame | None) -> pd.DataFrame:
+class _Rows:
+    """One indicator's rows: which base rows, and its columns as arrays."""
+
+    def __init__(self, at: np.ndarray, num: np.ndarray, den: np.ndarray, rate: np.ndarray,
+                 ci: tuple[np.ndarray, np.ndarray], status: np.ndarray, reliable: np.ndarray,
+                 vs_total: np.ndarray) -> None:
+        self.at, self.num, self.den, self.rate, self.ci = at, num, den, rate, ci
+        self.status, self.reliable, self.vs_total = status, reliable, vs_total
+
+
+def _measure_values(ind: Any, base: pd.DataFrame, at: np.ndarray,
+                    measures: pd.DataFrame | None) -> _Rows:
     """Rows of a ``value`` or ``ratio`` indicator: the measure (or ratio) x per, no interval."""
     keyed = (measures if measures is not None else pd.DataFrame(
         columns=["level", "area_id", "variable", "year", "value"])).set_index(
@@ -154,16 +182,60 @@ def _measure_values(ind: Any, base: pd.DataFrame, measures: pd.DataFrame | None)
         value = parts[0] if len(parts) == 1 else np.where(parts[1] != 0, parts[0] / parts[1],
                                                            np.nan)
     known = ~np.isnan(value)
-    frame = base.copy()
-    frame["indicator"] = ind.id
-    frame["numerator"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-    frame["denominator"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-    frame["rate"] = np.where(known, np.round(value * float(ind.per), DECIMALS), np.nan)
-    frame["ci_low"] = np.nan
-    frame["ci_high"] = np.nan
-    frame["status"] = np.where(known, "published", "missing")
-    frame["reliable"] = pd.array([pd.NA] * len(frame), dtype="boolean")
-    return frame
+    empty = np.full(len(base), np.nan)
+    return _Rows(at, empty, empty, np.where(known, np.round(value * float(ind.per), DECIMALS),
+                                            np.nan), (empty, empty),
+                 np.where(known, 0, 2).astype(np.int8), np.full(len(base), -1, dtype=np.int8),
+                 np.full(len(base), None, dtype=object))
+
+
+def _count_values(ind: Any, keep: np.ndarray, at_num: np.ndarray, at_den: np.ndarray,
+                  status_of: np.ndarray, value_of: np.ndarray, reliable_min: int,
+                  is_total: np.ndarray, year_codes: np.ndarray) -> _Rows:
+    """Rows of a ``proportion`` or ``rate`` indicator: published only when both cells are."""
+    code = np.maximum(_take(status_of, at_num, 2), _take(status_of, at_den, 2))
+    num, den = _take(value_of, at_num, np.nan), _take(value_of, at_den, np.nan)
+    published = code == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = published & (den > 0)
+        if ind.kind == "rate":
+            lo, hi = poisson_interval(np.where(ok, num, 0))
+            rate = num / den
+            ci_lo, ci_hi = lo / den, hi / den
+        else:
+            lo, hi = wilson_interval(np.where(ok, num, 0), np.where(ok, den, 1))
+            rate = num / den
+            ci_lo, ci_hi = lo, hi
+    scale = float(ind.per)
+    rate = np.where(ok, np.round(rate * scale, DECIMALS), np.nan)
+    ci = (np.where(ok, np.round(ci_lo * scale, DECIMALS), np.nan),
+          np.where(ok, np.round(ci_hi * scale, DECIMALS), np.nan))
+    # -1: no value (not published); 1 / 0: reliable or not
+    reliable = np.where(published, (den >= reliable_min).astype(np.int8), -1).astype(np.int8)
+    return _Rows(keep, np.where(published, num, np.nan), np.where(published, den, np.nan),
+                 rate, ci, code, reliable,
+                 _compare_with_total(rate, ci[0], ci[1], is_total[keep], year_codes[keep]))
+
+
+def _assemble(base_all: pd.DataFrame, ids: list[str], parts: list[_Rows]) -> pd.DataFrame:
+    """The values table: every indicator's rows, each column built once."""
+    values = base_all.take(np.concatenate([p.at for p in parts])).reset_index(drop=True)
+    sizes = [len(p.at) for p in parts]
+    values["indicator"] = pd.array(np.array(ids, dtype=object), dtype="str").take(
+        np.repeat(np.arange(len(ids)), sizes))
+    for column, arrays in (("numerator", [p.num for p in parts]),
+                           ("denominator", [p.den for p in parts])):
+        values[column] = pd.array(np.concatenate(arrays)).astype("Int64")
+    values["rate"] = np.concatenate([p.rate for p in parts])
+    values["ci_low"] = np.concatenate([p.ci[0] for p in parts])
+    values["ci_high"] = np.concatenate([p.ci[1] for p in parts])
+    values["status"] = pd.array(_STATUS, dtype="str").take(
+        np.concatenate([p.status for p in parts]).astype(np.intp))
+    reliable = np.concatenate([p.reliable for p in parts])
+    values["reliable"] = pd.arrays.BooleanArray(reliable == 1, reliable < 0)
+    values["vs_total"] = pd.Series(np.concatenate([p.vs_total for p in parts]),
+                                   index=values.index)
+    return values[VALUE_COLUMNS].reset_index(drop=True)
 
 
 def compute_values(
@@ -182,63 +254,31 @@ def compute_values(
     """
     names = areas.set_index(["level", "area_id"])["name"]
     total_level = "total"
-    frames, vs_total = [], []
     base_all, locate = _base_and_locator(cells, measures, catalogue)
     base_all["name"] = names.reindex(
         pd.MultiIndex.from_frame(base_all[["level", "area_id"]])).to_numpy()
-    single = ~base_all["year"].map(is_period).to_numpy(dtype=bool)
+    year_codes, year_keys = factorize(base_all["year"])
+    single = ~np.array([is_period(y) for y in year_keys], dtype=bool)[year_codes]
     is_total = (base_all["level"] == total_level).to_numpy(dtype=bool)
-    year_codes = pd.factorize(base_all["year"], use_na_sentinel=False)[0]
     # 0 published, 1 suppressed, 2 missing: a row takes the worse status of its two cells
     status_of = _status_codes(cells["status"])
     value_of = cells["value"].to_numpy(dtype="float64", na_value=np.nan)
+    parts = []
     for ind in catalogue.indicators:
         if ind.kind in ("value", "ratio"):
-            frames.append(_measure_values(ind, base_all[single].reset_index(drop=True),
-                                          measures))
-            vs_total.append(np.full(int(single.sum()), None, dtype=object))
+            parts.append(_measure_values(ind, base_all[single].reset_index(drop=True),
+                                         np.flatnonzero(single), measures))
             continue
         # every year, and the periods that pool both (pooled numerator / pooled denominator)
         at_num, at_den = locate(ind.numerator), locate(ind.denominator)
         keep = single | ((at_num >= 0) & (at_den >= 0))
-        base = base_all[keep].reset_index(drop=True)
-        at_num, at_den = at_num[keep], at_den[keep]
-        code = np.maximum(_take(status_of, at_num, 2), _take(status_of, at_den, 2))
-        num, den = _take(value_of, at_num, np.nan), _take(value_of, at_den, np.nan)
-        published = code == 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ok = published & (den > 0)
-            if ind.kind == "rate":
-                lo, hi = poisson_interval(np.where(ok, num, 0))
-                rate = num / den
-                ci_lo, ci_hi = lo / den, hi / den
-            else:
-                lo, hi = wilson_interval(np.where(ok, num, 0), np.where(ok, den, 1))
-                rate = num / den
-                ci_lo, ci_hi = lo, hi
-        scale = float(ind.per)
-        frame = base.copy()
-        frame["indicator"] = ind.id
-        frame["numerator"] = pd.array(np.where(published, num, np.nan)).astype("Int64")
-        frame["denominator"] = pd.array(np.where(published, den, np.nan)).astype("Int64")
-        frame["rate"] = np.where(ok, np.round(rate * scale, DECIMALS), np.nan)
-        frame["ci_low"] = np.where(ok, np.round(ci_lo * scale, DECIMALS), np.nan)
-        frame["ci_high"] = np.where(ok, np.round(ci_hi * scale, DECIMALS), np.nan)
-        frame["status"] = _STATUS[code]
-        reliable = pd.array(np.where(published, den >= reliable_min, False), dtype="boolean")
-        reliable[~published] = pd.NA
-        frame["reliable"] = reliable
-        frames.append(frame)
-        vs_total.append(_compare_with_total(
-            frame["rate"].to_numpy(), frame["ci_low"].to_numpy(), frame["ci_high"].to_numpy(),
-            is_total[keep], year_codes[keep]))
-    if not frames:
+        parts.append(_count_values(ind, np.flatnonzero(keep), at_num[keep], at_den[keep],
+                                   status_of, value_of, reliable_min, is_total, year_codes))
+    if not parts:
         values = pd.DataFrame(columns=VALUE_COLUMNS)
         values["vs_total"] = pd.Series(dtype=object)
         return values
-    values = pd.concat(frames, ignore_index=True)
-    values["vs_total"] = pd.Series(np.concatenate(vs_total), index=values.index)
-    return values[VALUE_COLUMNS].reset_index(drop=True)
+    return _assemble(base_all, [ind.id for ind in catalogue.indicators], parts)
 
 
 _STATUS = np.array(["published", "suppressed", "missing"], dtype=object)
@@ -246,7 +286,7 @@ _STATUS = np.array(["published", "suppressed", "missing"], dtype=object)
 
 def _status_codes(status: pd.Series) -> np.ndarray:
     """0 published, 1 suppressed, 2 missing (or empty) per cell."""
-    codes, uniques = pd.factorize(status, use_na_sentinel=False)
+    codes, uniques = factorize(status)
     table = np.array([2 if pd.isna(u) or u == "missing" else 1 if u == "suppressed" else 0
                       for u in uniques], dtype=np.int8)
     return table[codes] if len(uniques) else np.zeros(0, dtype=np.int8)
