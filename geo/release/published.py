@@ -130,12 +130,18 @@ class PublishedBuild:
         check_withheld_empty(self.cells, self.values, f"release {self.release_id}")
 
     @cached_property
+    def value_codes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Codes and distinct values of the ``values`` key columns (indicator, year, level,
+        status), factorized once per release."""
+        return {col: factorize(self.values[col])
+                for col in ("indicator", "year", "level", "status")}
+
+    @cached_property
     def _latest_years(self) -> dict[str, int]:
         """Per indicator, the latest single year of a row that is not missing."""
-        values = self.values
-        status_code, statuses = factorize(values["status"])
-        year_code, years = factorize(values["year"])
-        indicator, names = factorize(values["indicator"])
+        status_code, statuses = self.value_codes["status"]
+        year_code, years = self.value_codes["year"]
+        indicator, names = self.value_codes["indicator"]
         year_of = np.array([-1 if is_period(y) else int(y) for y in years], dtype=np.int64)
         shown = (statuses != "missing")[status_code] & (year_of >= 0)[year_code]
         latest = np.full(len(names), -1, dtype=np.int64)

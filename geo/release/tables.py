@@ -49,9 +49,20 @@ def memoised(published: PublishedBuild, key: tuple[Any, ...], make: Callable[[],
 
 def _groups(published: PublishedBuild) -> dict[tuple[str, YearKey, str], np.ndarray]:
     def make() -> dict[tuple[str, YearKey, str], np.ndarray]:
-        values = published.values
-        grouped = values.groupby(["indicator", "year", "level"], sort=False).indices
-        return {(str(i), parse_year_key(y), str(lv)): idx for (i, y, lv), idx in grouped.items()}
+        # the rows of each (indicator, year, level), ascending (as ``groupby().indices``)
+        (ind, inds), (year, years), (level, levels) = (
+            published.value_codes[col] for col in ("indicator", "year", "level"))
+        key = (ind * len(years) + year) * len(levels) + level
+        order = np.argsort(key, kind="stable")
+        starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
+        groups = {}
+        for begin, end in zip(starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True):
+            k = int(key[order[begin]])
+            i, y, lv = inds[k // len(levels) // len(years)], years[k // len(levels) % len(
+                years)], levels[k % len(levels)]
+            if not (pd.isna(i) or pd.isna(y) or pd.isna(lv)):
+                groups[(str(i), parse_year_key(y), str(lv))] = order[begin:end]
+        return groups
 
     return memoised(published, ("groups",), make)
 
