@@ -190,9 +190,10 @@ def build(
     )
     frozen = gc.get_freeze_count() > 0
     try:
-        with Ahead() as ahead:  # the tiles' geometry beside the stages that need the counts
-            return _build(Path(folder), params, ahead, counts, indicators, out, id_column,
-                          Path(data_dir), say, workers)
+        # the tiles' geometry beside the stages that need the counts, the audit beside publish
+        with Ahead() as ahead, Ahead() as checked:
+            return _build(Path(folder), params, (ahead, checked), counts, indicators, out,
+                          id_column, Path(data_dir), say, workers)
     finally:
         if not frozen:
             gc.unfreeze()
@@ -210,10 +211,12 @@ def _settle() -> None:
 
 
 def _build(
-    folder: Path, params: BuildParameters, ahead: Ahead, counts: Path | Sequence[Path] | None,
+    folder: Path, params: BuildParameters, early: tuple[Ahead, Ahead],
+    counts: Path | Sequence[Path] | None,
     indicators: Path | None, out: Path | None, id_column: str | None, data_dir: Path,
     say: Callable[[str], None], workers: int,
 ) -> BuildResult:
+    ahead, checked = early
     say(f"[1/6] Geografie laden: {folder}")
     out = build_folder(out, data_dir, load_manifest(folder).id)
     for done in remove_stale(out):
@@ -285,6 +288,11 @@ def _build(
     )
     _settle()
     say("[5/6] Prüfung aus Sicht eines Angreifers (Audit)")
+    # the outsider's audit on a process of its own beside publishing and writing; nothing is
+    # published before the final rename, which waits for its verdict
+    audited = partial(_audit, cells, protected, geography.areas, catalogue.sums,
+                      params.protection)
+    checked.start(audited, workers=workers)
     published = publish(
         geography,
         catalogue,
@@ -297,15 +305,21 @@ def _build(
     )
     _settle()
     log, pattern = _cross_release_log(out, published, protected.log, new, earlier, say)
-    # nothing is published before the final rename: the audits run beside the writers
-    gates: list[Callable[[], object]] = [
-        partial(_audit, cells, protected, geography.areas, catalogue.sums, params.protection)]
+    # the audit of the union with earlier online releases runs beside the writers
+    gates: list[Callable[[], object]] = []
     if pattern is not None:
         gates.append(partial(lineage.cross_release_gate, pattern, earlier))
+    reports: list[AuditReport] = []
+
+    def accept(verdicts: list[object]) -> None:
+        report = checked.result()  # None if it did not run on its own: then here
+        reports.append(audited() if report is None else report)
+        _accept(out, pattern, earlier, [reports[0], *verdicts])
+
     say(f"[6/6] Schreiben: {out}")
-    gate = write_release(published, log, out, digests, workers=workers, gates=gates,
-                         accept=partial(_accept, out, pattern, earlier), ahead=ahead)[0]
-    assert isinstance(gate, AuditReport)
+    write_release(published, log, out, digests, workers=workers, gates=gates, accept=accept,
+                  ahead=ahead)
+    gate = reports[0]
     counts_by_status = published.cells["status"].value_counts()
     say(
         "      fertig: "

@@ -470,3 +470,26 @@ def test_build_hands_its_frozen_heap_back_to_the_collector(
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_audit_runs_beside_publishing(
+    small_geography: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """With more than one worker the outsider's audit runs on a process of its own (its
+    verdict still decides); with one it runs in the build's process."""
+    import os
+
+    import geo.build as gb
+
+    real = gb._audit
+    where = tmp_path / "audit-pid"
+
+    def spy(*args: object, **kwargs: object) -> object:
+        where.write_text(str(os.getpid()))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gb, "_audit", spy)
+    result = build(small_geography, out=tmp_path / "out", say=lambda _: None, workers=workers)
+    assert result.audit.ok
+    assert (int(where.read_text()) == os.getpid()) == (workers == 1)

@@ -53,9 +53,11 @@ class Ahead:
     def __init__(self) -> None:
         self._process: Any = None
         self._conn: Any = None
+        self.job: Callable[[], Any] | None = None
 
     def start(self, job: Callable[[], Any], *, workers: int = WORKERS) -> None:
         """Start ``job`` beside this process if there is more than one worker."""
+        self.job = job
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             return
         context = multiprocessing.get_context("fork")
