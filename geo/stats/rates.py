@@ -186,7 +186,7 @@ def _measure_values(ind: Any, base: pd.DataFrame, at: np.ndarray,
     return _Rows(at, empty, empty, np.where(known, np.round(value * float(ind.per), DECIMALS),
                                             np.nan), (empty, empty),
                  np.where(known, 0, 2).astype(np.int8), np.full(len(base), -1, dtype=np.int8),
-                 np.full(len(base), None, dtype=object))
+                 np.full(len(base), -1, dtype=np.int8))
 
 
 def _count_values(ind: Any, keep: np.ndarray, at_num: np.ndarray, at_den: np.ndarray,
@@ -233,8 +233,12 @@ def _assemble(base_all: pd.DataFrame, ids: list[str], parts: list[_Rows]) -> pd.
         np.concatenate([p.status for p in parts]).astype(np.intp))
     reliable = np.concatenate([p.reliable for p in parts])
     values["reliable"] = pd.arrays.BooleanArray(reliable == 1, reliable < 0)
-    values["vs_total"] = pd.Series(np.concatenate([p.vs_total for p in parts]),
-                                   index=values.index)
+    compared = np.concatenate([p.vs_total for p in parts]).astype(np.intp)
+    # text where any row has a comparison (empty: NaN), else no text at all (None, object)
+    values["vs_total"] = (
+        pd.array(_COMPARISON, dtype="str").take(compared, allow_fill=True)
+        if (compared >= 0).any() else pd.Series(np.full(len(compared), None, dtype=object),
+                                                index=values.index))
     return values[VALUE_COLUMNS].reset_index(drop=True)
 
 
@@ -292,16 +296,19 @@ def _status_codes(status: pd.Series) -> np.ndarray:
     return table[codes] if len(uniques) else np.zeros(0, dtype=np.int8)
 
 
+_COMPARISON = np.array(["similar", "higher", "lower"], dtype=object)
+
+
 def _compare_with_total(rate: np.ndarray, lo: np.ndarray, hi: np.ndarray, is_total: np.ndarray,
                         year: np.ndarray) -> np.ndarray:
-    """higher/lower/similar (None: no comparison) for one indicator's rows: does the area's
-    interval exclude the total's rate of the same year."""
+    """higher/lower/similar (codes into ``_COMPARISON``; -1: no comparison) for one
+    indicator's rows: does the area's interval exclude the total's rate of the same year."""
     ref_of = np.full(int(year.max()) + 1 if len(year) else 0, np.nan)
     ref_of[year[is_total]] = rate[is_total]
     ref = ref_of[year]
-    out = np.full(len(rate), None, dtype=object)
+    out = np.full(len(rate), -1, dtype=np.int8)
     valid = ~np.isnan(ref) & ~np.isnan(lo) & ~is_total
-    out[valid] = "similar"
-    out[valid & (lo > ref)] = "higher"
-    out[valid & (hi < ref)] = "lower"
+    out[valid] = 0
+    out[valid & (lo > ref)] = 1
+    out[valid & (hi < ref)] = 2
     return out
