@@ -66,12 +66,14 @@ def _separators_per_line(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]
     arr = np.frombuffer(data, dtype=np.uint8)
     starts = np.flatnonzero(arr == ord("\n")) + 1
     starts = np.concatenate([[0], starts[starts < len(arr)]])
-    positions = np.flatnonzero(arr == ord(sep))
+    is_sep = arr == ord(sep)
+    quotes = np.flatnonzero(arr == ord('"'))
+    if not len(quotes):  # no line is empty: each holds at least its newline or a character
+        every = np.add.reduceat(is_sep, starts, dtype=np.intp) if len(arr) else starts * 0
+        return every, every
+    positions = np.flatnonzero(is_sep)
     line = np.searchsorted(starts, positions, side="right") - 1
     every = np.bincount(line, minlength=len(starts))
-    quotes = np.flatnonzero(arr == ord('"'))
-    if not len(quotes):
-        return every, every
     # a separator after an odd number of quote characters lies inside a quoted field
     outside = np.searchsorted(quotes, positions) % 2 == 0
     return every, np.bincount(line[outside], minlength=len(starts))

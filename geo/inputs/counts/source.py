@@ -31,14 +31,15 @@ def _line_breaks(data: bytes, after_cr: bool) -> int:
 
 
 class _Lines:
-    """Follows the line number and the open line's length across chunks."""
+    """Follows the open line's length across chunks (the line number only on a refusal)."""
 
     def __init__(self, fname: str, limit: int) -> None:
         self.fname, self.limit = fname, limit
-        self.line, self.length, self.after_cr = 1, 0, False
+        self.length = 0
+        self.seen: list[bytes] = []
 
     def _refuse(self, chunk: bytes, position: int, why: str) -> CountsError:
-        line = self.line + _line_breaks(chunk[:position], self.after_cr)
+        line = 1 + _line_breaks(b"".join([*self.seen, chunk[:position]]), False)
         return CountsError(f"{self.fname} line {line}: {why}")
 
     def _first_long_line(self, chunk: bytes) -> int:
@@ -76,8 +77,7 @@ class _Lines:
                 )
         last = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         self.length = len(chunk) - 1 - last if last >= 0 else self.length + len(chunk)
-        self.line += _line_breaks(chunk, self.after_cr)
-        self.after_cr = chunk.endswith(b"\r")
+        self.seen.append(chunk)
 
 
 def read_limited(
