@@ -65,7 +65,11 @@ def _period(values: np.ndarray) -> int:
     n = len(values)
     if n < 4:
         return n
-    again = np.flatnonzero(values[1:n // 2 + 1] == values[0])[:_PATTERN_TRIES] + 1
+    head = min(n // 2, 4096)  # a short pattern is found without comparing half the column
+    again = np.flatnonzero(values[1:head + 1] == values[0])[:_PATTERN_TRIES] + 1
+    if not len(again):
+        again = np.flatnonzero(values[head + 1:n // 2 + 1] == values[0])[:_PATTERN_TRIES]
+        again += head + 1
     for p in again.tolist():
         if bool((values[p:] == values[:-p]).all()):
             return p
@@ -80,13 +84,14 @@ def _object_codes(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         objects = objects.copy()
         objects[pd.isna(objects)] = None
         change = objects[1:] != objects[:-1]
-    starts = np.flatnonzero(np.concatenate(([True], change)))
-    runs = objects[starts]
+    many = int(np.count_nonzero(change)) >= len(objects) // 2  # then rows are not run
+    starts = None if many else np.flatnonzero(np.concatenate(([True], change)))
+    runs = objects if starts is None else objects[starts]
     period = _period(runs)
     codes, uniques = pd.factorize(runs[:period], sort=False, use_na_sentinel=True)
     if period < len(runs):
         codes = np.tile(codes, -(-len(runs) // period))[:len(runs)]  # the pattern repeated
-    if len(runs) < len(objects):
+    if starts is not None:
         codes = np.repeat(codes, np.diff(np.append(starts, len(objects))))
     return codes, np.asarray(uniques, dtype=object)
 
@@ -184,32 +189,54 @@ def _column(series: pd.Series, sep: str, end: str, *, text: bool) -> _Field:
     return np.where(codes < 0, len(shown), codes), fields
 
 
-def _records(codes: list[np.ndarray], tables: list[np.ndarray], n: int) -> bytes | None:
+def _merged(fields: list[_Field], limit: int) -> list[_Field]:
+    """Neighbouring columns with at most ``limit`` combinations as one field (``a,b``): the
+    used combinations found by direct addressing, the rows then gathered once."""
+    out = [fields[0]]
+    for codes, table in fields[1:]:
+        left_codes, left_table = out[-1]
+        size = len(left_table) * len(table)
+        if size > limit:
+            out.append((codes, table))
+            continue
+        key = left_codes * len(table) + codes
+        seen = np.zeros(size, dtype=bool)
+        seen[key] = True
+        used = np.flatnonzero(seen)
+        index = np.empty(size, dtype=np.intp)
+        index[used] = np.arange(len(used))
+        out[-1] = index[key], left_table[used // len(table)] + table[used % len(table)]
+    return out
+
+
+def _records(fields: list[_Field], n: int) -> bytes | None:
     """The rows as fixed-width records (each field padded with NUL bytes) with the padding
     dropped; None where a field holds a NUL itself or padding would outweigh the text."""
-    if any(b"\0" in field for table in tables for field in table):
+    if any(b"\0" in b"".join(table) for _, table in fields):
         return None
-    lengths = sum(int(np.fromiter(map(len, t), np.intp, len(t))[c].sum())
-                  for c, t in zip(codes, tables, strict=True))
-    fixed = [np.array(t.tolist(), dtype=f"S{max(1, max(map(len, t)))}") for t in tables]
+    fixed = [np.array(table.tolist(), dtype=f"S{max(1, max(map(len, table)))}")
+             for _, table in fields]
     record = np.dtype([(f"f{j}", t.dtype) for j, t in enumerate(fixed)])
-    if record.itemsize * n > 4 * lengths + (1 << 20):
+    every = max(1, n // 4096)  # the text's length estimated from a sample of rows
+    sample = sum(int(np.fromiter(map(len, table), np.intp, len(table))[codes[::every]].sum())
+                 for codes, table in fields)
+    if record.itemsize * n > 4 * sample * every + (1 << 20):
         return None
     step = max(1, _CHUNK_BYTES // record.itemsize)
     parts = []
     for start in range(0, n, step):
         rows = np.empty(min(step, n - start), dtype=record)
-        for j, (column, table) in enumerate(zip(codes, fixed, strict=True)):
-            np.take(table, column[start:start + step], out=rows[f"f{j}"], mode="clip")
+        for j, ((codes, _), table) in enumerate(zip(fields, fixed, strict=True)):
+            rows[f"f{j}"] = table[codes[start:start + step]]
         parts.append(rows.tobytes().translate(None, b"\0"))
     return b"".join(parts)
 
 
-def _joined(codes: list[np.ndarray], tables: list[np.ndarray], n: int) -> bytes:
+def _joined(fields: list[_Field], n: int) -> bytes:
     """The rows as one join of every field's bytes."""
-    pieces = np.empty((n, len(tables)), dtype=object)
-    for j, (column, table) in enumerate(zip(codes, tables, strict=True)):
-        pieces[:, j] = table[column]
+    pieces = np.empty((n, len(fields)), dtype=object)
+    for j, (codes, table) in enumerate(fields):
+        pieces[:, j] = table[codes]
     return b"".join(pieces.ravel().tolist())
 
 
@@ -229,16 +256,16 @@ def frame_bytes(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep
     head = buf.getvalue().encode(encoding, errors)
     if not len(frame):
         return head
-    codes, tables = [], []
+    fields: list[_Field] = []
     for j, column in enumerate(columns):
-        rows, fields = _column(frame[column], sep, lineterminator,
+        codes, shown = _column(frame[column], sep, lineterminator,
                                text=column in text_columns and _is_text(frame[column]))
         after = lineterminator if j == len(columns) - 1 else sep
-        codes.append(rows)
-        tables.append(np.array([(f + after).encode(encoding, errors) for f in fields],
-                               dtype=object))
-    body = _records(codes, tables, len(frame))
-    return head + (body if body is not None else _joined(codes, tables, len(frame)))
+        fields.append((codes, np.array([(f + after).encode(encoding, errors) for f in shown],
+                                       dtype=object)))
+    fields = _merged(fields, max(len(frame) // 8, 64))
+    body = _records(fields, len(frame))
+    return head + (body if body is not None else _joined(fields, len(frame)))
 
 
 def frame_csv(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
