@@ -26,8 +26,8 @@ _Field = tuple[np.ndarray, np.ndarray]
 """A column as row codes into its distinct fields' text (the last field: missing)."""
 _SPECIAL = frozenset(',"\r\n')
 """Characters for which the csv module may quote a field (here always decided by it)."""
-_CHUNK_BYTES = 1 << 24
-"""About how many bytes of padded rows are assembled at a time."""
+_CHUNK_BYTES = 1 << 20
+"""About how many bytes of padded rows are assembled at a time (they stay in cache)."""
 _PATTERN_TRIES = 2
 """How many recurrences of a column's first value are tried as the period of its runs."""
 
@@ -144,7 +144,7 @@ def _codes(series: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Row codes (-1 = missing) into the column's distinct values."""
     dtype = series.dtype
     if isinstance(dtype, pd.StringDtype):
-        return _object_codes(series.to_numpy(dtype=object))
+        return _object_codes(np.asarray(series.array, dtype=object))  # not copied
     if pd.api.types.is_object_dtype(dtype):
         objects = series.to_numpy()
         if _one_kind(objects):
@@ -209,9 +209,10 @@ def _merged(fields: list[_Field], limit: int) -> list[_Field]:
     return out
 
 
-def _records(fields: list[_Field], n: int) -> bytes | None:
+def _records(fields: list[_Field], n: int) -> list[bytes] | None:
     """The rows as fixed-width records (each field padded with NUL bytes) with the padding
-    dropped; None where a field holds a NUL itself or padding would outweigh the text."""
+    dropped, in parts; None where a field holds a NUL itself or padding would outweigh
+    the text."""
     if any(b"\0" in b"".join(table) for _, table in fields):
         return None
     fixed = [np.array(table.tolist(), dtype=f"S{max(1, max(map(len, table)))}")
@@ -223,49 +224,70 @@ def _records(fields: list[_Field], n: int) -> bytes | None:
     if record.itemsize * n > 4 * sample * every + (1 << 20):
         return None
     step = max(1, _CHUNK_BYTES // record.itemsize)
+    rows = np.empty(step, dtype=record)
     parts = []
     for start in range(0, n, step):
-        rows = np.empty(min(step, n - start), dtype=record)
+        chunk = rows[:min(step, n - start)]
         for j, ((codes, _), table) in enumerate(zip(fields, fixed, strict=True)):
-            rows[f"f{j}"] = table[codes[start:start + step]]
-        parts.append(rows.tobytes().translate(None, b"\0"))
-    return b"".join(parts)
+            chunk[f"f{j}"] = table[codes[start:start + step]]
+        parts.append(chunk.tobytes().translate(None, b"\0"))
+    return parts
 
 
-def _joined(fields: list[_Field], n: int) -> bytes:
+def _joined(fields: list[_Field], n: int) -> list[bytes]:
     """The rows as one join of every field's bytes."""
     pieces = np.empty((n, len(fields)), dtype=object)
     for j, (codes, table) in enumerate(fields):
         pieces[:, j] = table[codes]
-    return b"".join(pieces.ravel().tolist())
+    return [b"".join(pieces.ravel().tolist())]
 
 
-def frame_bytes(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
+def _encoded(shown: np.ndarray, after: str, encoding: str, errors: str, *,
+             plain: bool) -> np.ndarray:
+    """The fields followed by ``after``, encoded (numbers and booleans at once: ASCII)."""
+    if plain:
+        ascii_fields = np.char.add(np.asarray(shown.tolist(), dtype="S"), after.encode("ascii"))
+        return np.array(ascii_fields.tolist(), dtype=object)
+    return np.array([(f + after).encode(encoding, errors) for f in shown], dtype=object)
+
+
+def frame_parts(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
                 lineterminator: str = "\n", encoding: str = "utf-8",
-                errors: str = "strict") -> bytes:
-    """``frame_csv(frame, text, ...)`` encoded, assembled as bytes (no text of the whole)."""
+                errors: str = "strict") -> list[bytes]:
+    """``frame_csv(frame, text, ...)`` encoded, in parts (to be joined or written)."""
     columns = list(frame.columns)
     text_columns = set(columns if text is None else text)
     if (len(columns) < 2 or not frame.columns.is_unique
             or any(_plain_kind(frame[c]) is None for c in columns)):
         written = neutralise_frame(frame, text).to_csv(
             index=False, sep=sep, lineterminator=lineterminator)
-        return written.encode(encoding, errors)
+        return [written.encode(encoding, errors)]
     buf = io.StringIO()
     csv.writer(buf, delimiter=sep, lineterminator=lineterminator).writerow(columns)
     head = buf.getvalue().encode(encoding, errors)
     if not len(frame):
-        return head
+        return [head]
+    # numbers and booleans: ASCII, never quoted with these separators (see _column)
+    ascii_ends = sep in ",;\t" and lineterminator in ("\n", "\r\n")
     fields: list[_Field] = []
     for j, column in enumerate(columns):
-        codes, shown = _column(frame[column], sep, lineterminator,
-                               text=column in text_columns and _is_text(frame[column]))
+        series = frame[column]
+        codes, shown = _column(series, sep, lineterminator,
+                               text=column in text_columns and _is_text(series))
         after = lineterminator if j == len(columns) - 1 else sep
-        fields.append((codes, np.array([(f + after).encode(encoding, errors) for f in shown],
-                                       dtype=object)))
+        fields.append((codes, _encoded(shown, after, encoding, errors,
+                                       plain=ascii_ends and not _is_text(series))))
     fields = _merged(fields, max(len(frame) // 8, 64))
     body = _records(fields, len(frame))
-    return head + (body if body is not None else _joined(fields, len(frame)))
+    return [head, *(body if body is not None else _joined(fields, len(frame)))]
+
+
+def frame_bytes(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
+                lineterminator: str = "\n", encoding: str = "utf-8",
+                errors: str = "strict") -> bytes:
+    """``frame_csv(frame, text, ...)`` encoded."""
+    return b"".join(frame_parts(frame, text, sep=sep, lineterminator=lineterminator,
+                                encoding=encoding, errors=errors))
 
 
 def frame_csv(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
@@ -278,4 +300,4 @@ def frame_csv(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: 
                        errors="surrogatepass").decode("utf-8", "surrogatepass")
 
 
-__all__ = ["frame_bytes", "frame_csv"]
+__all__ = ["frame_bytes", "frame_csv", "frame_parts"]

@@ -16,7 +16,7 @@ from geo.errors import BuildError
 from geo.inputs.catalogue import Catalogue
 from geo.inputs.geography import TOTAL
 from geo.inputs.periods import sorted_year_keys, year_column
-from geo.release.csvtext import frame_bytes
+from geo.release.csvtext import frame_parts
 from geo.release.formulas import restore_frame
 from geo.release.layout import (
     AREAS_FILE,
@@ -78,7 +78,8 @@ def attribution_text(published: PublishedBuild) -> str:
 
 def write_csv(frame: pd.DataFrame, path: Path, text: Collection[str] | None = None) -> None:
     """``frame`` as a UTF-8 CSV file: its ``text`` columns (default: all) neutralised."""
-    path.write_bytes(frame_bytes(frame, text))
+    with path.open("wb") as out:
+        out.writelines(frame_parts(frame, text))
 
 
 def _text_columns(types: dict[str, object]) -> list[str]:
