@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -186,7 +187,8 @@ def _column(series: pd.Series, sep: str, end: str, *, text: bool) -> _Field:
     else:
         fields[:-1] = shown
     fields[-1] = ""  # missing
-    return np.where(codes < 0, len(shown), codes), fields
+    np.putmask(codes, codes < 0, len(shown))  # codes are the column's own (no copy)
+    return codes, fields
 
 
 def _merged(fields: list[_Field], limit: int) -> list[_Field]:
@@ -209,10 +211,10 @@ def _merged(fields: list[_Field], limit: int) -> list[_Field]:
     return out
 
 
-def _records(fields: list[_Field], n: int) -> list[bytes] | None:
+def _records(fields: list[_Field], n: int) -> Iterator[bytes] | None:
     """The rows as fixed-width records (each field padded with NUL bytes) with the padding
-    dropped, in parts; None where a field holds a NUL itself or padding would outweigh
-    the text."""
+    dropped, in parts as they are made; None where a field holds a NUL itself or padding
+    would outweigh the text."""
     if any(b"\0" in b"".join(table) for _, table in fields):
         return None
     fixed = [np.array(table.tolist(), dtype=f"S{max(1, max(map(len, table)))}")
@@ -223,23 +225,27 @@ def _records(fields: list[_Field], n: int) -> list[bytes] | None:
                  for codes, table in fields)
     if record.itemsize * n > 4 * sample * every + (1 << 20):
         return None
+    return _record_parts([codes for codes, _ in fields], fixed, record, n)
+
+
+def _record_parts(codes: list[np.ndarray], fixed: list[np.ndarray], record: np.dtype,
+                  n: int) -> Iterator[bytes]:
+    """The records a chunk of rows at a time (one buffer, which stays in cache)."""
     step = max(1, _CHUNK_BYTES // record.itemsize)
     rows = np.empty(step, dtype=record)
-    parts = []
     for start in range(0, n, step):
         chunk = rows[:min(step, n - start)]
-        for j, ((codes, _), table) in enumerate(zip(fields, fixed, strict=True)):
-            chunk[f"f{j}"] = table[codes[start:start + step]]
-        parts.append(chunk.tobytes().translate(None, b"\0"))
-    return parts
+        for j, (column, table) in enumerate(zip(codes, fixed, strict=True)):
+            chunk[f"f{j}"] = table[column[start:start + step]]
+        yield chunk.tobytes().translate(None, b"\0")
 
 
-def _joined(fields: list[_Field], n: int) -> list[bytes]:
+def _joined(fields: list[_Field], n: int) -> Iterator[bytes]:
     """The rows as one join of every field's bytes."""
     pieces = np.empty((n, len(fields)), dtype=object)
     for j, (codes, table) in enumerate(fields):
         pieces[:, j] = table[codes]
-    return [b"".join(pieces.ravel().tolist())]
+    yield b"".join(pieces.ravel().tolist())
 
 
 def _encoded(shown: np.ndarray, after: str, encoding: str, errors: str, *,
@@ -253,20 +259,21 @@ def _encoded(shown: np.ndarray, after: str, encoding: str, errors: str, *,
 
 def frame_parts(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
                 lineterminator: str = "\n", encoding: str = "utf-8",
-                errors: str = "strict") -> list[bytes]:
-    """``frame_csv(frame, text, ...)`` encoded, in parts (to be joined or written)."""
+                errors: str = "strict") -> Iterator[bytes]:
+    """``frame_csv(frame, text, ...)`` encoded, in parts made as they are asked for (to be
+    joined or written one after the other)."""
     columns = list(frame.columns)
     text_columns = set(columns if text is None else text)
     if (len(columns) < 2 or not frame.columns.is_unique
             or any(_plain_kind(frame[c]) is None for c in columns)):
         written = neutralise_frame(frame, text).to_csv(
             index=False, sep=sep, lineterminator=lineterminator)
-        return [written.encode(encoding, errors)]
+        return iter([written.encode(encoding, errors)])
     buf = io.StringIO()
     csv.writer(buf, delimiter=sep, lineterminator=lineterminator).writerow(columns)
     head = buf.getvalue().encode(encoding, errors)
     if not len(frame):
-        return [head]
+        return iter([head])
     # numbers and booleans: ASCII, never quoted with these separators (see _column)
     ascii_ends = sep in ",;\t" and lineterminator in ("\n", "\r\n")
     fields: list[_Field] = []
@@ -279,7 +286,7 @@ def frame_parts(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep
                                        plain=ascii_ends and not _is_text(series))))
     fields = _merged(fields, max(len(frame) // 8, 64))
     body = _records(fields, len(frame))
-    return [head, *(body if body is not None else _joined(fields, len(frame)))]
+    return chain([head], body if body is not None else _joined(fields, len(frame)))
 
 
 def frame_bytes(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
