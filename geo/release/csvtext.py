@@ -248,30 +248,28 @@ def _joined(fields: list[_Field], n: int) -> Iterator[bytes]:
     yield b"".join(pieces.ravel().tolist())
 
 
-def _encoded(shown: np.ndarray, after: str, encoding: str, errors: str, *,
-             plain: bool) -> np.ndarray:
-    """The fields followed by ``after``, encoded (numbers and booleans at once: ASCII)."""
+def _encoded(shown: np.ndarray, after: str, errors: str, *, plain: bool) -> np.ndarray:
+    """The fields followed by ``after`` in UTF-8 (numbers and booleans at once: ASCII)."""
     if plain:
         ascii_fields = np.char.add(np.asarray(shown.tolist(), dtype="S"), after.encode("ascii"))
         return np.array(ascii_fields.tolist(), dtype=object)
-    return np.array([(f + after).encode(encoding, errors) for f in shown], dtype=object)
+    return np.array([(f + after).encode("utf-8", errors) for f in shown], dtype=object)
 
 
 def frame_parts(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
-                lineterminator: str = "\n", encoding: str = "utf-8",
-                errors: str = "strict") -> Iterator[bytes]:
-    """``frame_csv(frame, text, ...)`` encoded, in parts made as they are asked for (to be
-    joined or written one after the other)."""
+                lineterminator: str = "\n", errors: str = "strict") -> Iterator[bytes]:
+    """``frame_csv(frame, text, ...)`` in UTF-8 (``errors`` as ``str.encode``), in parts
+    made as they are asked for (to be joined or written one after the other)."""
     columns = list(frame.columns)
     text_columns = set(columns if text is None else text)
     if (len(columns) < 2 or not frame.columns.is_unique
             or any(_plain_kind(frame[c]) is None for c in columns)):
         written = neutralise_frame(frame, text).to_csv(
             index=False, sep=sep, lineterminator=lineterminator)
-        return iter([written.encode(encoding, errors)])
+        return iter([written.encode("utf-8", errors)])
     buf = io.StringIO()
     csv.writer(buf, delimiter=sep, lineterminator=lineterminator).writerow(columns)
-    head = buf.getvalue().encode(encoding, errors)
+    head = buf.getvalue().encode("utf-8", errors)
     if not len(frame):
         return iter([head])
     # numbers and booleans: ASCII, never quoted with these separators (see _column)
@@ -282,7 +280,7 @@ def frame_parts(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep
         codes, shown = _column(series, sep, lineterminator,
                                text=column in text_columns and _is_text(series))
         after = lineterminator if j == len(columns) - 1 else sep
-        fields.append((codes, _encoded(shown, after, encoding, errors,
+        fields.append((codes, _encoded(shown, after, errors,
                                        plain=ascii_ends and not _is_text(series))))
     fields = _merged(fields, max(len(frame) // 8, 64))
     body = _records(fields, len(frame))
@@ -290,11 +288,10 @@ def frame_parts(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep
 
 
 def frame_bytes(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
-                lineterminator: str = "\n", encoding: str = "utf-8",
-                errors: str = "strict") -> bytes:
-    """``frame_csv(frame, text, ...)`` encoded."""
+                lineterminator: str = "\n", errors: str = "strict") -> bytes:
+    """``frame_csv(frame, text, ...)`` in UTF-8 (``errors`` as ``str.encode``)."""
     return b"".join(frame_parts(frame, text, sep=sep, lineterminator=lineterminator,
-                                encoding=encoding, errors=errors))
+                                errors=errors))
 
 
 def frame_csv(frame: pd.DataFrame, text: Collection[str] | None = None, *, sep: str = ",",
