@@ -68,16 +68,26 @@ def _run_tables(
     return withheld
 
 
-def _log_frame(cube: _Cube, mask: np.ndarray, reason: str) -> pd.DataFrame:
-    y, v, node = np.nonzero(mask)
+_STR = pd.Series([""]).dtype  # the dtype pandas gives a column of str (``str`` in pandas 3)
+_STATUS = np.array(["published", "suppressed", "missing"], dtype=object)
+_REASON = np.array(["secondary", "primary"], dtype=object)
+
+
+def _text(values: np.ndarray) -> Any:
+    """A column of ``str`` objects in the dtype pandas itself gives text."""
+    return pd.array(values, dtype=_STR)
+
+
+def _log(cube: _Cube, primary: np.ndarray, withheld: np.ndarray) -> pd.DataFrame:
+    """One row per withheld cell, ordered by area (node), variable and year."""
+    node, v, y = np.nonzero((primary | withheld).transpose(2, 1, 0))
     return pd.DataFrame(
         {
-            "level": cube.tree.level[node].astype(str),
-            "area_id": cube.tree.area_id[node].astype(str),
-            "variable": np.array(cube.variables, dtype=object)[v].astype(str),
+            "level": _text(cube.tree.level[node]),
+            "area_id": _text(cube.tree.area_id[node]),
+            "variable": _text(np.array(cube.variables, dtype=object)[v]),
             "year": np.array(cube.years, dtype=object)[y],
-            "reason": reason,
-            "_order": (node * len(cube.variables) + v) * len(cube.years) + y,
+            "reason": _text(_REASON[primary[y, v, node].astype(np.int64)]),
         }
     )
 
@@ -88,14 +98,10 @@ def protection_from(
     """The cells' status and the deterministic sign-off log of a withheld pattern."""
     flat_w = withheld.reshape(-1)[cube.rows]
     flat_x = cube.x.reshape(-1)[cube.rows]
-    status = np.where(flat_x < 0, "missing", np.where(flat_w, "suppressed", "published"))
-    log = pd.concat(
-        [_log_frame(cube, primary, "primary"), _log_frame(cube, withheld & ~primary, "secondary")]
-    )
-    log = log.sort_values("_order", kind="mergesort").drop(columns="_order")
+    code = np.where(flat_x < 0, 2, flat_w.astype(np.int64))
     return Protection(
-        status=pd.Series(status, index=cells.index, name="status", dtype="string"),
-        log=log.reset_index(drop=True),
+        status=pd.Series(_STATUS[code], index=cells.index, name="status", dtype="string"),
+        log=_log(cube, primary, withheld),
     )
 
 

@@ -253,29 +253,65 @@ def _block_ok(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int,
     """After publishing ``cell`` on a tree: are the cells that depended on it still protected?
 
     They lie under the block top; only the top, ``cell``, withheld cells and their children
-    take part, because a published cell separates everything under it from the rest.
+    take part, because a published cell separates everything under it from the rest. The
+    interval walk of ``_tree_intervals`` on this small block, in plain Python.
     """
-    top = _block_top(table.tree, withheld, cell)
     tree = table.tree
+    top = _block_top(tree, withheld, cell)
+    children = tree.children
     nodes = [top]
-    i = 0
-    while i < len(nodes):
-        v = nodes[i]
+    for v in nodes:  # breadth first: every node after its parent
         if v == top or v == cell or withheld[v]:
-            nodes.extend(tree.children[v])
-        i += 1
-    idx = np.array(nodes, dtype=np.int64)
-    mask = need[idx] & withheld[idx]
-    if not mask.any():
+            nodes.extend(children[v])
+    held = withheld[nodes].tolist()
+    if not any(h and n for h, n in zip(held, need[nodes].tolist(), strict=True)):
         return True
-    pos = np.full(tree.size, -1, dtype=np.int64)
-    pos[idx] = np.arange(len(idx))
-    parent = pos[np.maximum(tree.parent[idx], 0)]
-    parent[0] = -1
-    depth = tree.depth[idx] - tree.depth[top]
-    known = ~withheld[idx] & ~table.missing[idx]
-    lo, hi = _tree_intervals(parent, depth, known, np.maximum(table.x[idx], 0), table.missing[idx])
-    return bool(np.all(hi[mask] - lo[mask] >= width - 1e-9))
+    return _walk_ok(table, nodes, held, need[nodes].tolist(), width)
+
+
+def _walk_ok(table: _Table, nodes: list[int], held: list[bool], need: list[bool],
+             width: int) -> bool:
+    """Do the withheld cells needing width keep it, in the block ``nodes`` (parents first)?"""
+    size = len(nodes)
+    pos = {v: i for i, v in enumerate(nodes)}
+    par = table.tree.parent[nodes].tolist()
+    up = [-1] + [pos[p] for p in par[1:]]
+    missing = table.missing[nodes].tolist()
+    val = [float(v) if v > 0 else 0.0 for v in table.x[nodes].tolist()]
+    known = [not h and not m for h, m in zip(held, missing, strict=True)]
+    kids: list[list[int]] = [[] for _ in range(size)]
+    for i in range(1, size):
+        kids[up[i]].append(i)
+    rel_ok = [bool(k) and not m and not any(missing[c] for c in k)
+              for k, m in zip(kids, missing, strict=True)]
+    lo = [v if k else 0.0 for v, k in zip(val, known, strict=True)]
+    hi = [v if k else _INF for v, k in zip(val, known, strict=True)]
+    for i in range(size - 1, -1, -1):  # up: what each subtree allows
+        if rel_ok[i] and not known[i]:
+            lo[i] = sum(lo[c] for c in kids[i])
+            his = [hi[c] for c in kids[i]]
+            hi[i] = _INF if _INF in his else sum(his)
+    tlo = [0.0] * size
+    thi = [_INF] * size
+    for q in range(size):  # down: what everything outside a node's subtree allows
+        if not rel_ok[q]:
+            continue
+        plo = val[q] if known[q] else max(tlo[q], 0.0)
+        phi = val[q] if known[q] else thi[q]
+        slo = sum(lo[c] for c in kids[q])
+        n_inf = sum(1 for c in kids[q] if hi[c] == _INF)
+        shi = sum(hi[c] for c in kids[q] if hi[c] != _INF)
+        for c in kids[q]:
+            own_inf = hi[c] == _INF
+            tlo[c] = plo - (_INF if n_inf - own_inf > 0 else shi - (0.0 if own_inf else hi[c]))
+            thi[c] = phi - (slo - lo[c])
+    for i in range(size):
+        if held[i] and need[i]:
+            flo = max(lo[i], tlo[i], 0.0)
+            fhi = min(hi[i], thi[i])
+            if not fhi - flo >= width - 1e-9:
+                return False
+    return True
 
 
 def _improve(
@@ -288,18 +324,16 @@ def _improve(
     (forced by an earlier release) are never freed.
     """
     tree = table.tree
-    kept = need | fixed
     cost = _cell_costs(table)
-    for t in range(tree.size):
-        kids = tree.children[t]
-        if (
-            withheld[t]
-            or table.missing[t]
-            or tree.parent[t] < 0
-            or not kids
-            or not any(withheld[c] and not kept[c] for c in kids)
-        ):
+    # no step before t (nodes go by depth) changes t's children: which t have a freeable
+    # child is known up front; whether t itself is withheld is not
+    below = np.flatnonzero(tree.parent >= 0)
+    free = (withheld & ~need & ~fixed)[below]
+    has_free = np.bincount(tree.parent[below][free], minlength=tree.size) > 0
+    for t in np.flatnonzero(has_free & ~table.missing & (tree.parent >= 0)).tolist():
+        if withheld[t]:
             continue
+        kids = tree.children[t]
         family = [*kids, *tree.children[int(tree.parent[t])]]
         pool = sorted(
             {c for c in family if withheld[c] and not need[c] and not fixed[c] and c != t},
