@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -16,11 +16,23 @@ from geo.errors import DisclosureError
 
 
 @dataclass(frozen=True)
+class _Arrays:
+    """What ``protect`` worked on, kept so that the audit of the same cells need not redo it."""
+
+    cells: pd.DataFrame  # the frame ``protect`` was given (the audit checks it is the same)
+    areas: pd.DataFrame
+    cube: _Cube
+    primary: np.ndarray
+    withheld: np.ndarray
+
+
+@dataclass(frozen=True)
 class Protection:
     """Result of disclosure control: one status per cell and the sign-off log."""
 
     status: pd.Series
     log: pd.DataFrame
+    arrays: _Arrays | None = field(default=None, repr=False, compare=False)
 
 
 def _tables(cube: _Cube, catalogue: Any, primary: np.ndarray) -> list[_Job]:
@@ -149,6 +161,7 @@ def protect(
     if min_count < 1 or protection < 0:
         raise DisclosureError("min_count must be >= 1 and protection >= 0")
     tree = _build_tree(areas)
+    given = cells
     # measures (type = "measure") are never primary nor secondary: the cube holds counts only
     measures = {v.id for v in catalogue.variables if getattr(v, "type", "count") == "measure"}
     if measures:
@@ -165,7 +178,10 @@ def protect(
                                decompose)
     else:
         withheld = primary | (forced & (cube.x >= 0))
-    return protection_from(cells, cube, primary, withheld)
+    result = protection_from(cells, cube, primary, withheld)
+    if len(cells) != len(given):
+        return result
+    return replace(result, arrays=_Arrays(given, areas, cube, primary, withheld))
 
 
 def _forced(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -114,6 +114,7 @@ class _Cube:
     x: np.ndarray
     present: np.ndarray  # cell exists in the input frame
     rows: np.ndarray  # flat cube position of every input row
+    seen: list[str] = field(default_factory=list)  # the cells' variables, first seen first
 
 
 def _build_cube(cells: pd.DataFrame, tree: _Tree, variables: Sequence[str]) -> _Cube:
@@ -152,7 +153,8 @@ def _build_cube(cells: pd.DataFrame, tree: _Tree, variables: Sequence[str]) -> _
     present = np.zeros(x.shape, dtype=bool)
     present[flat] = True
     shape = (len(years), n_vars, n_nodes)
-    return _Cube(tree, var_list, years, x.reshape(shape), present.reshape(shape), flat)
+    return _Cube(tree, var_list, years, x.reshape(shape), present.reshape(shape), flat,
+                 [str(v) for v in vuniq])
 
 
 def _check_sums(cube: _Cube, catalogue: Any) -> None:
