@@ -9,6 +9,7 @@ that frees two or more cells below it.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -108,7 +109,7 @@ def _greedy_tree(
     withheld = withheld_arr.tolist()
     primary = primary.tolist()
     lifted: dict[int, list[tuple[int, int, int, int]]] = {}
-    is_total = [d == 0 for d in tree.depth.tolist()]
+    is_total = (tree.depth == 0).tolist()
 
     def refresh(v: int) -> None:
         if rel_ok[v]:
@@ -155,27 +156,38 @@ def _greedy_tree(
 
     for v in order:
         kids = children[v]
-        if not any(withheld[c] for c in kids):
+        held = [c for c in kids if withheld[c]]
+        if not held:
             continue
-        holders = [c for c in kids if withheld[c] and (primary[c] or c in lifted)]
+        holders = [c for c in held if primary[c] or c in lifted]
         if not holders:
             refresh(v)
             continue
         for c in holders:
             if primary[c] and U[c] + D[c] < W and rel_ok[c]:
-                open_below(c)
-        cons = [(c, k) for c in holders for k in constraints(c)]
+                open_below(c)  # changes only c's subtree: ``held`` stays as it is
+        # U and D of the holders stay fixed while the group is solved: each constraint is
+        # (a, b - D[c], g, d - U[c]) against the group's sums, equal ones counted together
+        shifted = []
+        for c in holders:
+            dc, uc = D[c], U[c]
+            if c in lifted:
+                shifted += [(a, b - dc, g, d - uc) for a, b, g, d in lifted[c]]
+            if primary[c]:
+                shifted.append((uc, -dc, dc, -uc))
+        terms = list(Counter(shifted).items())
 
-        def deficit(sd: int, su: int, cons: list = cons) -> int:
+        def deficit(sd: int, su: int, terms: list = terms) -> int:
             total = 0
-            for c, (a, b, g, d) in cons:
-                w = min(a, b + sd - D[c]) + min(g, d + su - U[c])
+            for (a, b, g, d), k in terms:
+                up, down = b + sd, d + su
+                w = (a if a < up else up) + (g if g < down else down)
                 if w < W:
-                    total += W - w
+                    total += (W - w) * k
             return total
 
-        sd = sum(D[c] for c in kids if withheld[c])
-        su = sum(U[c] for c in kids if withheld[c])
+        sd = sum([D[c] for c in held])
+        su = sum([U[c] for c in held])
         cur = deficit(sd, su)
         added: list[int] = []
         while cur > 0:
@@ -221,6 +233,7 @@ def _greedy_tree(
             sd = sum(D[c] for c in kids if withheld[c])
             su = sum(U[c] for c in kids if withheld[c])
             top = parent[v] < 0 or not rel_ok[parent[v]]
+            cons = [(c, k) for c in holders for k in constraints(c)]
             unmet = []
             for c, (a, b, g, d) in cons:
                 up, down = sd - D[c], su - U[c]
@@ -253,64 +266,54 @@ def _block_ok(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int,
     """After publishing ``cell`` on a tree: are the cells that depended on it still protected?
 
     They lie under the block top; only the top, ``cell``, withheld cells and their children
-    take part, because a published cell separates everything under it from the rest. The
-    interval walk of ``_tree_intervals`` on this small block, in plain Python.
+    take part, because a published cell separates everything under it from the rest.
     """
     tree = table.tree
     top = _block_top(tree, withheld, cell)
     children = tree.children
     nodes = [top]
-    for v in nodes:  # breadth first: every node after its parent
-        if v == top or v == cell or withheld[v]:
+    spans = []  # (node, first, end): the positions of a node's children, breadth first
+    for i, v in enumerate(nodes):
+        if (v == top or v == cell or withheld[v]) and children[v]:
+            spans.append((i, len(nodes), len(nodes) + len(children[v])))
             nodes.extend(children[v])
     held = withheld[nodes].tolist()
-    if not any(h and n for h, n in zip(held, need[nodes].tolist(), strict=True)):
+    needed = [i for i, n in enumerate((need[nodes] & withheld[nodes]).tolist()) if n]
+    if not needed:
         return True
-    return _walk_ok(table, nodes, held, need[nodes].tolist(), width)
+    return _walk_ok(table, nodes, spans, held, needed, width)
 
 
-def _walk_ok(table: _Table, nodes: list[int], held: list[bool], need: list[bool],
-             width: int) -> bool:
-    """Do the withheld cells needing width keep it, in the block ``nodes`` (parents first)?"""
-    size = len(nodes)
-    pos = {v: i for i, v in enumerate(nodes)}
-    par = table.tree.parent[nodes].tolist()
-    up = [-1] + [pos[p] for p in par[1:]]
+def _walk_ok(table: _Table, nodes: list[int], spans: list[tuple[int, int, int]],
+             held: list[bool], needed: list[int], width: int) -> bool:
+    """``_tree_intervals`` on a small block in plain Python: are ``needed`` wide enough?"""
     missing = table.missing[nodes].tolist()
-    val = [float(v) if v > 0 else 0.0 for v in table.x[nodes].tolist()]
+    val = np.maximum(table.x[nodes], 0).astype(float).tolist()
     known = [not h and not m for h, m in zip(held, missing, strict=True)]
-    kids: list[list[int]] = [[] for _ in range(size)]
-    for i in range(1, size):
-        kids[up[i]].append(i)
-    rel_ok = [bool(k) and not m and not any(missing[c] for c in k)
-              for k, m in zip(kids, missing, strict=True)]
+    spans = [(i, a, b) for i, a, b in spans if not missing[i] and not any(missing[a:b])]
     lo = [v if k else 0.0 for v, k in zip(val, known, strict=True)]
     hi = [v if k else _INF for v, k in zip(val, known, strict=True)]
-    for i in range(size - 1, -1, -1):  # up: what each subtree allows
-        if rel_ok[i] and not known[i]:
-            lo[i] = sum(lo[c] for c in kids[i])
-            his = [hi[c] for c in kids[i]]
+    for i, a, b in reversed(spans):  # up: what each subtree allows (children first)
+        if not known[i]:
+            lo[i] = sum(lo[a:b])
+            his = hi[a:b]
             hi[i] = _INF if _INF in his else sum(his)
-    tlo = [0.0] * size
-    thi = [_INF] * size
-    for q in range(size):  # down: what everything outside a node's subtree allows
-        if not rel_ok[q]:
-            continue
+    tlo = [0.0] * len(nodes)
+    thi = [_INF] * len(nodes)
+    for q, a, b in spans:  # down: what everything outside a node's subtree allows
         plo = val[q] if known[q] else max(tlo[q], 0.0)
         phi = val[q] if known[q] else thi[q]
-        slo = sum(lo[c] for c in kids[q])
-        n_inf = sum(1 for c in kids[q] if hi[c] == _INF)
-        shi = sum(hi[c] for c in kids[q] if hi[c] != _INF)
-        for c in kids[q]:
+        slo = sum(lo[a:b])
+        his = hi[a:b]
+        n_inf = his.count(_INF)
+        shi = sum(h for h in his if h != _INF) if n_inf else sum(his)
+        for c in range(a, b):
             own_inf = hi[c] == _INF
             tlo[c] = plo - (_INF if n_inf - own_inf > 0 else shi - (0.0 if own_inf else hi[c]))
             thi[c] = phi - (slo - lo[c])
-    for i in range(size):
-        if held[i] and need[i]:
-            flo = max(lo[i], tlo[i], 0.0)
-            fhi = min(hi[i], thi[i])
-            if not fhi - flo >= width - 1e-9:
-                return False
+    for i in needed:
+        if not min(hi[i], thi[i]) - max(lo[i], tlo[i], 0.0) >= width - 1e-9:
+            return False
     return True
 
 
