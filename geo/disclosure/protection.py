@@ -11,7 +11,7 @@ import pandas as pd
 
 from geo.disclosure.periods import _check_periods, _Job, _jobs, _protect_job
 from geo.disclosure.primary import MIN_COUNT, PROTECTION, _primary
-from geo.disclosure.table import _build_cube, _build_tree, _check_sums, _Cube
+from geo.disclosure.table import _build_cube, _build_tree, _check_sums, _Cube, _Tree
 from geo.errors import DisclosureError
 
 
@@ -41,8 +41,16 @@ def _tables(cube: _Cube, catalogue: Any, primary: np.ndarray) -> list[_Job]:
     return [j for j in jobs if primary[j.year_codes, j.var_codes, :].any()]
 
 
+_WORKER_TREE: list[_Tree] = []  # a worker process's area tree, handed over once at its start
+
+
+def _hold_tree(tree: _Tree) -> None:
+    _WORKER_TREE[:] = [tree]
+
+
 def _protect_chunk(payload: tuple) -> list[np.ndarray]:
     tree, jobs, width, prune, decompose = payload
+    tree = _WORKER_TREE[0] if tree is None else tree
     return [_protect_job(tree, job, x, prim, fixed, width, prune, decompose)
             for job, x, prim, fixed in jobs]
 
@@ -67,9 +75,10 @@ def _run_tables(
     if workers > 1 and len(payload_jobs) > 1:
         n_chunks = min(len(payload_jobs), 4 * workers)
         chunks = [payload_jobs[i::n_chunks] for i in range(n_chunks)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_hold_tree,
+                                 initargs=(cube.tree,)) as pool:
             parts = list(pool.map(_protect_chunk,
-                                  [(cube.tree, c, width, prune, decompose) for c in chunks]))
+                                  [(None, c, width, prune, decompose) for c in chunks]))
         results: list[Any] = [None] * len(payload_jobs)
         for i in range(n_chunks):
             results[i::n_chunks] = parts[i]

@@ -95,6 +95,14 @@ def _build_tree(areas: pd.DataFrame) -> _Tree:
 
 def _nodes_of(tree: _Tree, level: pd.Series, area_id: pd.Series) -> np.ndarray:
     """Node of every (level, area_id) pair; -1 where unknown. Factorizes before looking up."""
+    ids = pd.Index(tree.area_id)
+    if ids.is_unique:  # ids name the areas on their own: look them up, then check the levels
+        codes, uniq = pd.factorize(area_id)
+        node = ids.get_indexer(np.asarray(uniq, dtype=object))[codes]
+        if (codes >= 0).all() and (node >= 0).all() and np.array_equal(
+            tree.level[node], level.to_numpy(dtype=object)
+        ):
+            return node.astype(np.int64)
     lc, lu = pd.factorize(level.astype("string"))
     ac, au = pd.factorize(area_id.astype("string"))
     pc, pu = pd.factorize(lc.astype(np.int64) * max(len(au), 1) + ac)
