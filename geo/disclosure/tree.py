@@ -175,7 +175,7 @@ def _greedy_tree(
                 shifted += [(a, b - dc, g, d - uc) for a, b, g, d in lifted[c]]
             if primary[c]:
                 shifted.append((uc, -dc, dc, -uc))
-        terms = list(Counter(shifted).items())
+        terms = list(Counter(shifted).items()) if len(shifted) > 4 else [(k, 1) for k in shifted]
 
         def deficit(sd: int, su: int, terms: list = terms) -> int:
             total = 0
@@ -192,20 +192,27 @@ def _greedy_tree(
         added: list[int] = []
         while cur > 0:
             best_key, best_plan = None, None
+            after: dict[tuple[int, int], int] = {}  # deficit by (dt, ut) in this round
             for t in kids:
                 if withheld[t]:
                     continue
-                cells = plan(t)
-                last = cells[-1]
-                if rel_ok[last]:
-                    dt, ut = D[last], U[last]
-                else:
-                    dt, ut = min(x[last], W), W
-                for c in cells[:-1]:
-                    dt = min(dt, x[c])
+                if rel_ok[t]:
+                    cells = plan(t)
+                    last = cells[-1]
+                    if rel_ok[last]:
+                        dt, ut = D[last], U[last]
+                    else:
+                        dt, ut = min(x[last], W), W
+                    for c in cells[:-1]:
+                        dt = min(dt, x[c])
+                else:  # plan(t) is t alone
+                    cells = [t]
+                    dt, ut = min(x[t], W), W
                 if dt <= 0 and ut <= 0:
                     continue
-                new = deficit(sd + dt, su + ut)
+                new = after.get((dt, ut), -1)
+                if new < 0:
+                    new = after[(dt, ut)] = deficit(sd + dt, su + ut)
                 if new >= cur:
                     continue
                 value = sum(x[c] for c in cells)
