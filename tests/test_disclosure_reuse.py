@@ -11,7 +11,7 @@ import pytest
 
 from bench.disclosure import aggregate_cells, random_areas, small_counts
 from geo import disclosure as dc
-from geo.disclosure.table import _build_cube, _build_tree, _Table
+from geo.disclosure.table import _build_cube, _build_tree, _nodes_of, _Table
 from geo.disclosure.tree import _block_ok, _block_top, _tree_intervals
 from geo.inputs.catalogue import Catalogue, SumRule, Variable
 
@@ -216,3 +216,24 @@ def test_worker_processes_keep_the_arrays_and_pattern():
     assert _digest(two) == _digest(one)
     _assert_same_report(dc.audit_protected(cells, two, areas, cat.sums),
                         dc.audit_protected(cells, one, areas, cat.sums))
+
+
+@pytest.mark.parametrize("shared_id", [False, True])
+def test_nodes_of_matches_the_level_and_id_lookup(shared_id):
+    """Area ids unique or repeated across levels, wrong levels, unknown ids: -1 where unknown."""
+    quartier_a = "A" if shared_id else "A1"
+    areas = pd.DataFrame(
+        [("total", "T", "T", ""), ("bezirk", "A", "A", "T"), ("bezirk", "B", "B", "T"),
+         ("quartier", quartier_a, "a", "A"), ("quartier", "B1", "b1", "B"),
+         ("quartier", "B2", "b2", "B")],
+        columns=["level", "area_id", "name", "parent_id"],
+    )
+    tree = _build_tree(areas)
+    pairs = [("quartier", "B2"), ("bezirk", "A"), ("quartier", quartier_a), ("total", "T"),
+             ("quartier", "B"), ("bezirk", "ZZ"), ("bezirk", "B1")]
+    level = pd.Series([p[0] for p in pairs * 3])
+    area_id = pd.Series([p[1] for p in pairs * 3])
+    want = tree.index.get_indexer(pd.MultiIndex.from_arrays([level, area_id]))
+    assert _nodes_of(tree, level, area_id).tolist() == want.tolist()
+    known = want >= 0
+    assert _nodes_of(tree, level[known], area_id[known]).tolist() == want[known].tolist()
