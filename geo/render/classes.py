@@ -203,7 +203,8 @@ def _fisher_jenks_rows(x32: np.ndarray, best: np.ndarray, cost: np.ndarray, star
     last = np.arange(start, stop)
     # column ``last``: values[last - 1], values[last - 2], ..., values[0], then zeros
     padded = np.concatenate([np.zeros(width, dtype=np.float32), x32])
-    vals = np.ascontiguousarray(sliding_window_view(padded, stop - start)[start:start + width][::-1])
+    window = sliding_window_view(padded, stop - start)
+    vals = np.ascontiguousarray(window[start:start + width][::-1])
     s1 = np.cumsum(vals, axis=0, dtype=np.float32)
     s2 = np.cumsum(vals * vals, axis=0, dtype=np.float32)
     v = s2 - (s1 * s1) / np.arange(1, stop, dtype=np.float32)[:, None]
