@@ -279,8 +279,9 @@ def class_breaks(
 
 def published_rates(rows: pd.DataFrame) -> pd.Series:
     """The rates a map classes, by area_id: published rows with a rate."""
-    shown = rows[(rows["status"] == "published") & rows["rate"].notna()]
-    return shown["rate"].astype(float)
+    rate = rows["rate"]
+    shown = (rows["status"] == "published").to_numpy(dtype=bool, na_value=False)
+    return rate[shown & rate.notna().to_numpy()].astype(float)
 
 
 def level_classes(
