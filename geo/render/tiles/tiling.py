@@ -29,14 +29,18 @@ from geo.release import TOTAL, PublishedBuild
 from geo.render.tiles.features import level_attributes
 from geo.render.tiles.geometry import polygon_commands
 from geo.render.tiles.mvt import EXTENT, LayerAttributes, encode_layers
+from geo.render.tiles.simplify import (
+    Packed,
+    orient,
+    simplify_zoom,
+    smallest_corners,
+    tile_size,
+)
 from geo.render.tiles.zoom import ZoomRange, zoom_range_of
 
 BUFFER = 64
 """Tile units drawn beyond each tile edge, so strokes do not end at tile seams."""
-SIMPLIFY_UNITS = 1.5
-"""Coverage simplification tolerance per zoom, in tile units (1/8 px on a 512 px tile)."""
-_R = 6378137.0
-_WORLD = 2 * math.pi * _R / 2  # half the Web Mercator world width, metres
+_WORLD = 2 * math.pi * 6378137.0 / 2  # half the Web Mercator world width, metres
 
 
 @dataclass(frozen=True)
@@ -47,17 +51,19 @@ class Level:
     name: str
     geometry: np.ndarray
     attrs: LayerAttributes
-    simplified: Mapping[int, np.ndarray] = field(default_factory=dict)
+    simplified: Mapping[int, Packed] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class LevelGeometry:
     """A level's projected areas and their simplification per zoom, computed from the
-    geography alone (so before the counts are protected, beside that work)."""
+    geography alone (so before the counts are protected, beside that work); packed, so it
+    crosses between processes as a few buffers (a zoom that equals another shares its
+    buffer)."""
 
     area_ids: np.ndarray
-    geometry: np.ndarray
-    simplified: dict[int, np.ndarray]
+    geometry: Packed
+    simplified: dict[int, Packed]
 
 
 def _project(shapes: gpd.GeoDataFrame, area_ids: pd.Index, level: str) -> np.ndarray:
@@ -78,8 +84,17 @@ def level_geometry(areas: pd.DataFrame, shapes: Mapping[str, gpd.GeoDataFrame],
     for level in levels:
         ids = pd.Index(areas.loc[areas["level"] == level, "area_id"])
         geoms = _project(shapes[level], ids, level)
-        simplified = {z: _simplify(geoms, z) for z in range(zooms.minzoom, zooms.maxzoom + 1)}
-        out[level] = LevelGeometry(ids.to_numpy(), geoms, simplified)
+        oriented, corners = orient(geoms), smallest_corners(geoms)
+        unchanged: Packed | None = None  # the zooms that keep every vertex share one buffer
+        simplified = {}
+        for z in range(zooms.minzoom, zooms.maxzoom + 1):
+            result = simplify_zoom(geoms, z, oriented=oriented, corners=corners)
+            if result is oriented:
+                unchanged = unchanged or Packed.pack(oriented)
+                simplified[z] = unchanged
+            else:
+                simplified[z] = Packed.pack(result)
+        out[level] = LevelGeometry(ids.to_numpy(), Packed.pack(geoms), simplified)
     return out
 
 
@@ -99,7 +114,7 @@ def prepare_levels(published: PublishedBuild,
         area_ids, attrs = level_attributes(published, level)
         known = (ahead or {}).get(level)
         if known is not None and np.array_equal(known.area_ids, area_ids.to_numpy()):
-            levels.append(Level(level, known.geometry, attrs, known.simplified))
+            levels.append(Level(level, known.geometry.unpack(), attrs, known.simplified))
         else:
             geoms = _project(published.shapes[level], area_ids, level)
             levels.append(Level(level, geoms, attrs))
@@ -112,13 +127,9 @@ def levels_bounds(levels: list[Level]) -> tuple[float, float, float, float]:
     return (float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3]))
 
 
-def _tile_size(z: int) -> float:
-    return 2 * _WORLD / (1 << z)
-
-
 def tile_range(bounds: tuple[float, float, float, float], z: int) -> tuple[int, int, int, int]:
     """First and last column and row of the zoom-``z`` tiles the bounds touch."""
-    size = _tile_size(z)
+    size = tile_size(z)
     n = 1 << z
     minx, miny, maxx, maxy = bounds
     x0 = max(int(math.floor((minx + _WORLD) / size)), 0)
@@ -126,16 +137,6 @@ def tile_range(bounds: tuple[float, float, float, float], z: int) -> tuple[int, 
     y0 = max(int(math.floor((_WORLD - maxy) / size)), 0)
     y1 = min(int(math.floor((_WORLD - miny) / size)), n - 1)
     return x0, y0, x1, y1
-
-
-def _simplify(geoms: np.ndarray, z: int) -> np.ndarray:
-    tolerance = _tile_size(z) / EXTENT * SIMPLIFY_UNITS
-    simplified = shapely.coverage_simplify(geoms, tolerance)
-    # a coverage simplification never collapses a polygon, but guard all the same
-    empty = shapely.is_empty(simplified) | shapely.is_missing(simplified)
-    simplified[empty] = geoms[empty]
-    # exterior rings clockwise in y-up Mercator = positive area in y-down tile space
-    return shapely.orient_polygons(simplified, exterior_cw=True)
 
 
 def _level_layers(level: Level, geoms: np.ndarray, box: np.ndarray, left: np.ndarray,
@@ -170,7 +171,7 @@ def encode_zoom(levels: list[Level], z: int, *, detail: bool,
         x0, x1 = max(x0, columns[0]), min(x1, columns[1] - 1)
     grid_x, grid_y = np.meshgrid(np.arange(x0, x1 + 1), np.arange(y0, y1 + 1), indexing="ij")
     xs, ys = grid_x.ravel(), grid_y.ravel()
-    size = _tile_size(z)
+    size = tile_size(z)
     left = -_WORLD + xs * size
     top = _WORLD - ys * size
     pad = size * BUFFER / EXTENT
@@ -178,9 +179,8 @@ def encode_zoom(levels: list[Level], z: int, *, detail: bool,
     scale = EXTENT / size
     parts: dict[int, list[bytes]] = {}
     for level in levels:
-        geoms = level.simplified.get(z)
-        if geoms is None:
-            geoms = _simplify(level.geometry, z)
+        packed = level.simplified.get(z)
+        geoms = simplify_zoom(level.geometry, z) if packed is None else packed.unpack()
         for t, layer in _level_layers(level, geoms, box, left, top, scale, detail).items():
             parts.setdefault(t, []).append(layer)
     return {zxy_to_tileid(z, int(xs[t]), int(ys[t])): b"".join(layers)
