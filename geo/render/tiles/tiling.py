@@ -14,8 +14,9 @@ feature at once, so the Python work per tile is a few joins of bytes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import geopandas as gpd
 import numpy as np
@@ -43,15 +44,25 @@ BUFFER = 64
 _WORLD = 2 * math.pi * 6378137.0 / 2  # half the Web Mercator world width, metres
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Level:
-    """One level's areas ready for tiling: Web Mercator geometry in attribute order, and
-    its simplification per zoom where computed ahead (``LevelGeometry``)."""
+    """One level's areas ready for tiling: Web Mercator geometry in attribute order, its
+    simplification per zoom where computed ahead (``LevelGeometry``), and its attributes,
+    encoded by ``encode`` when first used (in a build: once in each worker process that
+    encodes tiles, beside the other writers, instead of before them)."""
 
     name: str
     geometry: np.ndarray
-    attrs: LayerAttributes
+    encode: Callable[[], LayerAttributes]
     simplified: Mapping[int, Packed] = field(default_factory=dict)
+    _attrs: LayerAttributes | None = field(default=None, init=False, repr=False)
+
+    @property
+    def attrs(self) -> LayerAttributes:
+        """The level's attributes (encoded on first use)."""
+        if self._attrs is None:
+            self._attrs = self.encode()
+        return self._attrs
 
 
 @dataclass(frozen=True)
@@ -107,18 +118,29 @@ def geography_geometry(geography: Geography) -> dict[str, LevelGeometry]:
 
 def prepare_levels(published: PublishedBuild,
                    ahead: Mapping[str, LevelGeometry] | None = None) -> list[Level]:
-    """The total and every level, projected and with their attributes encoded; the
-    geometry ``ahead`` is used where its areas are the attributes' areas, in their order."""
+    """The total and every level, projected, their attributes encoded when first used; the
+    geometry ``ahead`` is used where its areas are the attributes' areas, in their order
+    (the release's areas of that level, as ``geo.release.wide_values`` lists them)."""
     levels = []
+    areas = published.areas
     for level in [TOTAL, *published.geography.level_ids]:
-        area_ids, attrs = level_attributes(published, level)
+        area_ids = pd.Index(areas.loc[areas["level"] == level, "area_id"])
+        encode = partial(_attributes, published, level, area_ids)
         known = (ahead or {}).get(level)
         if known is not None and np.array_equal(known.area_ids, area_ids.to_numpy()):
-            levels.append(Level(level, known.geometry.unpack(), attrs, known.simplified))
+            levels.append(Level(level, known.geometry.unpack(), encode, known.simplified))
         else:
             geoms = _project(published.shapes[level], area_ids, level)
-            levels.append(Level(level, geoms, attrs))
+            levels.append(Level(level, geoms, encode))
     return levels
+
+
+def _attributes(published: PublishedBuild, level: str, area_ids: pd.Index) -> LayerAttributes:
+    """The level's encoded attributes, which must list its areas in ``area_ids``' order."""
+    ids, attrs = level_attributes(published, level)
+    if not ids.equals(area_ids):
+        raise BuildError(f"tiles: level '{level}' lists its attributes in another area order")
+    return attrs
 
 
 def levels_bounds(levels: list[Level]) -> tuple[float, float, float, float]:
@@ -147,11 +169,10 @@ def _level_layers(level: Level, geoms: np.ndarray, box: np.ndarray, left: np.nda
     tile, area = shapely.STRtree(geoms).query(boxes)
     order = np.lexsort((area, tile))
     tile, area = tile[order], area[order]
-    clipped = np.empty(len(tile), dtype=object)
-    edges = np.searchsorted(tile, np.arange(len(boxes) + 1))
-    for t in np.nonzero(edges[1:] > edges[:-1])[0].tolist():
-        lo, hi = edges[t], edges[t + 1]
-        clipped[lo:hi] = shapely.clip_by_rect(geoms[area[lo:hi]], *box[t].tolist())
+    # every (tile, area) pair in one call: the ufunc behind shapely.clip_by_rect takes a
+    # rectangle per geometry, where the wrapper insists on one rectangle for all
+    clipped = shapely.lib.clip_by_rect(geoms[area], box[tile, 0], box[tile, 1], box[tile, 2],
+                                       box[tile, 3])
     cmds = polygon_commands(clipped, left[tile], top[tile], scale)
     drawn = cmds.counts > 0
     tags = level.attrs.detail if detail else level.attrs.tags
