@@ -139,9 +139,10 @@ def _child(folder: Path, out: Path, report: Path, workers: int) -> None:
             return ahead_result(self)
         finally:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            marks["ahead_wait"] = time.perf_counter() - start
-            marks["ahead_cpu"] = (after.ru_utime + after.ru_stime - before.ru_utime
-                                  - before.ru_stime)
+            key = "audit" if _job_name(self.job) == "audit (outsider's view)" else "ahead"
+            marks[f"{key}_wait"] = time.perf_counter() - start
+            marks[f"{key}_cpu"] = (after.ru_utime + after.ru_stime - before.ru_utime
+                                   - before.ru_stime)
 
     Ahead.result = collected  # type: ignore[method-assign]
     gp.plan_pmtiles = timed("plan", plan_pmtiles)  # type: ignore[assignment]
@@ -327,7 +328,8 @@ def run(workers: int | None = None) -> str:
         if msg.startswith("[6/"):
             marks = figures["marks"]
             rest = ended - began - sum(marks.get(k, 0.0)
-                                       for k in ("ahead_wait", "plan", "jobs", "manifest"))
+                                       for k in ("ahead_wait", "plan", "jobs", "audit_wait",
+                                                 "manifest"))
             lines += [
                 "| – tiles' geometry, projected and simplified ahead in a process of its own "
                 f"beside stages 2–5 (waited for it / its CPU s) | {marks.get('ahead_wait', 0):.1f} "
@@ -335,6 +337,9 @@ def run(workers: int | None = None) -> str:
                 f"| – tiles: attributes encoded | {marks.get('plan', 0):.1f} | |",
                 f"| – writing jobs side by side ({workers} workers, below) "
                 f"| {marks.get('jobs', 0):.1f} | |",
+                "| – outsider's audit, on a process of its own from `[5/6]` on (waited for "
+                f"it after the writing jobs / its CPU s) | {marks.get('audit_wait', 0):.1f} "
+                f"| ({marks.get('audit_cpu', 0):.1f}) |",
                 f"| – archive assembled, manifest (file hashes), swap | "
                 f"{marks.get('manifest', 0) + rest:.1f} | |",
             ]

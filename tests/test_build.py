@@ -442,3 +442,54 @@ def test_sigterm_stops_a_build_cleanly(small_geography: Path, tmp_path: Path) ->
     assert _temporaries(out.parent) == []
     # stopped while writing nothing is published; stopped during the swap the release is whole
     assert not out.exists() or (out / "manifest.json").exists()
+
+
+def test_build_hands_its_frozen_heap_back_to_the_collector(
+    small_geography: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build hides its objects from the cyclic collector while it runs, not after."""
+    import gc
+
+    import geo.build as gb
+
+    seen: list[int] = []
+    real = gb.aggregate
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(gc.get_freeze_count())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gb, "aggregate", spy)
+    gc.unfreeze()
+    build(small_geography, out=tmp_path / "out", say=lambda _: None, workers=2)
+    assert seen and seen[0] > 0  # frozen while the stages run
+    assert gc.get_freeze_count() == 0  # and given back afterwards
+    gc.freeze()  # a caller that froze its heap keeps it frozen
+    try:
+        build(small_geography, out=tmp_path / "again", say=lambda _: None, workers=2)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_audit_runs_beside_publishing(
+    small_geography: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """With more than one worker the outsider's audit runs on a process of its own (its
+    verdict still decides); with one it runs in the build's process."""
+    import os
+
+    import geo.build as gb
+
+    real = gb._audit
+    where = tmp_path / "audit-pid"
+
+    def spy(*args: object, **kwargs: object) -> object:
+        where.write_text(str(os.getpid()))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gb, "_audit", spy)
+    result = build(small_geography, out=tmp_path / "out", say=lambda _: None, workers=workers)
+    assert result.audit.ok
+    assert (int(where.read_text()) == os.getpid()) == (workers == 1)

@@ -53,9 +53,11 @@ class Ahead:
     def __init__(self) -> None:
         self._process: Any = None
         self._conn: Any = None
+        self.job: Callable[[], Any] | None = None
 
     def start(self, job: Callable[[], Any], *, workers: int = WORKERS) -> None:
         """Start ``job`` beside this process if there is more than one worker."""
+        self.job = job
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             return
         context = multiprocessing.get_context("fork")
@@ -119,13 +121,16 @@ def run_jobs(jobs: Sequence[Callable[[], T]], *, workers: int = WORKERS,
         return results
     _JOBS = jobs
     # objects that exist now are not scanned by the workers' garbage collector, so the
-    # memory they share with this process stays shared instead of being copied page by page
+    # memory they share with this process stays shared instead of being copied page by page;
+    # a caller that froze its heap already (a build) keeps it frozen
+    frozen = gc.get_freeze_count() > 0
     gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
             futures = [pool.submit(_run, i) for i in range(len(jobs))]
-            gc.unfreeze()
+            if not frozen:
+                gc.unfreeze()
             index = {future: i for i, future in enumerate(futures)}
             pending = set(futures)
             while pending:
@@ -139,5 +144,6 @@ def run_jobs(jobs: Sequence[Callable[[], T]], *, workers: int = WORKERS,
                         done(index[future])
             return [future.result() for future in futures]
     finally:
-        gc.unfreeze()
+        if not frozen:
+            gc.unfreeze()
         _JOBS = ()
