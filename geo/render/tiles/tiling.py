@@ -1,14 +1,15 @@
 """Tiling: every level simplified per zoom and cut into MVT tiles of the Web Mercator grid.
 
-Each level is simplified per zoom as a *coverage* (shapely.coverage_simplify), so neighbours
-keep sharing exactly the same vertices and no sliver opens between them at any zoom;
-coordinates are then rounded to the tile grid, which maps shared vertices to shared integer
-points. Every area appears at every zoom (no feature dropping, as tippecanoe would do by
-default). Properties come from ``features.level_attributes``, encoded once per level.
+Each level is simplified per zoom as a *coverage* (``simplify``), so neighbours keep sharing
+exactly the same vertices and no sliver opens between them at any zoom; coordinates are
+then rounded to the tile grid, which maps shared vertices to shared integer points. Every
+area appears at every zoom (no feature dropping, as tippecanoe would do by default).
+Properties come from ``features.level_attributes``, encoded once per level and process,
+when a zoom first needs them.
 
 A zoom is encoded in one pass per level: one spatial-index query for all its tiles, one
-clip per tile, then the geometry commands (``geometry``) and the layers (``mvt``) of every
-feature at once, so the Python work per tile is a few joins of bytes.
+clip of every (tile, area) pair, then the geometry commands (``geometry``) and the layers
+(``mvt``) of every feature at once, so the Python work per tile is a few joins of bytes.
 """
 
 from __future__ import annotations

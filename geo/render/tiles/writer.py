@@ -201,10 +201,10 @@ def plan_pmtiles(
     maxzoom: int | None = None,
     ahead: Mapping[str, LevelGeometry] | None = None,
 ) -> TilesPlan:
-    """Prepare the levels once (projected, attributes encoded) and split the archive into
-    jobs, the longest first: a job per zoom, a zoom of more than ``TILES_PER_JOB`` tiles in
-    strips of columns. ``ahead``: the levels' geometry computed before (``level_geometry``);
-    the bytes are the same with or without it."""
+    """Prepare the levels once (projected; their attributes are encoded in the jobs) and
+    split the archive into jobs, the longest first: a job per zoom, a zoom of more than
+    ``TILES_PER_JOB`` tiles in strips of columns. ``ahead``: the levels' geometry computed
+    before (``level_geometry``); the bytes are the same with or without it."""
     auto = zoom_range(published)
     zooms = ZoomRange(auto.minzoom if minzoom is None else minzoom,
                       auto.maxzoom if maxzoom is None else maxzoom)
