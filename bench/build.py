@@ -91,7 +91,8 @@ def _job_name(job: Any) -> str:
         z, (first, end) = job.args[1], job.args[4]
         return f"tiles z{z} (columns {first}–{end - 1})"
     return {"_write_gpkg": "GeoPackage + QGIS styles", "write_build": "CSV/JSON files",
-            "to_csv": "suppression log (CSV)", "_audit": "audit (outsider's view)",
+            "to_csv": "suppression log (CSV)", "write_csv": "suppression log (CSV)",
+            "_audit": "audit (outsider's view)",
             "cross_release_gate": "audit of the union with earlier releases"}.get(name, name)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, Protection, audit, protect
+from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, Protection, audit_protected, protect
 from geo.errors import BuildError, CountsError, DisclosureError
 from geo.inputs.catalogue import Catalogue, SumRule, load_catalogue
 from geo.inputs.counts import MAX_COUNT, read_counts_files
@@ -344,11 +344,7 @@ def _reuse(out: Path, rid: str, say: Callable[[str], None]) -> BuildResult:
 def _audit(cells: pd.DataFrame, protected: Protection, areas: pd.DataFrame,
            sums: Sequence[SumRule], protection: int) -> AuditReport:
     """The outsider's audit of the protected cells (a job beside the writers)."""
-    return audit(
-        cells.assign(value=cells["value"].where(protected.status == "published"),
-                     status=protected.status),
-        areas, sums, protected.log[protected.log["reason"] == "primary"], protection=protection,
-    )
+    return audit_protected(cells, protected, areas, sums, protection=protection)
 
 
 def _accept(out: Path, pattern: union.Pattern | None, earlier: list[union.Pattern],

@@ -30,6 +30,7 @@ from geo.release import (
     write_manifest,
 )
 from geo.release.digests import Digests
+from geo.release.files import write_csv
 from geo.release.folder import signals_held
 from geo.release.layout import releases_dir
 from geo.render.gpkg import write_gpkg
@@ -82,7 +83,7 @@ def write_release(
     try:
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
-        write_log = partial(log.to_csv, tmp_log, index=False, lineterminator="\n")
+        write_log = partial(write_csv, log, tmp_log, ())  # as pandas wrote it: not neutralised
         geometry = ahead.result() if ahead is not None else None
         results = render(published, tmp, workers=workers, also=(*gates, write_log),
                          ahead=geometry)

@@ -10,16 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.release import PublishedBuild, read_build
-from geo.release.csvtext import frame_csv
-from geo.release.files import _CELL_TEXT, _cells_text, write_build
+from geo.release import PublishedBuild, csvtext, read_build
+from geo.release.csvtext import frame_bytes, frame_csv
+from geo.release.files import _CELL_TEXT, _cells_text, write_build, write_csv
 from geo.release.formulas import neutralise_frame
+from geo.release.layout import suppression_log_path
 from geo.render.csv import table_csv, values_csv
 from geo.render.records import value_rows
 
 HOSTILE = ["=1+1", "+49 202", "-2", "@SUM(A1)", "\tTab", "\rCR", "'=quoted", "''+twice",
            'say "hi"', "a,b", "a;b", "line\nbreak", "line\r\nbreak", "Düsseldorf", " space",
-           "", "<script>", "ok"]
+           "", "<script>", "ok", "<img src=x onerror=alert(1)>", '=HYPERLINK("http://x")',
+           "Straße 😀", '""', "-", "@"]
 
 
 def _pandas(frame: pd.DataFrame, text: list[str] | None = None, *, sep: str = ",",
@@ -112,3 +114,105 @@ def test_plain_download_csv_is_byte_identical(hostile_data: Path) -> None:
     buf = io.StringIO()
     neutralise_frame(out).to_csv(buf, index=False, lineterminator="\n")
     assert table_csv(table, german=False) == buf.getvalue().encode()
+
+
+def _grid(indicators: int = 3, areas: int = 40, years: int = 5, seed: int = 5) -> pd.DataFrame:
+    """A table sorted like values.csv (indicator > area > year): text in runs (areas) and in
+    repeating patterns (areas within each indicator, years within each area), rounded rates,
+    counts, flags and statuses with missing values."""
+    rng = np.random.default_rng(seed)
+    ids = [f"{HOSTILE[i % len(HOSTILE)]}{i}" for i in range(areas)]
+    n = indicators * areas * years
+    area = np.tile(np.repeat(np.arange(areas), years), indicators)
+    year_keys: list[object] = [2019 + i for i in range(years - 1)] + ["2019-2021"]
+    withheld = rng.random(n) < 0.3
+    rate = np.round(rng.random(n) * 30, 2)
+    rate[withheld] = np.nan
+    return pd.DataFrame({
+        "level": pd.Series(np.where(area < 3, "=total", "quartier"), dtype="str"),
+        "area_id": pd.Series(np.array(ids, dtype=object)[area], dtype="str"),
+        "indicator": np.repeat([f"{HOSTILE[i]}q" for i in range(indicators)], areas * years),
+        "year": pd.Series(np.tile(np.array(year_keys, dtype=object), indicators * areas),
+                          dtype=object),
+        "numerator": pd.array(np.where(withheld, None, rng.integers(0, 99, n)), dtype="Int64"),
+        "rate": rate,
+        "ci_low": np.where(withheld, np.nan, np.round(rate / 100, 4)),
+        "status": np.where(withheld, "suppressed", "published"),
+        "vs_total": pd.Series(rng.choice(["higher", "lower", "similar"], n), dtype="str")
+                      .where(~withheld),
+        "reliable": pd.array(np.where(withheld, None, rng.random(n) < 0.5), dtype="boolean"),
+        "flag": rng.random(n) < 0.2,
+    })
+
+
+@pytest.mark.parametrize("chunk", [csvtext._CHUNK_BYTES, 64])
+def test_frame_bytes_sorted_table_is_pandas_byte_for_byte(chunk: int,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs, repeating patterns (a break in the last one), rounded decimals and the records
+    assembled in one part or in many: the bytes pandas writes, hostile text neutralised."""
+    monkeypatch.setattr(csvtext, "_CHUNK_BYTES", chunk)
+    frame = _grid()
+    assert frame_bytes(frame) == _pandas(frame).encode()
+    # the paths this table is made to take: patterns found, decimals addressed directly
+    years = frame["year"].to_numpy()
+    assert csvtext._period(years) == 5
+    assert csvtext._period(np.append(years[:-1], 2019)) == len(years)  # broken in the last row
+    assert csvtext._decimal_codes(frame["rate"].to_numpy()) is not None
+    assert csvtext._decimal_codes(frame["ci_low"].to_numpy()) is not None
+    broken = frame.copy()
+    broken.loc[len(broken) - 1, "year"] = 2019  # the year pattern breaks in the last row
+    broken.loc[len(broken) - 7, "area_id"] = "=other"  # and the area pattern once
+    assert frame_bytes(broken) == _pandas(broken).encode()
+    text = ["level", "area_id"]
+    assert frame_bytes(frame, text, sep=";", lineterminator="\r\n") == _pandas(
+        frame, text, sep=";", end="\r\n").encode()
+
+
+def test_frame_bytes_numbers_that_need_hashing() -> None:
+    """Floats that are not rounded decimals (-0.0 beside 0.0, inf, a wide range, many
+    digits) and one kind of number besides text: the same bytes as pandas."""
+    base = _grid()
+    n = len(base)
+    for values in ([-0.0, 0.0, 0.5], [np.inf, 1.5, -np.inf], [1e300, 1e-300, 2.5],
+                   [1 / 3, 2 / 3, 0.1], [1e-05, 0.00012, 3.0]):
+        frame = base.assign(rate=np.resize(np.array(values + [np.nan]), n))
+        assert frame_bytes(frame) == _pandas(frame).encode(), values
+    mixed = base.assign(year=pd.Series([1, True, 1.0, "1"] * (n // 4), dtype=object))
+    assert frame_bytes(mixed) == _pandas(mixed).encode()
+
+
+def test_frame_bytes_missing_values_and_odd_text() -> None:
+    """pd.NA in object and string columns, a NUL byte and a very long field (written without
+    fixed-width records), non-BMP text: the same bytes as pandas."""
+    frame = _grid()
+    n = len(frame)
+    na = frame.assign(
+        level=pd.Series(["a", pd.NA, "b", "b"] * (n // 4), dtype=object),
+        area_id=pd.Series(["x", None, pd.NA, "=y"] * (n // 4), dtype="string"),
+    )
+    assert frame_bytes(na) == _pandas(na).encode()
+    nul = frame.assign(area_id=frame["area_id"].where(np.arange(n) % 9 != 0, "a\0b"))
+    assert frame_bytes(nul) == _pandas(nul).encode()
+    long = frame.assign(area_id=frame["area_id"].where(np.arange(n) != 3, "=" + "x" * 50_000))
+    assert frame_bytes(long) == _pandas(long).encode()
+    assert frame_csv(long) == _pandas(long)
+
+
+def test_suppression_log_is_written_as_pandas_wrote_it(tmp_path: Path) -> None:
+    """The sign-off log (never published) keeps pandas' bytes: its cells are not neutralised."""
+    frame = _grid()
+    log = frame[["level", "area_id", "indicator", "year", "status"]].rename(
+        columns={"indicator": "variable", "status": "reason"})
+    write_csv(log, tmp_path / "new.csv", ())
+    log.to_csv(tmp_path / "old.csv", index=False, lineterminator="\n")
+    assert (tmp_path / "new.csv").read_bytes() == (tmp_path / "old.csv").read_bytes()
+    assert b"\n=total," in (tmp_path / "new.csv").read_bytes()
+
+
+def test_build_writes_the_suppression_log_in_pandas_bytes(hostile_data: Path) -> None:
+    """The build's log (hostile ids) reads back and writes again to the very same bytes."""
+    path = suppression_log_path(hostile_data / "hostile")
+    written = path.read_bytes()
+    log = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert len(log) and list(log.columns) == ["level", "area_id", "variable", "year", "reason"]
+    assert log.to_csv(index=False, lineterminator="\n").encode() == written

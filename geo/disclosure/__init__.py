@@ -27,11 +27,11 @@ Modules, in the order data flows through them:
 - ``protection``: ``protect`` and its result ``Protection``.
 - ``optimal``: ``protect_optimal``, the exact MILP reference for small inputs.
 - ``reduced``: exact intervals of a linked table by elimination (tree walks, LPs where coupled).
-- ``audit``: ``audit`` and ``AuditReport`` (``geo.release.audit_build`` audits a written
-  release).
+- ``audit``: ``audit``, ``audit_protected`` (``protect``'s result, reusing its cube) and
+  ``AuditReport`` (``geo.release.audit_build`` audits a written release).
 """
 
-from geo.disclosure.audit import AuditReport, audit
+from geo.disclosure.audit import AuditReport, audit, audit_protected
 from geo.disclosure.optimal import protect_optimal
 from geo.disclosure.primary import MIN_COUNT, PROTECTION
 from geo.disclosure.protection import Protection, protect
@@ -44,6 +44,7 @@ __all__ = [
     "AuditReport",
     "Protection",
     "audit",
+    "audit_protected",
     "protect",
     "protect_optimal",
 ]

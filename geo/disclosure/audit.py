@@ -13,8 +13,9 @@ import pandas as pd
 from geo.disclosure.intervals import _table_intervals
 from geo.disclosure.periods import _jobs
 from geo.disclosure.primary import PROTECTION
+from geo.disclosure.protection import Protection, _text
 from geo.disclosure.reduced import _reduced_intervals
-from geo.disclosure.table import _KEY, _build_cube, _build_tree
+from geo.disclosure.table import _KEY, _build_cube, _build_tree, _Cube
 from geo.errors import DisclosureError, ParameterError
 from geo.inputs.periods import year_column
 
@@ -157,11 +158,20 @@ def audit(
         node = tree.index.get_indexer(pd.MultiIndex.from_arrays([keys["level"], keys["area_id"]]))
         vpos = {v: i for i, v in enumerate(cube.variables)}
         ypos = {y: i for i, y in enumerate(cube.years)}
-        for k, (v, y) in enumerate(zip(keys["variable"], keys["year"], strict=True)):
-            if node[k] >= 0 and v in vpos and y in ypos:
-                need[ypos[y], vpos[v], node[k]] = True
+        v = np.array([vpos.get(v, -1) for v in keys["variable"].tolist()], dtype=np.int64)
+        y = np.array([ypos.get(y, -1) for y in keys["year"].tolist()], dtype=np.int64)
+        ok = (node >= 0) & (v >= 0) & (y >= 0)
+        need[y[ok], v[ok], node[ok]] = True
+    return _verdict(cube, withheld, need, sums, protection)
+
+
+def _verdict(
+    cube: _Cube, withheld: np.ndarray, need: np.ndarray, sums: list[Any], protection: int
+) -> AuditReport:
+    """The intervals of the ``withheld`` cells of ``cube`` (published values, withheld 0)."""
+    tree = cube.tree
     pub_primary = need & ~withheld
-    records = []
+    parts = []
     contradictions = 0
     years = np.array(cube.years, dtype=object)
     for job in _jobs(cube, sums):
@@ -179,24 +189,22 @@ def audit(
             got = _table_intervals(table, ~w & ~missing, np.maximum(x, 0))
         cells_, lo, hi = got
         contradictions += int(np.sum(lo > hi + 1e-9))
-        node = cells_ % tree.size
-        var, yc = vs[cells_ // tree.size], ys[cells_ // tree.size]
-        records.append(
-            pd.DataFrame(
-                {
-                    "level": tree.level[node].astype(str),
-                    "area_id": tree.area_id[node].astype(str),
-                    "variable": np.array(cube.variables, dtype=object)[var].astype(str),
-                    "year": years[yc],
-                    "lower": np.round(lo, 6),
-                    "upper": np.round(hi, 6),
-                    "primary": need[yc, var, node],
-                    "_order": (node * len(cube.variables) + var) * len(cube.years) + yc,
-                }
-            )
+        parts.append((cells_ % tree.size, vs[cells_ // tree.size], ys[cells_ // tree.size],
+                      lo, hi))
+    if parts:
+        node, var, yc, lo, hi = (np.concatenate(p) for p in zip(*parts, strict=True))
+        intervals = pd.DataFrame(
+            {
+                "level": _text(tree.level[node]),
+                "area_id": _text(tree.area_id[node]),
+                "variable": _text(np.array(cube.variables, dtype=object)[var]),
+                "year": years[yc],
+                "lower": np.round(lo, 6),
+                "upper": np.round(hi, 6),
+                "primary": need[yc, var, node],
+                "_order": (node * len(cube.variables) + var) * len(cube.years) + yc,
+            }
         )
-    if records:
-        intervals = pd.concat(records, ignore_index=True)
     else:
         intervals = pd.DataFrame(
             {c: pd.Series(dtype=t) for c, t in [("level", str), ("area_id", str),
@@ -226,3 +234,29 @@ def audit(
         published_primary=pub,
         contradictions=contradictions,
     )
+
+
+def audit_protected(
+    cells: pd.DataFrame, protected: Protection, areas: pd.DataFrame, sums: Iterable[Any],
+    *, protection: int = PROTECTION,
+) -> AuditReport:
+    """``audit`` of what ``protect`` made of ``cells`` (its status and primary log rows).
+
+    When ``protected`` comes from ``protect`` on these very ``cells`` and ``areas``, its cube
+    is reused (the cells' variables in the order ``audit`` would find them) instead of
+    being built again from the published frame: the same report either way.
+    """
+    shared = protected.arrays
+    if shared is None or shared.cells is not cells or shared.areas is not areas:
+        return audit(
+            cells.assign(value=cells["value"].where(protected.status == "published"),
+                         status=protected.status),
+            areas, sums, protected.log[protected.log["reason"] == "primary"],
+            protection=protection,
+        )
+    full = shared.cube
+    order = [full.variables.index(v) for v in full.seen]
+    held = shared.withheld & (full.x >= 0)  # a missing cell is missing, withheld or not
+    cube = _Cube(full.tree, list(full.seen), full.years,
+                 np.where(held, 0, full.x)[:, order, :], full.present[:, order, :], full.rows)
+    return _verdict(cube, held[:, order, :], shared.primary[:, order, :], list(sums), protection)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -11,8 +11,19 @@ import pandas as pd
 
 from geo.disclosure.periods import _check_periods, _Job, _jobs, _protect_job
 from geo.disclosure.primary import MIN_COUNT, PROTECTION, _primary
-from geo.disclosure.table import _build_cube, _build_tree, _check_sums, _Cube
+from geo.disclosure.table import _build_cube, _build_tree, _check_sums, _Cube, _Tree
 from geo.errors import DisclosureError
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    """What ``protect`` worked on, kept so that the audit of the same cells need not redo it."""
+
+    cells: pd.DataFrame  # the frame ``protect`` was given (the audit checks it is the same)
+    areas: pd.DataFrame
+    cube: _Cube
+    primary: np.ndarray
+    withheld: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,7 @@ class Protection:
 
     status: pd.Series
     log: pd.DataFrame
+    arrays: _Arrays | None = field(default=None, repr=False, compare=False)
 
 
 def _tables(cube: _Cube, catalogue: Any, primary: np.ndarray) -> list[_Job]:
@@ -29,8 +41,16 @@ def _tables(cube: _Cube, catalogue: Any, primary: np.ndarray) -> list[_Job]:
     return [j for j in jobs if primary[j.year_codes, j.var_codes, :].any()]
 
 
+_WORKER_TREE: list[_Tree] = []  # a worker process's area tree, handed over once at its start
+
+
+def _hold_tree(tree: _Tree) -> None:
+    _WORKER_TREE[:] = [tree]
+
+
 def _protect_chunk(payload: tuple) -> list[np.ndarray]:
     tree, jobs, width, prune, decompose = payload
+    tree = _WORKER_TREE[0] if tree is None else tree
     return [_protect_job(tree, job, x, prim, fixed, width, prune, decompose)
             for job, x, prim, fixed in jobs]
 
@@ -55,9 +75,10 @@ def _run_tables(
     if workers > 1 and len(payload_jobs) > 1:
         n_chunks = min(len(payload_jobs), 4 * workers)
         chunks = [payload_jobs[i::n_chunks] for i in range(n_chunks)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_hold_tree,
+                                 initargs=(cube.tree,)) as pool:
             parts = list(pool.map(_protect_chunk,
-                                  [(cube.tree, c, width, prune, decompose) for c in chunks]))
+                                  [(None, c, width, prune, decompose) for c in chunks]))
         results: list[Any] = [None] * len(payload_jobs)
         for i in range(n_chunks):
             results[i::n_chunks] = parts[i]
@@ -68,16 +89,26 @@ def _run_tables(
     return withheld
 
 
-def _log_frame(cube: _Cube, mask: np.ndarray, reason: str) -> pd.DataFrame:
-    y, v, node = np.nonzero(mask)
+_STR = pd.Series([""]).dtype  # the dtype pandas gives a column of str (``str`` in pandas 3)
+_STATUS = np.array(["published", "suppressed", "missing"], dtype=object)
+_REASON = np.array(["secondary", "primary"], dtype=object)
+
+
+def _text(values: np.ndarray) -> Any:
+    """A column of ``str`` objects in the dtype pandas itself gives text."""
+    return pd.array(values, dtype=_STR)
+
+
+def _log(cube: _Cube, primary: np.ndarray, withheld: np.ndarray) -> pd.DataFrame:
+    """One row per withheld cell, ordered by area (node), variable and year."""
+    node, v, y = np.nonzero((primary | withheld).transpose(2, 1, 0))
     return pd.DataFrame(
         {
-            "level": cube.tree.level[node].astype(str),
-            "area_id": cube.tree.area_id[node].astype(str),
-            "variable": np.array(cube.variables, dtype=object)[v].astype(str),
+            "level": _text(cube.tree.level[node]),
+            "area_id": _text(cube.tree.area_id[node]),
+            "variable": _text(np.array(cube.variables, dtype=object)[v]),
             "year": np.array(cube.years, dtype=object)[y],
-            "reason": reason,
-            "_order": (node * len(cube.variables) + v) * len(cube.years) + y,
+            "reason": _text(_REASON[primary[y, v, node].astype(np.int64)]),
         }
     )
 
@@ -88,14 +119,10 @@ def protection_from(
     """The cells' status and the deterministic sign-off log of a withheld pattern."""
     flat_w = withheld.reshape(-1)[cube.rows]
     flat_x = cube.x.reshape(-1)[cube.rows]
-    status = np.where(flat_x < 0, "missing", np.where(flat_w, "suppressed", "published"))
-    log = pd.concat(
-        [_log_frame(cube, primary, "primary"), _log_frame(cube, withheld & ~primary, "secondary")]
-    )
-    log = log.sort_values("_order", kind="mergesort").drop(columns="_order")
+    code = np.where(flat_x < 0, 2, flat_w.astype(np.int64))
     return Protection(
-        status=pd.Series(status, index=cells.index, name="status", dtype="string"),
-        log=log.reset_index(drop=True),
+        status=pd.Series(_STATUS[code], index=cells.index, name="status", dtype="string"),
+        log=_log(cube, primary, withheld),
     )
 
 
@@ -143,6 +170,7 @@ def protect(
     if min_count < 1 or protection < 0:
         raise DisclosureError("min_count must be >= 1 and protection >= 0")
     tree = _build_tree(areas)
+    given = cells
     # measures (type = "measure") are never primary nor secondary: the cube holds counts only
     measures = {v.id for v in catalogue.variables if getattr(v, "type", "count") == "measure"}
     if measures:
@@ -159,7 +187,10 @@ def protect(
                                decompose)
     else:
         withheld = primary | (forced & (cube.x >= 0))
-    return protection_from(cells, cube, primary, withheld)
+    result = protection_from(cells, cube, primary, withheld)
+    if len(cells) != len(given):
+        return result
+    return replace(result, arrays=_Arrays(given, areas, cube, primary, withheld))
 
 
 def _forced(

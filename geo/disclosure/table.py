@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -95,6 +95,14 @@ def _build_tree(areas: pd.DataFrame) -> _Tree:
 
 def _nodes_of(tree: _Tree, level: pd.Series, area_id: pd.Series) -> np.ndarray:
     """Node of every (level, area_id) pair; -1 where unknown. Factorizes before looking up."""
+    ids = pd.Index(tree.area_id)
+    if ids.is_unique:  # ids name the areas on their own: look them up, then check the levels
+        codes, uniq = pd.factorize(area_id)
+        node = ids.get_indexer(np.asarray(uniq, dtype=object))[codes]
+        if (codes >= 0).all() and (node >= 0).all() and np.array_equal(
+            tree.level[node], level.to_numpy(dtype=object)
+        ):
+            return node.astype(np.int64)
     lc, lu = pd.factorize(level.astype("string"))
     ac, au = pd.factorize(area_id.astype("string"))
     pc, pu = pd.factorize(lc.astype(np.int64) * max(len(au), 1) + ac)
@@ -114,6 +122,7 @@ class _Cube:
     x: np.ndarray
     present: np.ndarray  # cell exists in the input frame
     rows: np.ndarray  # flat cube position of every input row
+    seen: list[str] = field(default_factory=list)  # the cells' variables, first seen first
 
 
 def _build_cube(cells: pd.DataFrame, tree: _Tree, variables: Sequence[str]) -> _Cube:
@@ -152,7 +161,8 @@ def _build_cube(cells: pd.DataFrame, tree: _Tree, variables: Sequence[str]) -> _
     present = np.zeros(x.shape, dtype=bool)
     present[flat] = True
     shape = (len(years), n_vars, n_nodes)
-    return _Cube(tree, var_list, years, x.reshape(shape), present.reshape(shape), flat)
+    return _Cube(tree, var_list, years, x.reshape(shape), present.reshape(shape), flat,
+                 [str(v) for v in vuniq])
 
 
 def _check_sums(cube: _Cube, catalogue: Any) -> None:

@@ -9,6 +9,7 @@ that frees two or more cells below it.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -108,7 +109,7 @@ def _greedy_tree(
     withheld = withheld_arr.tolist()
     primary = primary.tolist()
     lifted: dict[int, list[tuple[int, int, int, int]]] = {}
-    is_total = [d == 0 for d in tree.depth.tolist()]
+    is_total = (tree.depth == 0).tolist()
 
     def refresh(v: int) -> None:
         if rel_ok[v]:
@@ -155,45 +156,63 @@ def _greedy_tree(
 
     for v in order:
         kids = children[v]
-        if not any(withheld[c] for c in kids):
+        held = [c for c in kids if withheld[c]]
+        if not held:
             continue
-        holders = [c for c in kids if withheld[c] and (primary[c] or c in lifted)]
+        holders = [c for c in held if primary[c] or c in lifted]
         if not holders:
             refresh(v)
             continue
         for c in holders:
             if primary[c] and U[c] + D[c] < W and rel_ok[c]:
-                open_below(c)
-        cons = [(c, k) for c in holders for k in constraints(c)]
+                open_below(c)  # changes only c's subtree: ``held`` stays as it is
+        # U and D of the holders stay fixed while the group is solved: each constraint is
+        # (a, b - D[c], g, d - U[c]) against the group's sums, equal ones counted together
+        shifted = []
+        for c in holders:
+            dc, uc = D[c], U[c]
+            if c in lifted:
+                shifted += [(a, b - dc, g, d - uc) for a, b, g, d in lifted[c]]
+            if primary[c]:
+                shifted.append((uc, -dc, dc, -uc))
+        terms = list(Counter(shifted).items()) if len(shifted) > 4 else [(k, 1) for k in shifted]
 
-        def deficit(sd: int, su: int, cons: list = cons) -> int:
+        def deficit(sd: int, su: int, terms: list = terms) -> int:
             total = 0
-            for c, (a, b, g, d) in cons:
-                w = min(a, b + sd - D[c]) + min(g, d + su - U[c])
+            for (a, b, g, d), k in terms:
+                up, down = b + sd, d + su
+                w = (a if a < up else up) + (g if g < down else down)
                 if w < W:
-                    total += W - w
+                    total += (W - w) * k
             return total
 
-        sd = sum(D[c] for c in kids if withheld[c])
-        su = sum(U[c] for c in kids if withheld[c])
+        sd = sum([D[c] for c in held])
+        su = sum([U[c] for c in held])
         cur = deficit(sd, su)
         added: list[int] = []
         while cur > 0:
             best_key, best_plan = None, None
+            after: dict[tuple[int, int], int] = {}  # deficit by (dt, ut) in this round
             for t in kids:
                 if withheld[t]:
                     continue
-                cells = plan(t)
-                last = cells[-1]
-                if rel_ok[last]:
-                    dt, ut = D[last], U[last]
-                else:
-                    dt, ut = min(x[last], W), W
-                for c in cells[:-1]:
-                    dt = min(dt, x[c])
+                if rel_ok[t]:
+                    cells = plan(t)
+                    last = cells[-1]
+                    if rel_ok[last]:
+                        dt, ut = D[last], U[last]
+                    else:
+                        dt, ut = min(x[last], W), W
+                    for c in cells[:-1]:
+                        dt = min(dt, x[c])
+                else:  # plan(t) is t alone
+                    cells = [t]
+                    dt, ut = min(x[t], W), W
                 if dt <= 0 and ut <= 0:
                     continue
-                new = deficit(sd + dt, su + ut)
+                new = after.get((dt, ut), -1)
+                if new < 0:
+                    new = after[(dt, ut)] = deficit(sd + dt, su + ut)
                 if new >= cur:
                     continue
                 value = sum(x[c] for c in cells)
@@ -221,6 +240,7 @@ def _greedy_tree(
             sd = sum(D[c] for c in kids if withheld[c])
             su = sum(U[c] for c in kids if withheld[c])
             top = parent[v] < 0 or not rel_ok[parent[v]]
+            cons = [(c, k) for c in holders for k in constraints(c)]
             unmet = []
             for c, (a, b, g, d) in cons:
                 up, down = sd - D[c], su - U[c]
@@ -255,27 +275,53 @@ def _block_ok(table: _Table, withheld: np.ndarray, need: np.ndarray, width: int,
     They lie under the block top; only the top, ``cell``, withheld cells and their children
     take part, because a published cell separates everything under it from the rest.
     """
-    top = _block_top(table.tree, withheld, cell)
     tree = table.tree
+    top = _block_top(tree, withheld, cell)
+    children = tree.children
     nodes = [top]
-    i = 0
-    while i < len(nodes):
-        v = nodes[i]
-        if v == top or v == cell or withheld[v]:
-            nodes.extend(tree.children[v])
-        i += 1
-    idx = np.array(nodes, dtype=np.int64)
-    mask = need[idx] & withheld[idx]
-    if not mask.any():
+    spans = []  # (node, first, end): the positions of a node's children, breadth first
+    for i, v in enumerate(nodes):
+        if (v == top or v == cell or withheld[v]) and children[v]:
+            spans.append((i, len(nodes), len(nodes) + len(children[v])))
+            nodes.extend(children[v])
+    held = withheld[nodes].tolist()
+    needed = [i for i, n in enumerate((need[nodes] & withheld[nodes]).tolist()) if n]
+    if not needed:
         return True
-    pos = np.full(tree.size, -1, dtype=np.int64)
-    pos[idx] = np.arange(len(idx))
-    parent = pos[np.maximum(tree.parent[idx], 0)]
-    parent[0] = -1
-    depth = tree.depth[idx] - tree.depth[top]
-    known = ~withheld[idx] & ~table.missing[idx]
-    lo, hi = _tree_intervals(parent, depth, known, np.maximum(table.x[idx], 0), table.missing[idx])
-    return bool(np.all(hi[mask] - lo[mask] >= width - 1e-9))
+    return _walk_ok(table, nodes, spans, held, needed, width)
+
+
+def _walk_ok(table: _Table, nodes: list[int], spans: list[tuple[int, int, int]],
+             held: list[bool], needed: list[int], width: int) -> bool:
+    """``_tree_intervals`` on a small block in plain Python: are ``needed`` wide enough?"""
+    missing = table.missing[nodes].tolist()
+    val = np.maximum(table.x[nodes], 0).astype(float).tolist()
+    known = [not h and not m for h, m in zip(held, missing, strict=True)]
+    spans = [(i, a, b) for i, a, b in spans if not missing[i] and not any(missing[a:b])]
+    lo = [v if k else 0.0 for v, k in zip(val, known, strict=True)]
+    hi = [v if k else _INF for v, k in zip(val, known, strict=True)]
+    for i, a, b in reversed(spans):  # up: what each subtree allows (children first)
+        if not known[i]:
+            lo[i] = sum(lo[a:b])
+            his = hi[a:b]
+            hi[i] = _INF if _INF in his else sum(his)
+    tlo = [0.0] * len(nodes)
+    thi = [_INF] * len(nodes)
+    for q, a, b in spans:  # down: what everything outside a node's subtree allows
+        plo = val[q] if known[q] else max(tlo[q], 0.0)
+        phi = val[q] if known[q] else thi[q]
+        slo = sum(lo[a:b])
+        his = hi[a:b]
+        n_inf = his.count(_INF)
+        shi = sum(h for h in his if h != _INF) if n_inf else sum(his)
+        for c in range(a, b):
+            own_inf = hi[c] == _INF
+            tlo[c] = plo - (_INF if n_inf - own_inf > 0 else shi - (0.0 if own_inf else hi[c]))
+            thi[c] = phi - (slo - lo[c])
+    for i in needed:
+        if not min(hi[i], thi[i]) - max(lo[i], tlo[i], 0.0) >= width - 1e-9:
+            return False
+    return True
 
 
 def _improve(
@@ -288,18 +334,16 @@ def _improve(
     (forced by an earlier release) are never freed.
     """
     tree = table.tree
-    kept = need | fixed
     cost = _cell_costs(table)
-    for t in range(tree.size):
-        kids = tree.children[t]
-        if (
-            withheld[t]
-            or table.missing[t]
-            or tree.parent[t] < 0
-            or not kids
-            or not any(withheld[c] and not kept[c] for c in kids)
-        ):
+    # no step before t (nodes go by depth) changes t's children: which t have a freeable
+    # child is known up front; whether t itself is withheld is not
+    below = np.flatnonzero(tree.parent >= 0)
+    free = (withheld & ~need & ~fixed)[below]
+    has_free = np.bincount(tree.parent[below][free], minlength=tree.size) > 0
+    for t in np.flatnonzero(has_free & ~table.missing & (tree.parent >= 0)).tolist():
+        if withheld[t]:
             continue
+        kids = tree.children[t]
         family = [*kids, *tree.children[int(tree.parent[t])]]
         pool = sorted(
             {c for c in family if withheld[c] and not need[c] and not fixed[c] and c != t},

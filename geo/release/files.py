@@ -16,7 +16,7 @@ from geo.errors import BuildError
 from geo.inputs.catalogue import Catalogue
 from geo.inputs.geography import TOTAL
 from geo.inputs.periods import sorted_year_keys, year_column
-from geo.release.csvtext import frame_csv
+from geo.release.csvtext import frame_parts
 from geo.release.formulas import restore_frame
 from geo.release.layout import (
     AREAS_FILE,
@@ -76,9 +76,10 @@ def attribution_text(published: PublishedBuild) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_csv(frame: pd.DataFrame, path: Path, text: Collection[str] | None = None) -> None:
-    # users open these files in spreadsheets: no text cell may start a formula
-    path.write_bytes(frame_csv(frame, text).encode("utf-8"))
+def write_csv(frame: pd.DataFrame, path: Path, text: Collection[str] | None = None) -> None:
+    """``frame`` as a UTF-8 CSV file: its ``text`` columns (default: all) neutralised."""
+    with path.open("wb") as out:
+        out.writelines(frame_parts(frame, text))
 
 
 def _text_columns(types: dict[str, object]) -> list[str]:
@@ -101,9 +102,10 @@ def _cells_text(published: PublishedBuild) -> pd.DataFrame:
 def write_build(published: PublishedBuild, out_dir: Path) -> None:
     """Write the release's CSV and JSON files into ``out_dir`` (which must be empty or new)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_csv(published.areas, out_dir / AREAS_FILE)
-    _write_csv(_cells_text(published), out_dir / CELLS_FILE, _CELL_TEXT)
-    _write_csv(published.values, out_dir / VALUES_FILE)
+    # users open these files in spreadsheets: no text cell may start a formula
+    write_csv(published.areas, out_dir / AREAS_FILE)
+    write_csv(_cells_text(published), out_dir / CELLS_FILE, _CELL_TEXT)
+    write_csv(published.values, out_dir / VALUES_FILE)
     (out_dir / CATALOGUE_FILE).write_text(
         json.dumps(published.catalogue.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8"
     )
