@@ -335,7 +335,7 @@ def run(workers: int | None = None) -> str:
                 "| – tiles' geometry, projected and simplified ahead in a process of its own "
                 f"beside stages 2–5 (waited for it / its CPU s) | {marks.get('ahead_wait', 0):.1f} "
                 f"| ({marks.get('ahead_cpu', 0):.1f}) |",
-                f"| – tiles: attributes encoded | {marks.get('plan', 0):.1f} | |",
+                f"| – tiles: geometry unpacked, zoom jobs planned | {marks.get('plan', 0):.1f} | |",
                 f"| – writing jobs side by side ({workers} workers, below) "
                 f"| {marks.get('jobs', 0):.1f} | |",
                 "| – outsider's audit, on a process of its own from `[5/6]` on (waited for "

@@ -29,6 +29,7 @@ from typing import Any, Literal, NamedTuple
 import mapclassify
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from geo.errors import ParameterError
 from geo.inputs.catalogue import Indicator
@@ -160,8 +161,8 @@ def ramp_for(indicator: Indicator) -> str:
 
 
 def fisher_jenks_bins(values: np.ndarray, k: int) -> np.ndarray:
-    """mapclassify's Fisher-Jenks bins (``FisherJenks(values, k).bins``), bit for bit, with the
-    inner loops of its dynamic programme as numpy vector operations.
+    """mapclassify's Fisher-Jenks bins (``FisherJenks(values, k).bins``), bit for bit, with its
+    dynamic programme as numpy operations on whole blocks of rows, one class count at a time.
 
     mapclassify runs that programme in pure Python unless numba is installed (1.7 s for 396
     Gemeinden); this takes milliseconds. The arithmetic is the same float32 arithmetic in the
@@ -174,21 +175,9 @@ def fisher_jenks_bins(values: np.ndarray, k: int) -> np.ndarray:
     best[1, 1:] = 1
     cost[2:, 1:] = np.inf
     x32 = x.astype(np.float32)
-    for last in range(2, n + 1):
-        vals = x32[last - 1::-1]  # values[last - 1], values[last - 2], ..., values[0]
-        s1 = np.cumsum(vals, dtype=np.float32)
-        s2 = np.cumsum(vals * vals, dtype=np.float32)
-        w = np.arange(1, last + 1, dtype=np.float32)
-        v = s2 - (s1 * s1) / w
-        first = last - np.arange(1, last) + 1  # i3 of each m = 1..last - 1 (a lower class)
-        # every class count j = 2..k at once: rows m, columns j
-        candidate = v[:last - 1, None] + cost[first - 1, 1:k]
-        pick = last - 2 - np.argmin(candidate[::-1], axis=0)  # the last minimum, as ">="
-        columns = np.arange(k - 1)
-        best[last, 2:] = first[pick]
-        cost[last, 2:] = candidate[pick, columns]
-        best[last, 1] = 1
-        cost[last, 1] = v[-1]
+    rows = max(1, _FJ_CELLS // max(n, 1))
+    for start in range(2, n + 1, rows):
+        _fisher_jenks_rows(x32, best, cost, start, min(start + rows, n + 1), k)
     bins = np.zeros(k + 1, dtype=float)
     bins[k], bins[0] = x[n - 1], x[0]
     row = n
@@ -197,6 +186,41 @@ def fisher_jenks_bins(values: np.ndarray, k: int) -> np.ndarray:
         bins[count - 1] = x[pivot - 2]
         row = pivot - 1
     return bins[1:]
+
+
+_FJ_CELLS = 1 << 20
+"""Cells (rows x class sizes) of one block of the Fisher-Jenks programme (bounded memory)."""
+
+
+def _fisher_jenks_rows(x32: np.ndarray, best: np.ndarray, cost: np.ndarray, start: int,
+                       stop: int, k: int) -> None:
+    """Rows ``start..stop - 1`` (the last value of the top class) of the programme: for each,
+    the within-class cost of its last ``m`` values, then every class count in turn.
+
+    The arrays are laid out ``[m - 1, last - start]``, so the sums run down contiguous rows.
+    """
+    width = stop - 1  # m = 1..stop - 1 values in the top class
+    last = np.arange(start, stop)
+    # column ``last``: values[last - 1], values[last - 2], ..., values[0], then zeros
+    padded = np.concatenate([np.zeros(width, dtype=np.float32), x32])
+    window = sliding_window_view(padded, stop - start)
+    vals = np.ascontiguousarray(window[start:start + width][::-1])
+    s1 = np.cumsum(vals, axis=0, dtype=np.float32)
+    s2 = np.cumsum(vals * vals, axis=0, dtype=np.float32)
+    v = s2 - (s1 * s1) / np.arange(1, stop, dtype=np.float32)[:, None]
+    columns = np.arange(stop - start)
+    best[start:stop, 1] = 1
+    cost[start:stop, 1] = v[last - 1, columns]
+    inf = np.full(width + 1, np.inf, dtype=np.float32)
+    for count in range(2, k + 1):
+        # the cost of the lower classes ending at value last - m (none below the first value)
+        lower = np.concatenate([inf, cost[1:stop, count - 1]])
+        candidate = v + sliding_window_view(lower, stop - start)[start:start + width][::-1]
+        # the last minimum among the candidates m = 1..last - 1, as mapclassify's ">="
+        pick = width - 1 - np.argmin(candidate[::-1], axis=0)  # m - 1
+        pick = np.where(pick + 1 < last, pick, last - 2)
+        best[start:stop, count] = last - pick
+        cost[start:stop, count] = candidate[pick, columns]
 
 
 def mapclassify_bins(values: np.ndarray, method: str, k: int) -> np.ndarray:
@@ -255,8 +279,9 @@ def class_breaks(
 
 def published_rates(rows: pd.DataFrame) -> pd.Series:
     """The rates a map classes, by area_id: published rows with a rate."""
-    shown = rows[(rows["status"] == "published") & rows["rate"].notna()]
-    return shown["rate"].astype(float)
+    rate = rows["rate"]
+    shown = (rows["status"] == "published").to_numpy(dtype=bool, na_value=False)
+    return rate[shown & rate.notna().to_numpy()].astype(float)
 
 
 def level_classes(

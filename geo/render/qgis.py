@@ -12,6 +12,7 @@ indicators' names.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -61,6 +62,7 @@ def _props(items: dict[str, str]) -> str:
     return f'<Option type="Map">{options}</Option>{props}'
 
 
+@lru_cache(maxsize=256)
 def _fill_symbol(name: str, color: str, *, hatched: bool = False) -> str:
     base = {
         "border_width_map_unit_scale": "3x:0,0,0,0,0,0",

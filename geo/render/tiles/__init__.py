@@ -13,9 +13,11 @@ Modules, in the order data flows through them:
 - ``geometry``: ``polygon_commands``, MVT geometry of every clipped feature at once.
 - ``features``: ``feature_properties``, what each area carries, from
   ``geo.release.wide_values``.
+- ``simplify``: ``simplify_zoom``, a level's coverage simplified for one zoom (only the
+  areas with a corner below the tolerance), and ``Packed``, geometry as one WKB buffer.
 - ``tiling``: per-zoom coverage simplification and ``encode_zoom`` (``iter_tiles`` for
   one process); ``level_geometry``, the projection and simplification from the geography
-  alone, which a build computes ahead beside its disclosure control.
+  alone, which a build computes ahead beside its disclosure control (sent back packed).
 - ``pool``: ``run_jobs``, independent jobs on forked worker processes (``WORKERS``, one per
   core), results in job order; ``Ahead``, one job started early, its result taken later.
 - ``writer``: ``plan_pmtiles`` (the archive as jobs, a zoom each), ``write_pmtiles`` and

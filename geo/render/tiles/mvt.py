@@ -152,13 +152,27 @@ def _value_ids(column: pd.Series) -> tuple[str, np.ndarray, np.ndarray]:
         mask = column.notna().to_numpy()
         return "float", mask, column[mask].to_numpy(dtype=np.float64)
     values = column.to_numpy(dtype=object, na_value=None)
-    mask = np.fromiter((v is not None and v == v and v != "" for v in values), dtype=bool,
-                       count=len(values))
-    return "str", mask, np.array([str(v) for v in values[mask]], dtype=object)
+    mask = ~pd.isna(values)
+    mask[mask] = np.asarray(values[mask] != "", dtype=bool)
+    chosen = np.empty(int(mask.sum()), dtype=object)
+    chosen[:] = [str(v) for v in values[mask]]
+    return "str", mask, chosen
 
 
 def _str_messages(values: np.ndarray) -> Messages:
-    return Messages.from_bytes([_field(4, _field(1, v.encode("utf-8"))) for v in values])
+    """String values (field 4 of a layer: a value message with string_value, field 1)."""
+    encoded = [v.encode("utf-8") for v in values]
+    size = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
+    head = np.empty((len(size), 4), dtype=np.int64)
+    head[:, 0], head[:, 1], head[:, 2], head[:, 3] = 0x22, 1 + varint_sizes(size) + size, 0x0A, size
+    head_sizes = varint_sizes(head.ravel())
+    head_len = head_sizes.reshape(-1, 4).sum(axis=1)
+    total = head_len + size
+    start = np.cumsum(total) - total
+    out = np.empty(int(total.sum()), dtype=np.uint8)
+    out[ragged_ranges(start, head_len)] = pack_varints(head.ravel(), head_sizes)
+    out[ragged_ranges(start + head_len, size)] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return Messages(out, np.concatenate([[0], np.cumsum(total)]))
 
 
 def _float_messages(values: np.ndarray) -> Messages:
