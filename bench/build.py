@@ -117,19 +117,20 @@ def _child(folder: Path, out: Path, report: Path, workers: int) -> None:
         return call
 
     def measured(job: Any) -> Any:
-        def call() -> tuple[Any, float, float]:
+        def call() -> tuple[Any, float, float, float]:
             wall, cpu = time.perf_counter(), time.process_time()
             result = job()
-            return result, time.perf_counter() - wall, time.process_time() - cpu
+            return result, time.perf_counter() - wall, time.process_time() - cpu, wall
         return call
 
     def run_measured(todo: list[Any], **kwargs: Any) -> list[Any]:
         start = time.perf_counter()
         results = run_jobs([measured(job) for job in todo], **kwargs)
         marks["jobs"] = time.perf_counter() - start
-        for job, (_, wall, cpu) in zip(todo, results, strict=True):
-            jobs.append({"name": _job_name(job), "wall": wall, "cpu": cpu})
-        return [result for result, _, _ in results]
+        for job, (_, wall, cpu, began) in zip(todo, results, strict=True):
+            jobs.append({"name": _job_name(job), "wall": wall, "cpu": cpu,
+                         "start": began - start})
+        return [result for result, _, _, _ in results]
 
     ahead_result = Ahead.result
 

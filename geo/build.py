@@ -17,11 +17,12 @@ import pandas as pd
 
 from geo.disclosure import MIN_COUNT, PROTECTION, AuditReport, Protection, audit_protected, protect
 from geo.errors import BuildError, CountsError, DisclosureError
-from geo.inputs.catalogue import Catalogue, SumRule, load_catalogue
-from geo.inputs.counts import MAX_COUNT, read_counts_files
-from geo.inputs.geography import Geography, load_geography, load_manifest
-from geo.inputs.intake.provenance import attach_provenance, provenance_path
+from geo.inputs.catalogue import Catalogue, SumRule
+from geo.inputs.counts import MAX_COUNT
+from geo.inputs.geography import Geography, load_manifest
+from geo.inputs.intake.provenance import provenance_path
 from geo.inputs.periods import sorted_year_keys
+from geo.inputs.together import read_inputs
 from geo.pipeline import write_release
 from geo.release import (
     BuildParameters,
@@ -216,14 +217,10 @@ def _build(
 ) -> BuildResult:
     ahead, checked = early
     say(f"[1/6] Geografie laden: {folder}")
-    out = build_folder(out, data_dir, load_manifest(folder).id)
+    spec = load_manifest(folder)
+    out = build_folder(out, data_dir, spec.id)
     for done in remove_stale(out):
         say(f"      aufgeräumt / cleaned up: {done}")
-    geography = load_geography(folder, progress=True)
-    for finding in geography.report.warnings:
-        say(f"      Warnung: {finding}")
-    _settle()
-    ahead.start(partial(geography_geometry, geography), workers=workers)
     indicators = Path(indicators) if indicators else folder / INDICATORS_FILE
     if counts is None:
         counts_files = [folder / COUNTS_FILE]
@@ -231,22 +228,18 @@ def _build(
         counts_files = [Path(counts)]
     else:
         counts_files = [Path(p) for p in counts] or [folder / COUNTS_FILE]
+    read = read_inputs(folder, spec, indicators, counts_files, year=params.year,
+                       id_column=id_column)  # the geography on a thread beside the counts
+    geography, catalogue, provenance, counts_frame = (read.geography, read.catalogue,
+                                                      read.provenance, read.counts)
+    for finding in geography.report.warnings:
+        say(f"      Warnung: {finding}")
+    _settle()
+    ahead.start(partial(geography_geometry, geography), workers=workers)
     names = ", ".join(p.name for p in counts_files)
     say(f"[2/6] Katalog und Zahlen lesen: {indicators.name}, {names}")
-    catalogue = load_catalogue(indicators)
-    catalogue, provenance, warnings = attach_provenance(catalogue, counts_files)
-    for warning in warnings:
+    for warning in read.warnings:
         say(f"      Warnung: {warning}")
-    finest_ids = geography.areas.loc[geography.areas["level"] == geography.finest, "area_id"]
-    counts_frame = read_counts_files(
-        counts_files,
-        area_ids=set(finest_ids),
-        variables=[v.id for v in catalogue.variables],
-        year=params.year,
-        id_column=id_column,
-        level_name=geography.spec.levels[-1].name,
-        measures=catalogue.measure_ids,
-    )
     _settle()
     key = _secret_key(out.parent)
     inputs = _input_hashes(geography, counts_files, indicators, key)

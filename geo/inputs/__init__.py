@@ -15,6 +15,8 @@ Modules, in the order data flows through them:
 - ``intake``: ``quartier intake``, points, rasters, Zensus grids and other areas as counts
   files with their provenance (a package; see docs/INTAKE.md).
 - ``fetch``: ``fetch_geography`` and ``missing_files``, official boundary files not bundled.
+- ``together``: ``read_inputs``, a build's geography loaded on a thread while its counts are
+  parsed.
 
 Every name below is imported from its module on first use, so reading a catalogue does not
 load GeoPandas and GDAL.

@@ -201,13 +201,13 @@ def read_counts(
     path = Path(path)
     problems = _Problems(path.name)
     year = _check_year_argument(year, path.name)
-    known_areas = {str(a) for a in area_ids}
     variables = tuple(dict.fromkeys(str(v) for v in variables))
     known_vars = set(variables)
 
     names, rows, lines = _read_table(
         path, problems, max_bytes=max_bytes, max_line_bytes=max_line_bytes
     )
+    known_areas = {str(a) for a in area_ids}  # after parsing: the ids may still be loading
     layout = _layout(
         names,
         rows.head(_LAYOUT_ROWS),
