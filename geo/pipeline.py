@@ -24,8 +24,10 @@ from geo.release import (
     GPKG_FILE,
     MANIFEST_FILE,
     TILES_FILE,
+    TOTAL,
     PublishedBuild,
     history,
+    wide_values,
     write_build,
     write_manifest,
 )
@@ -53,6 +55,9 @@ def render(published: PublishedBuild, out: Path, *, workers: int = WORKERS,
     styles, CSV/JSON, the vector tiles (a job per zoom, from the geometry ``ahead`` if
     given) and ``also``; ``also``'s results."""
     out.mkdir(parents=True, exist_ok=True)
+    if workers > 1:  # each level's latest values, once here instead of once in every worker
+        for level in [TOTAL, *published.geography.level_ids]:
+            wide_values(published, level)
     tiles = plan_pmtiles(published, out / TILES_FILE, ahead=ahead)
     # the longest jobs first, so both cores finish at about the same time
     jobs: list[Job] = [partial(_write_gpkg, published, out), partial(write_build, published, out),
