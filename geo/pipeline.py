@@ -1,10 +1,11 @@
 """The writing stage of a build: a release's files side by side with its gates, swapped in last.
 
 Every file is written into a hidden folder beside the releases on ``workers`` processes;
-the gates (the outsider's audit, the audit of the union with earlier online releases) run
-as more jobs of the same pool, since until the final rename nothing is published. Only when
-every job is done does ``accept`` see the gates' verdicts; if it raises, the hidden folder
-is removed and the previous release keeps serving.
+the gates (the audit of the union with earlier online releases) run as more jobs of the same
+pool, since until the final rename nothing is published (the build's own audit runs on a
+process of its own, ``geo.build``). Only when every job is done does ``accept`` see the
+gates' verdicts; if it raises, the hidden folder is removed and the previous release keeps
+serving.
 """
 
 from __future__ import annotations
